@@ -1,0 +1,65 @@
+//! The HTML document and the application shell: navigation and routes.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::nav::NavBar;
+use crate::pages::{
+    admin::AdminPage, audit::AuditPage, dashboard::DashboardPage, not_found::NotFound,
+    orders::OrdersPage,
+};
+
+/// The full HTML document rendered by the server around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: navigation plus one route per section.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/eventide.css"/>
+        <Title text="Eventide"/>
+        <Router>
+            <NavBar/>
+            <main id="content">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("/orders") view=OrdersPage/>
+                    <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/admin") view=AdminPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Sets `<body data-hydrated="true">` once the wasm app has taken over the server-rendered page,
+/// so browser tests never click before event handlers are attached. Effects never run on the server.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
