@@ -1,0 +1,58 @@
+//! The Customer aggregate's rules.
+
+use crate::customer::{
+    CustomerCommand, CustomerEmailChanged, CustomerEvent, CustomerRegistered, CustomerRenamed,
+    CustomerState,
+};
+use crate::error::DomainError;
+
+/// See [`crate::Aggregate::decide`].
+pub(crate) fn decide(
+    state: &CustomerState,
+    command: &CustomerCommand,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    let event: CustomerEvent = match command {
+        CustomerCommand::Register {
+            customer_id,
+            name,
+            email,
+        } => {
+            if state.exists {
+                return Err(DomainError::CustomerAlreadyRegistered);
+            }
+            CustomerRegistered {
+                customer_id: *customer_id,
+                name: name.clone(),
+                email: email.clone(),
+            }
+            .into()
+        }
+        CustomerCommand::Rename { name } => {
+            require_exists(state)?;
+            // A no-op would add an event that changes nothing; tell the user instead.
+            if state.name.as_ref() == Some(name) {
+                return Err(DomainError::CustomerNameUnchanged);
+            }
+            CustomerRenamed { name: name.clone() }.into()
+        }
+        CustomerCommand::ChangeEmail { email } => {
+            require_exists(state)?;
+            if state.email.as_ref() == Some(email) {
+                return Err(DomainError::CustomerEmailUnchanged);
+            }
+            CustomerEmailChanged {
+                email: email.clone(),
+            }
+            .into()
+        }
+    };
+    Ok(vec![event])
+}
+
+fn require_exists(state: &CustomerState) -> Result<(), DomainError> {
+    if state.exists {
+        Ok(())
+    } else {
+        Err(DomainError::CustomerNotFound)
+    }
+}

@@ -1,0 +1,168 @@
+//! Order lifecycle: statuses, and which actions each one allows.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+
+/// Where an order is in its lifecycle: Draft -> Confirmed -> Shipped -> Delivered, or
+/// Cancelled from any of the first three.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Being put together; lines can change.
+    #[default]
+    Draft,
+    /// Lines are final; waiting to be shipped.
+    Confirmed,
+    /// Handed to a carrier.
+    Shipped,
+    /// Received by the customer; final.
+    Delivered,
+    /// Called off; final.
+    Cancelled,
+}
+
+/// A user-facing action on an existing order (every `OrderCommand` but `Place`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    /// `OrderCommand::AddItem`.
+    AddItem,
+    /// `OrderCommand::RemoveItem`.
+    RemoveItem,
+    /// `OrderCommand::ChangeQuantity`.
+    ChangeQuantity,
+    /// `OrderCommand::Confirm`.
+    Confirm,
+    /// `OrderCommand::Ship`.
+    Ship,
+    /// `OrderCommand::MarkDelivered`.
+    MarkDelivered,
+    /// `OrderCommand::Cancel`.
+    Cancel,
+}
+
+impl OrderStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [OrderStatus; 5] = [
+        Self::Draft,
+        Self::Confirmed,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+    ];
+
+    /// The snake_case name used in JSON, URLs and `FromStr`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Confirmed => "confirmed",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// A capitalized label for display, e.g. `"Shipped"`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Draft => "Draft",
+            Self::Confirmed => "Confirmed",
+            Self::Shipped => "Shipped",
+            Self::Delivered => "Delivered",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+
+    /// Whether nothing can happen to the order any more.
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Delivered | Self::Cancelled)
+    }
+
+    /// The actions this status allows, judged on the status alone (e.g. `Confirm` is listed
+    /// for a draft even though `decide` also needs at least one line). The UI shows only these.
+    pub const fn allowed_actions(self) -> &'static [OrderAction] {
+        use OrderAction::*;
+        match self {
+            Self::Draft => &[AddItem, RemoveItem, ChangeQuantity, Confirm, Cancel],
+            Self::Confirmed => &[Ship, Cancel],
+            Self::Shipped => &[MarkDelivered, Cancel],
+            Self::Delivered | Self::Cancelled => &[],
+        }
+    }
+
+    /// Whether `action` is in [`Self::allowed_actions`].
+    pub fn allows(self, action: OrderAction) -> bool {
+        self.allowed_actions().contains(&action)
+    }
+
+    /// Whether an order may move from `self` to `next` (staying put is not a transition).
+    pub const fn can_transition_to(self, next: OrderStatus) -> bool {
+        matches!(
+            (self, next),
+            (Self::Draft, Self::Confirmed)
+                | (Self::Confirmed, Self::Shipped)
+                | (Self::Shipped, Self::Delivered)
+                | (
+                    Self::Draft | Self::Confirmed | Self::Shipped,
+                    Self::Cancelled
+                )
+        )
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| ValidationError::UnknownOrderStatus(s.to_owned()))
+    }
+}
+
+impl OrderAction {
+    /// The snake_case name used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AddItem => "add_item",
+            Self::RemoveItem => "remove_item",
+            Self::ChangeQuantity => "change_quantity",
+            Self::Confirm => "confirm",
+            Self::Ship => "ship",
+            Self::MarkDelivered => "mark_delivered",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    /// A button label, e.g. `"Mark delivered"`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::AddItem => "Add item",
+            Self::RemoveItem => "Remove item",
+            Self::ChangeQuantity => "Change quantity",
+            Self::Confirm => "Confirm",
+            Self::Ship => "Ship",
+            Self::MarkDelivered => "Mark delivered",
+            Self::Cancel => "Cancel",
+        }
+    }
+}
+
+impl fmt::Display for OrderAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

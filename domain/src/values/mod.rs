@@ -1,0 +1,16 @@
+//! Validated value types ("parse, don't validate"): once a value exists it is valid, and serde
+//! goes through the same constructors, so invalid data cannot be deserialized either.
+
+mod email;
+mod money;
+mod quantity;
+mod sku;
+mod text;
+mod tracking;
+
+pub use email::Email;
+pub use money::Money;
+pub use quantity::Quantity;
+pub use sku::Sku;
+pub use text::{Carrier, CustomerName, PersonName, ProductName, Reason};
+pub use tracking::TrackingNumber;

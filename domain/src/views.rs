@@ -1,0 +1,238 @@
+//! Read-model and API shapes shared by the server and the browser: what queries return, what
+//! commands reply, the audit envelope and live-update messages. Plain data, serde only.
+
+#![allow(missing_docs)] // plain data shapes: the field names say what they hold
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::order::OrderStatus;
+
+/// One row of the order list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    pub customer_name: String,
+    pub status: OrderStatus,
+    pub item_count: i64,
+    pub total_cents: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The order stream's version this row reflects (send it back as `If-Match`).
+    pub version: i64,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub product_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+    pub line_total_cents: i64,
+}
+
+/// An order with its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub summary: OrderSummary,
+    pub lines: Vec<OrderLineView>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub cancel_reason: Option<String>,
+}
+
+/// A page of the order list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Pass back as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A customer as the customers read model holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub registered_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A product of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub discontinued: bool,
+    pub version: i64,
+}
+
+/// Orders counted for one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCount {
+    pub status: OrderStatus,
+    pub count: i64,
+}
+
+/// A best-selling product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopProduct {
+    pub product_id: Uuid,
+    pub name: String,
+    pub quantity: i64,
+}
+
+/// The dashboard statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardStats {
+    /// Every status, including those with zero orders, in lifecycle order.
+    pub orders_by_status: Vec<StatusCount>,
+    /// Sum of totals of confirmed, shipped and delivered orders.
+    pub revenue_cents: i64,
+    /// Revenue divided by the number of those orders (0 when none).
+    pub average_order_cents: i64,
+    /// Orders placed in each of the last 60 minutes, oldest first (60 values).
+    pub orders_per_minute: Vec<i64>,
+    /// Top 5 products by quantity on orders that are not cancelled.
+    pub top_products: Vec<TopProduct>,
+}
+
+/// One line of the activity feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub event_type: String,
+    /// A readable sentence, e.g. "Order 0193… confirmed (3 items, 59.97)".
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A query answer with how fresh it is (read-your-writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fresh<T> {
+    pub data: T,
+    /// The read model's checkpoint when it answered.
+    pub position: i64,
+    /// True when the caller asked for `min_position` and the read model had not reached it in time.
+    pub stale: bool,
+}
+
+/// What a successful command returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandReply {
+    /// The aggregate's id.
+    pub id: Uuid,
+    /// The stream's version after the command.
+    pub version: i64,
+    /// The global log position of the last event written (pass as `min_position` to read your write).
+    pub position: i64,
+}
+
+/// A stored event as the audit timeline shows it (the full envelope).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub stream_id: String,
+    pub stream_type: String,
+    pub version: i64,
+    pub position: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub user_id: Option<String>,
+}
+
+/// A stream in the audit browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamView {
+    pub stream_id: String,
+    pub stream_type: String,
+    pub version: i64,
+    pub event_count: i64,
+    pub last_event_at: DateTime<Utc>,
+}
+
+/// Where a projection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectionState {
+    Running,
+    CatchingUp,
+    Rebuilding,
+    Faulted,
+    Stopped,
+}
+
+/// The event a projection failed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectionFault {
+    pub event_id: Uuid,
+    pub position: i64,
+    pub event_type: String,
+    pub error: String,
+    pub attempts: u32,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Progress of a running rebuild.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RebuildProgress {
+    pub generation: i64,
+    pub processed: i64,
+    pub total: i64,
+    pub events_per_sec: f64,
+    pub eta_secs: Option<f64>,
+}
+
+/// Everything an operator sees about one projection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionStatus {
+    pub name: String,
+    pub state: ProjectionState,
+    pub generation: i64,
+    pub checkpoint: i64,
+    pub head: i64,
+    pub lag: i64,
+    pub events_per_sec: f64,
+    pub last_error: Option<String>,
+    pub fault: Option<ProjectionFault>,
+    pub rebuild: Option<RebuildProgress>,
+    /// The instance running it.
+    pub instance: String,
+}
+
+/// Where the broker relay is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayState {
+    Connected,
+    BackingOff,
+    Disabled,
+}
+
+/// The broker relay as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayStatus {
+    pub state: RelayState,
+    /// Human explanation, e.g. "disabled: no broker configured".
+    pub detail: String,
+    pub checkpoint: i64,
+    pub head: i64,
+    pub lag: i64,
+    pub published_total: u64,
+    pub last_error: Option<String>,
+    pub instance: String,
+}
