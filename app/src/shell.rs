@@ -8,9 +8,17 @@ use leptos_router::{
 };
 
 use crate::components::nav::NavBar;
+use crate::live::provide_live;
 use crate::pages::{
-    admin::AdminPage, audit::AuditPage, dashboard::DashboardPage, not_found::NotFound,
+    admin::AdminPage,
+    audit::AuditPage,
+    customers::CustomersPage,
+    dashboard::DashboardPage,
+    not_found::NotFound,
+    order::OrderPage,
     orders::OrdersPage,
+    products::ProductsPage,
+    timeline::{CorrelationPage, TimelinePage},
 };
 
 /// The full HTML document rendered by the server around [`App`].
@@ -36,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_live();
     mark_hydrated();
     view! {
         <Stylesheet id="leptos" href="/pkg/eventide.css"/>
@@ -46,7 +55,12 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("/orders") view=OrdersPage/>
+                    <Route path=path!("/orders/:id") view=OrderPage/>
+                    <Route path=path!("/customers") view=CustomersPage/>
+                    <Route path=path!("/products") view=ProductsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/audit/correlation/:id") view=CorrelationPage/>
+                    <Route path=path!("/audit/:stream") view=TimelinePage/>
                     <Route path=path!("/admin") view=AdminPage/>
                 </Routes>
             </main>

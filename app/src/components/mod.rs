@@ -1,2 +1,5 @@
 //! Reusable pieces of the UI.
+pub mod error_box;
 pub mod nav;
+pub mod sparkline;
+pub mod status_badge;

@@ -1,13 +1,161 @@
-//! The Admin page.
+//! The admin panel (login required): every projection's state, checkpoint, head, lag and
+//! events/s, live; rebuild one or all with progress; faulted projections with retry and skip;
+//! the broker relay's status and lag.
 
+use domain::views::{ProjectionState, ProjectionStatus};
 use leptos::prelude::*;
+
+use crate::api::admin::{
+    AdminLogin, AdminLogout, RebuildProjection, RetryProjection, SkipEvent, admin_session,
+};
+use crate::api::queries::{projection_statuses, get_relay};
+use crate::components::error_box::{ActionError, ErrorBox};
+use crate::components::status_badge::StatusBadge;
+use crate::live::use_live;
+
+fn state_name(state: ProjectionState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    let login = ServerAction::<AdminLogin>::new();
+    let logout = ServerAction::<AdminLogout>::new();
+    let session = Resource::new(
+        move || (login.version().get(), logout.version().get()),
+        |_| admin_session(),
+    );
+    let token = RwSignal::new(String::new());
     view! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">"Admin"</h1>
-            <p class="lead">"Projection status, rebuilds, faulted projections and the broker relay."</p>
+            <Transition fallback=|| view! { <p class="muted">"Checking your session…"</p> }>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Ok(false) => view! {
+                            <div class="card">
+                                <h2>"Log in"</h2>
+                                <p class="muted">"The admin token is in the server's data directory (file admin-token) unless one was configured."</p>
+                                <form class="row" aria-label="Admin login" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    login.dispatch(AdminLogin { token: token.get_untracked() });
+                                }>
+                                    <label>"Admin token"<input name="token" type="password" autocomplete="current-password" prop:value=token on:input=move |ev| token.set(event_target_value(&ev))/></label>
+                                    <button type="submit" disabled=move || login.pending().get()>"Log in"</button>
+                                </form>
+                                <ActionError result=login.value().into()/>
+                            </div>
+                        }.into_any(),
+                        Ok(true) => view! {
+                            <div class="actions"><button class="secondary" on:click=move |_| { logout.dispatch(AdminLogout {}); }>"Log out"</button></div>
+                            <ProjectionsPanel/>
+                            <RelayPanel/>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
+    }
+}
+
+#[component]
+fn ProjectionsPanel() -> impl IntoView {
+    let live = use_live();
+    let rebuild = ServerAction::<RebuildProjection>::new();
+    let retry = ServerAction::<RetryProjection>::new();
+    let skip = ServerAction::<SkipEvent>::new();
+    let initial = Resource::new(|| (), |_| projection_statuses());
+    let skip_reason = RwSignal::new(String::new());
+    let pending = move || rebuild.pending().get() || retry.pending().get() || skip.pending().get();
+    let rows = move || -> Vec<ProjectionStatus> {
+        live.projections
+            .get()
+            .or_else(|| initial.get().and_then(Result::ok))
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="card">
+            <h2>"Projections"</h2>
+            <ActionError result=rebuild.value().into()/>
+            <ActionError result=retry.value().into()/>
+            <ActionError result=skip.value().into()/>
+            <div class="actions">
+                <button disabled=pending on:click=move |_| { rebuild.dispatch(RebuildProjection { name: None }); }>"Rebuild all"</button>
+            </div>
+            <table data-testid="projections-table">
+                <thead><tr>
+                    <th>"Name"</th><th>"State"</th><th class="num">"Checkpoint"</th><th class="num">"Head"</th>
+                    <th class="num">"Lag"</th><th class="num">"Events/s"</th><th>"Rebuild"</th><th>"Instance"</th><th></th>
+                </tr></thead>
+                <tbody>
+                    {move || rows().into_iter().map(|p| {
+                        let name = p.name.clone();
+                        let rebuild_name = name.clone();
+                        let progress = p.rebuild.clone();
+                        view! {
+                            <tr data-projection=name.clone()>
+                                <td>{name.clone()}</td>
+                                <td><StatusBadge status=state_name(p.state)/></td>
+                                <td class="num">{p.checkpoint}</td>
+                                <td class="num">{p.head}</td>
+                                <td class="num">{p.lag}</td>
+                                <td class="num">{format!("{:.0}", p.events_per_sec)}</td>
+                                <td style="min-width:10rem">{progress.map(|r| {
+                                    let pct = if r.total > 0 { (r.processed as f64 * 100.0 / r.total as f64).min(100.0) } else { 100.0 };
+                                    view! {
+                                        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{pct:.0}")>
+                                            <div style=format!("width:{pct:.1}%")></div>
+                                        </div>
+                                        <span class="muted">{format!("{} / {} · {}", r.processed, r.total, r.eta_secs.map(|s| format!("{s:.0}s left")).unwrap_or_else(|| "estimating".into()))}</span>
+                                    }
+                                })}</td>
+                                <td class="muted">{p.instance.clone()}</td>
+                                <td><button class="secondary" disabled=pending on:click=move |_| { rebuild.dispatch(RebuildProjection { name: Some(rebuild_name.clone()) }); }>"Rebuild"</button></td>
+                            </tr>
+                            {p.fault.clone().map(|f| {
+                                let retry_name = name.clone();
+                                let skip_name = name.clone();
+                                view! {
+                                    <tr class="fault"><td colspan="9">
+                                        <div class="error" role="alert">
+                                            <strong>"Faulted"</strong>" on event " <span class="mono">{f.event_id.to_string()}</span>
+                                            " (" {f.event_type.clone()} ", position " {f.position} ", " {f.attempts} " attempts): " {f.error.clone()}
+                                        </div>
+                                        <div class="row">
+                                            <button disabled=pending on:click=move |_| { retry.dispatch(RetryProjection { name: retry_name.clone() }); }>"Retry"</button>
+                                            <label>"Reason to skip"<input name="skip-reason" prop:value=skip_reason on:input=move |ev| skip_reason.set(event_target_value(&ev))/></label>
+                                            <button class="danger" disabled=pending on:click=move |_| { skip.dispatch(SkipEvent { name: skip_name.clone(), reason: skip_reason.get_untracked() }); }>"Skip this event"</button>
+                                        </div>
+                                    </td></tr>
+                                }
+                            })}
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn RelayPanel() -> impl IntoView {
+    let live = use_live();
+    let initial = Resource::new(|| (), |_| get_relay());
+    view! {
+        <div class="card" style="margin-top:1rem" data-testid="relay">
+            <h2>"Broker relay"</h2>
+            {move || live.relay.get().or_else(|| initial.get().and_then(Result::ok)).map(|r| {
+                let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                view! {
+                    <p><StatusBadge status=state/> " " {r.detail.clone()}</p>
+                    <p class="muted">{format!("checkpoint {} · head {} · lag {} · published {}", r.checkpoint, r.head, r.lag, r.published_total)}</p>
+                    {r.last_error.clone().map(|e| view! { <p class="error">"Last error: " {e}</p> })}
+                }
+            })}
+        </div>
     }
 }

@@ -1,0 +1,106 @@
+//! Commands: each goes through the `orders` command service, which validates every rule before
+//! an event is written. `expected_version` is the version the page showed (conflict detection).
+
+use domain::views::CommandReply;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::UiError;
+
+/// One line of the new-order form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLine {
+    pub product_id: Uuid,
+    pub quantity: u32,
+}
+
+/// Places an order and adds its lines (one command each, one correlation id for all).
+#[server(prefix = "/fn")]
+pub async fn place_order(customer_id: Uuid, lines: Vec<NewLine>) -> Result<CommandReply, UiError> {
+    crate::ssr::place_order(customer_id, lines).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn add_item(
+    order_id: Uuid,
+    expected_version: i64,
+    product_id: Uuid,
+    quantity: u32,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::add_item(order_id, expected_version, product_id, quantity).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_item(
+    order_id: Uuid,
+    expected_version: i64,
+    product_id: Uuid,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::remove_item(order_id, expected_version, product_id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn change_quantity(
+    order_id: Uuid,
+    expected_version: i64,
+    product_id: Uuid,
+    quantity: u32,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::change_quantity(order_id, expected_version, product_id, quantity).await
+}
+
+/// The status changes of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderTransition {
+    Confirm,
+    Ship {
+        carrier: String,
+        tracking_number: String,
+    },
+    Deliver,
+    Cancel {
+        reason: String,
+    },
+}
+
+#[server(prefix = "/fn")]
+pub async fn transition_order(
+    order_id: Uuid,
+    expected_version: i64,
+    transition: OrderTransition,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::transition_order(order_id, expected_version, transition).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn register_customer(name: String, email: String) -> Result<CommandReply, UiError> {
+    crate::ssr::register_customer(name, email).await
+}
+
+/// `price` is a decimal like "19.99".
+#[server(prefix = "/fn")]
+pub async fn create_product(
+    sku: String,
+    name: String,
+    price: String,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::create_product(sku, name, price).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn reprice_product(
+    product_id: Uuid,
+    expected_version: i64,
+    price: String,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::reprice_product(product_id, expected_version, price).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn discontinue_product(
+    product_id: Uuid,
+    expected_version: i64,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::discontinue_product(product_id, expected_version).await
+}
