@@ -3,10 +3,24 @@
 //! snapshots, checkpoints, upcasting, subscriptions and the projection runner.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
+pub mod db;
 pub mod envelope;
 pub mod error;
+pub mod projection;
+mod sql;
+pub mod sql_store;
 pub mod store;
+/// Fresh test databases for this crate's and other crates' tests (feature `testing`).
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing;
+pub mod upcast;
 
+pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use db::{Backend, Db};
 pub use envelope::*;
 pub use error::{StoreError, StoreResult};
+pub use sql_store::SqlEventStore;
 pub use store::EventStore;
+pub use upcast::{UpcastFn, UpcasterRegistry};

@@ -1,0 +1,167 @@
+//! The database handle shared by the event store and the application's read models: one
+//! `sqlx::AnyPool` for both backends, plus the [`Backend`] that selects the few statements that
+//! differ (see `sql/`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{StoreError, StoreResult};
+use crate::sql::{self, Dialect};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a connection URL names (`sqlite:` or `postgres://` / `postgresql://`).
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Storage(sqlx::Error::Configuration(
+                format!("unsupported database URL (expected sqlite: or postgres://): {url}").into(),
+            )))
+        }
+    }
+
+    pub(crate) fn dialect(self) -> &'static Dialect {
+        match self {
+            Self::Sqlite => &sql::sqlite::DIALECT,
+            Self::Postgres => &sql::postgres::DIALECT,
+        }
+    }
+
+    /// Suffix to put after a JSON parameter placeholder: `""` on SQLite, `"::jsonb"` on
+    /// PostgreSQL (for read models writing JSON columns).
+    pub fn json_param(self) -> &'static str {
+        self.dialect().json_param
+    }
+
+    /// The embedded migrations of this backend (`migrations/sqlite` or `migrations/postgres`).
+    pub fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATOR,
+            Self::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// A connection pool to SQLite or PostgreSQL. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: show the backend only.
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default pool size (the event store's writer keeps one connection for itself).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+impl Db {
+    /// Connects to `sqlite://path/file.db` (the file is created if missing) or
+    /// `postgres://user@host/db`, with [`DEFAULT_MAX_CONNECTIONS`].
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// [`connect`](Self::connect) with a pool of at most `max_connections` (at least 2).
+    pub async fn connect_with(url: &str, max_connections: u32) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let setup = backend.dialect().connection_setup;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    for statement in setup {
+                        conn.execute(*statement).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend, url })
+    }
+
+    /// Applies the embedded migrations of this backend (idempotent).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL this Db connected with (for SQLite including the `mode=rwc` it added).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes every connection of the pool (waits for checked-out ones to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Outside a transaction: see [`crate::checkpoint::load_checkpoint`].
+    pub async fn load_checkpoint(&self, name: &str) -> StoreResult<i64> {
+        let mut conn = self.pool.acquire().await?;
+        crate::checkpoint::load_checkpoint(&mut conn, name).await
+    }
+
+    /// Outside a transaction: see [`crate::checkpoint::save_checkpoint`].
+    pub async fn save_checkpoint(&self, name: &str, position: i64) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        crate::checkpoint::save_checkpoint(&mut conn, name, position).await
+    }
+}
+
+/// Microseconds since the Unix epoch, the timestamp format of every `*_at_us` column.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,49 @@
+//! Projections: read models fed asynchronously from the global log. The runner reads batches from
+//! a checkpoint, applies them and advances the checkpoint in one transaction, isolates poison
+//! events, and rebuilds a fresh generation beside the live one with an atomic swap.
+//!
+//! Read `runner.rs` first. Queries of a read model read the live generation through the
+//! `projections` row, so a swap is atomic for every reader:
+//! `select ... from my_table where generation = (select generation from projections where name = $1)`
+//! (see [`LIVE_GENERATION`]).
+
+mod runner;
+mod sql;
+mod status;
+
+pub use runner::{ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};
+pub use status::{BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RebuildProgress};
+
+/// Subquery naming the live generation of projection `$1`, for read-model queries:
+/// `format!("select ... where generation = {LIVE_GENERATION}")`.
+pub const LIVE_GENERATION: &str = "(select generation from projections where name = $1)";
+
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+
+use crate::envelope::RecordedEvent;
+
+/// A read model. Every row it writes carries the `generation` it belongs to, so a rebuild can fill
+/// generation `g + 1` while queries keep reading generation `g` (the `projections` table names the
+/// live one).
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: checkpoint key, admin panel, API path (`/api/projections/{name}`).
+    fn name(&self) -> &'static str;
+
+    /// Applies one event to the rows of `generation`, inside the runner's transaction. An error
+    /// rolls the batch back; the runner retries and, if it persists, faults the projection.
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()>;
+
+    /// Deletes every row of `generation` (the old one after a swap, or an abandoned rebuild).
+    async fn drop_generation(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+    ) -> anyhow::Result<()>;
+}

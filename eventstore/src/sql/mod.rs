@@ -1,0 +1,119 @@
+//! SQL text. Statements that differ between the backends live in `sqlite.rs` and
+//! `postgres.rs` (one [`Dialect`] value each); statements both accept verbatim live here. The
+//! Rust logic that runs them exists once, in `sql_store.rs`.
+//!
+//! Placeholders are `$1, $2, ...` on both backends (sqlx passes them through to SQLite, which
+//! accepts `$NNN`).
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+/// The statements that differ per backend.
+pub(crate) struct Dialect {
+    /// Starts the writer's transaction. SQLite: `begin immediate` takes the write lock up front
+    /// (a deferred transaction that later upgrades can fail with SQLITE_BUSY).
+    pub begin_write: &'static str,
+    /// Per-connection settings run right after connecting.
+    pub connection_setup: &'static [&'static str],
+    /// Suffix of a JSON parameter (`::jsonb` on PostgreSQL).
+    pub json_param: &'static str,
+    /// `select stream version for update` (PostgreSQL locks the row; SQLite holds the database
+    /// write lock already). $1 = stream_id.
+    pub lock_stream: &'static str,
+    /// $1 = stream_id, $2 = from_version, $3 = limit.
+    pub read_stream: &'static str,
+    /// $1 = after_position, $2 = limit.
+    pub read_all: &'static str,
+    /// $1 = correlation_id, $2 = limit.
+    pub read_correlated: &'static str,
+    /// $1 = stream_id, $2 = version, $3 = schema_version, $4 = state, $5 = taken_at_us.
+    pub save_snapshot: &'static str,
+    /// $1 = stream_id, $2 = schema_version.
+    pub load_snapshot: &'static str,
+    /// Wakes other processes at commit (PostgreSQL `pg_notify`). $1 = head position as text.
+    pub notify: Option<&'static str>,
+}
+
+/// Columns of an event row, in the order `sql_store::decode_event` reads them. Each dialect
+/// writes them out (JSON columns are cast to text on PostgreSQL).
+pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, event_id, stream_id, \
+     stream_type, version, event_type, schema_version, data, metadata, correlation_id, \
+     recorded_at_us) values ";
+
+/// Per-row parameters of the multi-row insert (position, event_id, version, event_type,
+/// schema_version, data, metadata, correlation_id); stream_id, stream_type and recorded_at_us
+/// are shared parameters $1..$3.
+pub(crate) const INSERT_PARAMS_PER_ROW: usize = 8;
+pub(crate) const INSERT_SHARED_PARAMS: usize = 3;
+
+/// Rows per insert statement: 8,003 parameters, far below SQLite's 32,766 and PostgreSQL's
+/// 65,535 limits.
+pub(crate) const INSERT_CHUNK_ROWS: usize = 1000;
+
+/// Takes `n` positions from the counter row and returns the last one. The row lock it takes is
+/// held until commit: this is what makes the global log gap-free (see the migration).
+pub(crate) const ADVANCE_HEAD: &str =
+    "update log_head set position = position + $1 where id = 1 returning position";
+
+pub(crate) const HEAD_POSITION: &str = "select position from log_head where id = 1";
+
+/// $1 = event_id.
+pub(crate) const FIND_EVENT: &str = "select stream_id, version from events where event_id = $1";
+
+/// $1 = stream_id, $2 = stream_type, $3 = version, $4 = now_us.
+pub(crate) const UPSERT_STREAM: &str = "insert into streams \
+     (stream_id, stream_type, version, created_at_us, updated_at_us) values ($1, $2, $3, $4, $4) \
+     on conflict (stream_id) do update set version = excluded.version, \
+     updated_at_us = excluded.updated_at_us";
+
+/// $1 = stream_id.
+pub(crate) const STREAM_VERSION: &str = "select version from streams where stream_id = $1";
+
+/// $1 = stream_type or null, $2 = id prefix or null, $3 = after id or null, $4 = limit.
+/// The prefix test is a range start (index-friendly) plus an exact `substr` check; stream ids
+/// compare bytewise on both backends (BINARY / collate "C").
+pub(crate) const LIST_STREAMS: &str = "select stream_id, stream_type, version, updated_at_us \
+     from streams \
+     where ($1 is null or stream_type = $1) \
+       and ($2 is null or (stream_id >= $2 and substr(stream_id, 1, length($2)) = $2)) \
+       and ($3 is null or stream_id > $3) \
+     order by stream_id limit $4";
+
+/// $1 = name.
+pub(crate) const LOAD_CHECKPOINT: &str = "select position from checkpoints where name = $1";
+
+/// $1 = name, $2 = position, $3 = now_us.
+pub(crate) const SAVE_CHECKPOINT: &str = "insert into checkpoints (name, position, updated_at_us) \
+     values ($1, $2, $3) on conflict (name) do update set position = excluded.position, \
+     updated_at_us = excluded.updated_at_us";
+
+pub(crate) const SAVEPOINT: &str = "savepoint eventide_append";
+pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "rollback to savepoint eventide_append";
+
+/// Builds the multi-row insert for `rows` events.
+pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let j = dialect.json_param;
+    let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 72);
+    sql.push_str(EVENT_INSERT_COLUMNS);
+    for row in 0..rows {
+        let b = INSERT_SHARED_PARAMS + row * INSERT_PARAMS_PER_ROW;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(
+            sql,
+            "(${}, ${}, $1, $2, ${}, ${}, ${}, ${}{j}, ${}{j}, ${}, $3)",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+        );
+    }
+    sql
+}

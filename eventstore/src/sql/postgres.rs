@@ -1,0 +1,30 @@
+//! PostgreSQL statements (JSON stored as JSONB, cast to text for the `Any` driver).
+
+use super::Dialect;
+
+pub(crate) const DIALECT: Dialect = Dialect {
+    begin_write: "begin",
+    // On by default; set explicitly so a server-wide `off` cannot weaken the log's durability.
+    connection_setup: &["set synchronous_commit = on"],
+    json_param: "::jsonb",
+    // The writer already holds the log_head row lock; locking the stream row as well keeps the
+    // version check correct even for writers that would not.
+    lock_stream: "select version from streams where stream_id = $1 for update",
+    read_stream: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data::text, metadata::text, recorded_at_us from events \
+         where stream_id = $1 and version >= $2 order by version limit $3",
+    read_all: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data::text, metadata::text, recorded_at_us from events \
+         where position > $1 order by position limit $2",
+    read_correlated: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data::text, metadata::text, recorded_at_us from events \
+         where correlation_id = $1 order by position limit $2",
+    save_snapshot: "insert into snapshots (stream_id, version, schema_version, state, taken_at_us) \
+         values ($1, $2, $3, $4::jsonb, $5) on conflict (stream_id) do update set \
+         version = excluded.version, schema_version = excluded.schema_version, \
+         state = excluded.state, taken_at_us = excluded.taken_at_us",
+    load_snapshot: "select version, schema_version, state::text from snapshots \
+         where stream_id = $1 and schema_version = $2",
+    // pg_notify returns void, which the Any driver cannot decode: call it in FROM instead.
+    notify: Some("select 1::bigint from pg_notify('eventide_events', $1)"),
+};
