@@ -3,7 +3,7 @@
 //! the server-rendered page interactive). Server-only code stays behind `#[cfg(feature = "ssr")]`
 //! in [`ssr`]; server functions in [`api`] call into it.
 #![forbid(unsafe_code)]
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod api;
 mod components;

@@ -37,10 +37,10 @@ pub trait AdminGate: Send + Sync + 'static {
 /// Everything the server functions use, provided as Leptos context by the server.
 #[derive(Clone)]
 pub struct UiServices {
-    pub commands: Arc<CommandService>,
-    pub queries: Arc<QueryService>,
+    pub commands: CommandService,
+    pub queries: QueryService,
     pub store: SqlEventStore,
-    pub runner: Arc<ProjectionRunner>,
+    pub runner: ProjectionRunner,
     pub relay: Arc<Relay>,
     pub admin: Arc<dyn AdminGate>,
 }

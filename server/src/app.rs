@@ -1,34 +1,106 @@
-//! Start-up and lifetime of the server process: open storage, build the router, serve until a
+//! Start-up and lifetime of the server process: open storage, start the services (command and
+//! query services, projection runner, relay, live feed), build the router, serve until a
 //! shutdown signal, then stop background work.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use eventstore::projection::{ProjectionRunner, RunnerConfig};
+use eventstore::{EventStore as _, SqlEventStore};
 use leptos::config::{Env, LeptosOptions};
+use orders::command::{CommandConfig, CommandService, upcaster_registry};
+use orders::query::QueryService;
+use orders::relay::{Relay, RelayConfig};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::security::admin::AdminAuth;
+use crate::security::rate_limit::RateLimiter;
+use crate::state::{AppState, RunnerProgress, Settings};
+use crate::ws::feed::LiveFeed;
 
 /// A bound, ready-to-serve server (tests bind port 0 and read `local_addr`).
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    state: AppState,
+    stopping: watch::Sender<bool>,
     pub local_addr: SocketAddr,
+}
+
+/// The storage and services every command needs (the server, `seed`).
+pub struct Services {
+    pub db: eventstore::Db,
+    pub store: SqlEventStore,
+    pub commands: CommandService,
+}
+
+/// Opens (creating if needed) the data directory and database, runs the migrations, opens the
+/// event store and the command service.
+pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let url = config.resolved_database_url();
+    let db = eventstore::db::Db::connect(&url)
+        .await
+        .context("cannot open the database")?;
+    db.migrate()
+        .await
+        .context("cannot run the database migrations")?;
+    tracing::info!(backend = %db.backend(), "database ready");
+    let store = SqlEventStore::open(db.clone(), upcaster_registry())
+        .await
+        .context("cannot open the event store")?;
+    let commands = CommandService::new(store.clone(), CommandConfig::default());
+    Ok(Services {
+        db,
+        store,
+        commands,
+    })
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create the data directory {}", config.data_dir.display())
-        })?;
-        let url = config.resolved_database_url();
-        let db = eventstore::db::Db::connect(&url)
+        let Services {
+            db,
+            store,
+            commands,
+        } = open_services(&config).await?;
+        let runner = ProjectionRunner::start(
+            Arc::new(store.clone()),
+            orders::projections::all(),
+            RunnerConfig::default(),
+        )
+        .await
+        .context("cannot start the projections")?;
+        let queries = QueryService::new(db.clone(), Arc::new(RunnerProgress(runner.clone())));
+        let relay = Relay::start(
+            store.clone(),
+            RelayConfig {
+                broker_url: config.nats_url.clone(),
+                ..RelayConfig::default()
+            },
+        );
+        let head = store
+            .head_position()
             .await
-            .context("cannot open the database")?;
-        db.migrate().await.context("cannot run the database migrations")?;
-        tracing::info!(backend = ?db.backend(), "database ready");
+            .context("cannot read the log head")?;
+        let live = LiveFeed::start(&runner, head);
+        let admin = AdminAuth::load_or_create(
+            config.admin_token.as_deref(),
+            &config.data_dir,
+            config.secure_cookies,
+        )?;
+        let (stopping, stopping_rx) = watch::channel(false);
 
         let listener = TcpListener::bind(config.addr)
             .await
@@ -41,23 +113,86 @@ impl Application {
             .env(Env::PROD)
             .site_addr(local_addr)
             .build();
-        let state = AppState { db: Arc::new(db) };
-        let router = crate::router::build(state, leptos_options);
-        Ok(Self { listener, router, local_addr })
+        let settings = Settings {
+            allowed_origins: config
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            trusted_proxies: config.trusted_proxy.clone(),
+            max_body_bytes: config.max_body_bytes,
+            request_timeout_secs: config.request_timeout_secs,
+            ws_heartbeat: Duration::from_secs(config.ws_heartbeat_secs.max(1)),
+            ws_max_message_bytes: config.ws_max_message_bytes,
+            ws_queue: config.ws_queue,
+            ws_status_interval: Duration::from_secs(1),
+        };
+        let state = AppState {
+            db: Arc::new(db),
+            store,
+            commands,
+            queries,
+            runner,
+            relay: Arc::new(relay),
+            live,
+            admin: Arc::new(admin),
+            metrics: Arc::new(Metrics::default()),
+            rate_limiter: Arc::new(RateLimiter::new(
+                config.rate_limit_per_sec,
+                config.rate_limit_burst,
+            )),
+            settings: Arc::new(settings),
+            stopping: stopping_rx,
+        };
+        let router = crate::router::build(state.clone(), leptos_options);
+        Ok(Self {
+            listener,
+            router,
+            state,
+            stopping,
+            local_addr,
+        })
+    }
+
+    /// The shared state (what the Leptos server functions get as context).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Serves until SIGINT/SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(crate::shutdown::signal()).await
+    }
+
+    /// Serves until `shutdown` resolves, then closes websockets, stops the background services
+    /// and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr, "listening on http://{}", self.local_addr);
-        axum::serve(
+        let stopping = self.stopping;
+        let served = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(crate::shutdown::signal())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Websockets never finish on their own: tell them to close.
+            let _ = stopping.send(true);
+        })
         .await
-        .context("HTTP server failed")?;
+        .context("HTTP server failed");
+        let state = self.state;
+        state.live.shutdown();
+        state.relay.shutdown().await;
+        state.runner.shutdown().await;
+        state.store.shutdown().await;
+        state.db.close().await;
         tracing::info!("stopped");
-        Ok(())
+        served
     }
 }
 

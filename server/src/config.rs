@@ -1,13 +1,17 @@
 //! Command-line and environment configuration. Every option has a flag and an `EVENTIDE_*`
 //! environment variable; the README's configuration table mirrors this file.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "server", version, about = "Eventide: event-sourced order management with a live dashboard")]
+#[command(
+    name = "server",
+    version,
+    about = "Eventide: event-sourced order management with a live dashboard"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -19,16 +23,34 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and the API (the default).
     Serve,
+    /// Fill the database with demo customers, products and orders.
+    Seed {
+        /// How many orders to create.
+        #[arg(long, env = "EVENTIDE_SEED_ORDERS", default_value_t = 1000)]
+        orders: u32,
+    },
+    /// Consume the events the relay publishes to the broker and print them (demo consumer).
+    Consume,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "EVENTIDE_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    #[arg(
+        long,
+        env = "EVENTIDE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     pub addr: SocketAddr,
 
     /// Directory for the embedded SQLite database and generated secrets; created on first start.
-    #[arg(long, env = "EVENTIDE_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "EVENTIDE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Database URL: `postgres://...` for PostgreSQL or `sqlite://path` for another SQLite file.
@@ -37,12 +59,103 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Directory holding the built site (the `pkg/` wasm, JS and CSS), as cargo-leptos writes it.
-    #[arg(long, env = "EVENTIDE_SITE_ROOT", default_value = "target/site", global = true)]
+    #[arg(
+        long,
+        env = "EVENTIDE_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
     pub site_root: PathBuf,
 
     /// Log format.
     #[arg(long, env = "EVENTIDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// NATS URL of the message broker the relay publishes events to; unset disables the relay.
+    #[arg(long, env = "EVENTIDE_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+
+    /// Admin credential (for rebuild/retry/skip). When unset, a random token is generated on
+    /// first start and stored in `<data-dir>/admin-token` (mode 0600).
+    #[arg(
+        long,
+        env = "EVENTIDE_ADMIN_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Mark the admin session cookie `Secure` (set when served over HTTPS).
+    #[arg(long, env = "EVENTIDE_SECURE_COOKIES", global = true)]
+    pub secure_cookies: bool,
+
+    /// Origins allowed for browser state changes and websockets (comma-separated, e.g.
+    /// `https://eventide.example.com`). Default: same origin only (the request's Host).
+    #[arg(
+        long,
+        env = "EVENTIDE_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "EVENTIDE_MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Requests taking longer than this many seconds are aborted with 503.
+    #[arg(
+        long,
+        env = "EVENTIDE_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
+    /// Sustained requests per second allowed per client IP (0 disables rate limiting).
+    #[arg(
+        long,
+        env = "EVENTIDE_RATE_LIMIT_PER_SEC",
+        default_value_t = 200,
+        global = true
+    )]
+    pub rate_limit_per_sec: u32,
+
+    /// Burst size of the per-client rate limit (requests allowed at once).
+    #[arg(
+        long,
+        env = "EVENTIDE_RATE_LIMIT_BURST",
+        default_value_t = 400,
+        global = true
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Reverse proxy whose `X-Forwarded-For` is trusted for the client IP (repeat or
+    /// comma-separate for several). Without it, `X-Forwarded-For` is ignored.
+    #[arg(
+        long,
+        env = "EVENTIDE_TRUSTED_PROXY",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxy: Vec<IpAddr>,
+
+    /// Seconds between websocket heartbeats.
+    #[arg(
+        long,
+        env = "EVENTIDE_WS_HEARTBEAT_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub ws_heartbeat_secs: u64,
+
+    /// Largest accepted websocket message from a client, in bytes.
+    #[arg(long, env = "EVENTIDE_WS_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024, global = true)]
+    pub ws_max_message_bytes: usize,
+
+    /// Outgoing messages queued per websocket client before it is disconnected as too slow.
+    #[arg(long, env = "EVENTIDE_WS_QUEUE", default_value_t = 256, global = true)]
+    pub ws_queue: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +170,17 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("eventide.db").display()),
+        }
+    }
+
+    /// Defaults for tests and embedding: like the CLI without arguments, but listening on
+    /// `127.0.0.1:0` and keeping data in `data_dir`.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let cli = Cli::parse_from(["server"]);
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            ..cli.config
         }
     }
 }

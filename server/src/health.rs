@@ -1,8 +1,45 @@
-//! Liveness: `GET /health` answers 200 while the process serves requests.
+//! Liveness (`GET /health`: 200 while the process serves requests) and readiness (`GET /ready`:
+//! database reachable, migrations applied, no projection faulted; 503 with reasons otherwise).
 
 use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use eventstore::projection::ProjectionState;
 use serde_json::{Value, json};
+
+use crate::state::AppState;
 
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let mut problems = Vec::new();
+    let expected = state.db.backend().migrator().iter().count() as i64;
+    let applied: Result<i64, sqlx::Error> =
+        sqlx::query_scalar("select count(*) from _sqlx_migrations where success = true")
+            .fetch_one(state.db.pool())
+            .await;
+    match applied {
+        Ok(n) if n >= expected => {}
+        Ok(n) => problems.push(format!("migrations: {n} of {expected} applied")),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: database check failed");
+            problems.push("database unreachable".to_owned());
+        }
+    }
+    for p in state.runner.status() {
+        if p.state == ProjectionState::Faulted {
+            problems.push(format!("projection {} is faulted", p.name));
+        }
+    }
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "ready": problems.is_empty(), "problems": problems })),
+    )
 }

@@ -1,8 +1,9 @@
 //! The `server` binary: parses configuration and runs the chosen command. Wiring only.
 #![forbid(unsafe_code)]
 
+use anyhow::Context as _;
 use clap::Parser;
-use server::config::{Cli, Command};
+use server::config::{Cli, Command, Config};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -10,6 +11,8 @@ async fn main() -> std::process::ExitCode {
     server::telemetry::init(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::app::run(cli.config).await,
+        Command::Seed { orders } => seed(cli.config, orders).await,
+        Command::Consume => consume(cli.config).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -18,4 +21,45 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `server seed --orders N`: demo data through the command service, with progress on stderr.
+async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
+    let services = server::app::open_services(&config).await?;
+    let last_percent = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let result = orders::seed::seed(&services.commands, orders as usize, |done, total| {
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        if last_percent.swap(percent, std::sync::atomic::Ordering::Relaxed) != percent {
+            eprint!("\rseeding: {done}/{total} ({percent}%)");
+        }
+    })
+    .await;
+    eprintln!();
+    services.store.shutdown().await;
+    services.db.close().await;
+    let summary = result.context("seeding failed")?;
+    eprintln!(
+        "seeded {} customers, {} products, {} orders",
+        summary.customers.len(),
+        summary.products.len(),
+        summary.orders.len()
+    );
+    Ok(())
+}
+
+/// `server consume`: the reference consumer of the events the relay publishes.
+async fn consume(config: Config) -> anyhow::Result<()> {
+    let url = config
+        .nats_url
+        .clone()
+        .context("set --nats-url / EVENTIDE_NATS_URL to consume from the broker")?;
+    let services = server::app::open_services(&config).await?;
+    let consumer = orders::relay::consumer::ConsumerConfig::new(url);
+    let result = tokio::select! {
+        result = orders::relay::consumer::run_consumer(services.db.clone(), consumer) => result.context("consumer failed"),
+        () = server::shutdown::signal() => Ok(()),
+    };
+    services.store.shutdown().await;
+    services.db.close().await;
+    result
 }

@@ -1,29 +1,61 @@
-//! The axum router: SSR pages with hydration, static files, health.
+//! The axum router: REST API, websockets, health/readiness/metrics, SSR pages with hydration and
+//! static files, wrapped in the security and observability middleware.
 
-use axum::{Router, routing::get};
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::{App, shell};
 
-use crate::health;
 use crate::state::AppState;
 
 /// Builds the whole HTTP surface.
 pub fn build(state: AppState, leptos_options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    Router::new()
-        .route("/health", get(health::health))
+    let api = crate::api::router()
+        .layer(from_fn(crate::api::error::json_errors))
+        .with_state(state.clone());
+    let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(context_state.clone()),
+            move || {
+                provide_context(context_state.clone());
+                provide_context(context_state.ui_services());
+            },
             {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(leptos_options)
+        .with_state(leptos_options);
+    with_middleware(api.merge(pages), state)
+}
+
+/// The middleware stack, outermost first: security headers, request span and correlation id,
+/// HTTP metrics, rate limit, cross-site refusal, body limit, timeout.
+pub fn with_middleware(router: Router, state: AppState) -> Router {
+    router
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::security::limits::timeout,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::security::limits::body_limit,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::security::origin::refuse_cross_site,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::security::rate_limit::rate_limit,
+        ))
+        .layer(from_fn_with_state(state, crate::metrics::track_http))
+        .layer(from_fn(crate::telemetry::trace_request))
+        .layer(from_fn(crate::security::headers::security_headers))
 }

@@ -1,10 +1,91 @@
 //! Shared state handed to every handler and to the Leptos server functions.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use async_trait::async_trait;
+use eventstore::SqlEventStore;
 use eventstore::db::Db;
+use eventstore::projection::ProjectionRunner;
+use orders::command::CommandService;
+use orders::query::QueryService;
+use orders::relay::Relay;
+
+use crate::metrics::Metrics;
+use crate::security::admin::AdminAuth;
+use crate::security::rate_limit::RateLimiter;
+use crate::ws::feed::LiveFeed;
+
+/// Limits and switches the middleware and handlers read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub allowed_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub ws_heartbeat: Duration,
+    pub ws_max_message_bytes: usize,
+    pub ws_queue: usize,
+    /// Period of the projections/relay status pushes on websockets.
+    pub ws_status_interval: Duration,
+}
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<Db>,
+    pub store: SqlEventStore,
+    pub commands: CommandService,
+    pub queries: QueryService,
+    pub runner: ProjectionRunner,
+    pub relay: Arc<Relay>,
+    pub live: Arc<LiveFeed>,
+    pub admin: Arc<AdminAuth>,
+    pub metrics: Arc<Metrics>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub settings: Arc<Settings>,
+    /// Becomes `true` when the server shuts down (websockets close).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// What the Leptos server functions use: the same services as the REST handlers.
+    pub fn ui_services(&self) -> app::ssr::UiServices {
+        app::ssr::UiServices {
+            commands: self.commands.clone(),
+            queries: self.queries.clone(),
+            store: self.store.clone(),
+            runner: self.runner.clone(),
+            relay: self.relay.clone(),
+            admin: self.admin.clone(),
+        }
+    }
+}
+
+/// Read-your-writes for the query service, backed by the projection runner's checkpoints.
+#[derive(Debug, Clone)]
+pub struct RunnerProgress(pub ProjectionRunner);
+
+#[async_trait]
+impl orders::query::Progress for RunnerProgress {
+    async fn checkpoint(&self, projection: &str) -> anyhow::Result<i64> {
+        Ok(self.0.checkpoint(projection)?)
+    }
+
+    async fn wait_for(
+        &self,
+        projection: &str,
+        position: i64,
+        timeout: Duration,
+    ) -> anyhow::Result<bool> {
+        Ok(self.0.wait_for(projection, position, timeout).await?)
+    }
 }

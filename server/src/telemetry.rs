@@ -1,8 +1,21 @@
-//! Structured logging with `tracing`. `RUST_LOG` filters (default `info`).
+//! Structured logging with `tracing` (`RUST_LOG` filters, default `info`), and the request
+//! middleware: a span per request with method, route and correlation id; the correlation id
+//! comes from `X-Correlation-Id` (or is generated) and is echoed on the response.
 
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use uuid::Uuid;
 
+use crate::api::error::ApiError;
+use crate::api::extract::CorrelationId;
 use crate::config::LogFormat;
+
+/// The correlation header.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// Installs the global subscriber; safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
@@ -10,6 +23,58 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true))
+            .try_init(),
     };
+}
+
+/// Middleware: correlation id, request span, response header.
+pub async fn trace_request(mut request: Request, next: Next) -> Response {
+    let supplied = request
+        .headers()
+        .get(CORRELATION_HEADER)
+        .map(|v| v.to_str().ok().and_then(|s| Uuid::parse_str(s.trim()).ok()));
+    let correlation_id = match supplied {
+        None => Uuid::now_v7(),
+        Some(Some(id)) => id,
+        Some(None) => {
+            return ApiError::bad_request(
+                "invalid_correlation_id",
+                "X-Correlation-Id must be a UUID.",
+            )
+            .into_response();
+        }
+    };
+    request
+        .extensions_mut()
+        .insert(CorrelationId(correlation_id));
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        correlation_id = %correlation_id,
+        status = tracing::field::Empty,
+    );
+    let start = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    let status = response.status();
+    span.in_scope(|| {
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), elapsed_ms, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), elapsed_ms, "request done");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&correlation_id.to_string()) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::api::admin::{
     AdminLogin, AdminLogout, RebuildProjection, RetryProjection, SkipEvent, admin_session,
 };
-use crate::api::queries::{projection_statuses, get_relay};
+use crate::api::queries::{get_relay, projection_statuses};
 use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
 use crate::live::use_live;

@@ -1,0 +1,122 @@
+//! The outbox relay: publishes every event of the global log to NATS JetStream, exactly in log
+//! order, and a reference consumer that applies them exactly once.
+//!
+//! The `events` table is the outbox. The relay is a checkpointed subscriber of the log
+//! (checkpoint [`RelayConfig::checkpoint_name`], default `relay:nats`). Each event's envelope
+//! goes as JSON to `<prefix>.<stream type>.<event type>` with the headers `Nats-Msg-Id` (the
+//! event id: JetStream drops a re-sent one inside the stream's duplicate window),
+//! `Eventide-Stream-Id`, `Eventide-Version`, `Eventide-Position`, and when present
+//! `Eventide-Correlation-Id` / `Eventide-Causation-Id`.
+//!
+//! Up to [`RelayConfig::max_in_flight`] publishes wait for their ack at once; acks are awaited in
+//! log order and the checkpoint only ever moves over the acknowledged prefix. On any failure the
+//! relay backs off (exponentially, capped) and restarts from the checkpoint; the broker drops
+//! what it already had. Without a broker URL the relay is disabled and does nothing.
+
+pub mod config;
+pub mod consumer;
+mod publisher;
+mod status;
+
+use std::sync::Mutex;
+
+use domain::views::RelayStatus;
+use eventstore::SqlEventStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+pub use config::RelayConfig;
+pub use publisher::RelayError;
+
+/// A running (or disabled) relay. Dropping it stops the task at its next await point (the
+/// checkpoint is safe at any point); [`Relay::shutdown`] stops it and waits.
+#[derive(Debug)]
+pub struct Relay {
+    status: watch::Receiver<RelayStatus>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Relay {
+    /// Starts the relay in the background and returns at once: it never blocks on or fails
+    /// because of the broker (an unreachable broker shows as `BackingOff` in [`Relay::status`]).
+    /// With `config.broker_url == None` the relay is `Disabled` and starts no task.
+    /// Must be called inside a Tokio runtime.
+    pub fn start(store: SqlEventStore, config: RelayConfig) -> Relay {
+        let (stop, stop_rx) = watch::channel(false);
+        let url = config
+            .broker_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        let Some(url) = url else {
+            let (_tx, status) = watch::channel(status::disabled(config.instance.clone()));
+            tracing::info!("relay disabled: no broker configured");
+            return Relay {
+                status,
+                stop,
+                task: Mutex::new(None),
+            };
+        };
+        let (handle, status) = status::StatusHandle::new(status::starting(config.instance.clone()));
+        let span = tracing::info_span!(
+            "relay",
+            broker = %url,
+            stream = %config.stream_name,
+            checkpoint = %config.checkpoint_name,
+        );
+        let task =
+            tokio::spawn(publisher::run(store, config, url, handle, stop_rx).instrument(span));
+        Relay {
+            status,
+            stop,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// The current status (state, checkpoint, head, lag, published total, last error).
+    pub fn status(&self) -> RelayStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver woken on every status change.
+    pub fn subscribe_status(&self) -> watch::Receiver<RelayStatus> {
+        self.status.clone()
+    }
+
+    /// Stops the relay and waits for its task (unacknowledged publishes are abandoned; they are
+    /// re-sent from the checkpoint next time and dropped by the broker if they had arrived).
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.take_task();
+        if let Some(task) = task
+            && let Err(e) = task.await
+            && e.is_panic()
+        {
+            tracing::error!("relay task panicked: {e}");
+        }
+    }
+
+    /// Kills the task without any clean-up, like a crash (for tests and emergencies). The
+    /// checkpoint never runs ahead of the broker's acks, so a new relay loses nothing.
+    pub fn abort(&self) {
+        if let Some(task) = self.take_task() {
+            task.abort();
+        }
+    }
+
+    fn take_task(&self) -> Option<JoinHandle<()>> {
+        match self.task.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,91 @@
+//! The relay's live status ([`RelayStatus`]), shared through a `watch` channel.
+
+use domain::views::{RelayState, RelayStatus};
+use tokio::sync::watch;
+
+/// The writer side of the status, owned by the relay task.
+#[derive(Debug, Clone)]
+pub(crate) struct StatusHandle {
+    tx: watch::Sender<RelayStatus>,
+}
+
+impl StatusHandle {
+    pub(crate) fn new(initial: RelayStatus) -> (Self, watch::Receiver<RelayStatus>) {
+        let (tx, rx) = watch::channel(initial);
+        (Self { tx }, rx)
+    }
+
+    pub(crate) fn connected(&self, detail: String) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::Connected;
+            s.detail = detail;
+        });
+    }
+
+    /// Backing off after `error`; the error stays visible as `last_error` until the next one.
+    pub(crate) fn backing_off(&self, detail: String, error: String) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::BackingOff;
+            s.detail = detail;
+            s.last_error = Some(error);
+        });
+    }
+
+    pub(crate) fn stopped(&self) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::Disabled;
+            s.detail = "stopped".to_owned();
+        });
+    }
+
+    /// The saved checkpoint moved to `checkpoint` after `newly_published` more acks.
+    pub(crate) fn progress(&self, checkpoint: i64, newly_published: u64) {
+        self.tx.send_modify(|s| {
+            s.checkpoint = checkpoint;
+            s.published_total += newly_published;
+            s.head = s.head.max(checkpoint);
+            s.lag = (s.head - s.checkpoint).max(0);
+        });
+    }
+
+    /// The log's head moved to `head`.
+    pub(crate) fn head(&self, head: i64) {
+        self.tx.send_if_modified(|s| {
+            let head = head.max(s.checkpoint);
+            if s.head == head {
+                return false;
+            }
+            s.head = head;
+            s.lag = (s.head - s.checkpoint).max(0);
+            true
+        });
+    }
+}
+
+/// The status of a relay that was never configured with a broker.
+pub(crate) fn disabled(instance: String) -> RelayStatus {
+    RelayStatus {
+        state: RelayState::Disabled,
+        detail: "disabled: no broker configured".to_owned(),
+        checkpoint: 0,
+        head: 0,
+        lag: 0,
+        published_total: 0,
+        last_error: None,
+        instance,
+    }
+}
+
+/// The status of a relay starting up (not yet connected).
+pub(crate) fn starting(instance: String) -> RelayStatus {
+    RelayStatus {
+        state: RelayState::BackingOff,
+        detail: "starting: connecting to the broker".to_owned(),
+        checkpoint: 0,
+        head: 0,
+        lag: 0,
+        published_total: 0,
+        last_error: None,
+        instance,
+    }
+}

@@ -1,0 +1,259 @@
+//! `GET /api/openapi.json`: the OpenAPI 3 document, generated from the route table
+//! ([`super::routes`]) the router itself is built from.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+use super::{RouteSpec, routes};
+
+fn string() -> Value {
+    json!({ "type": "string" })
+}
+fn uuid() -> Value {
+    json!({ "type": "string", "format": "uuid" })
+}
+fn int() -> Value {
+    json!({ "type": "integer", "format": "int64" })
+}
+
+fn object(required: &[&str], optional: &[(&str, Value)], props: &[(&str, Value)]) -> Value {
+    let mut properties = Map::new();
+    for (name, schema) in props.iter().chain(optional) {
+        properties.insert((*name).to_owned(), schema.clone());
+    }
+    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties })
+}
+
+fn loose(description: &str) -> Value {
+    json!({ "type": "object", "description": description })
+}
+
+/// Named schemas: request bodies exactly, responses by description (see `domain::views`).
+pub fn schemas() -> Map<String, Value> {
+    let mut s = Map::new();
+    let mut add = |name: &str, schema: Value| {
+        s.insert(name.to_owned(), schema);
+    };
+    add(
+        "RegisterCustomer",
+        object(
+            &["name", "email"],
+            &[("customer_id", uuid())],
+            &[
+                ("name", string()),
+                ("email", json!({"type": "string", "format": "email"})),
+            ],
+        ),
+    );
+    add(
+        "RenameCustomer",
+        object(&["name"], &[], &[("name", string())]),
+    );
+    add(
+        "ChangeEmail",
+        object(
+            &["email"],
+            &[],
+            &[("email", json!({"type": "string", "format": "email"}))],
+        ),
+    );
+    add(
+        "CreateProduct",
+        object(
+            &["sku", "name", "price_cents"],
+            &[("product_id", uuid())],
+            &[
+                (
+                    "sku",
+                    json!({"type": "string", "pattern": "^[A-Z0-9-]{1,32}$"}),
+                ),
+                ("name", string()),
+                ("price_cents", json!({"type": "integer", "minimum": 0})),
+            ],
+        ),
+    );
+    add(
+        "RepriceProduct",
+        object(
+            &["price_cents"],
+            &[],
+            &[("price_cents", json!({"type": "integer", "minimum": 0}))],
+        ),
+    );
+    add(
+        "RenameProduct",
+        object(&["name"], &[], &[("name", string())]),
+    );
+    add(
+        "PlaceOrder",
+        object(
+            &["customer_id"],
+            &[("order_id", uuid())],
+            &[("customer_id", uuid())],
+        ),
+    );
+    add(
+        "AddItem",
+        object(
+            &["product_id", "quantity"],
+            &[],
+            &[
+                ("product_id", uuid()),
+                (
+                    "quantity",
+                    json!({"type": "integer", "minimum": 1, "maximum": 10000}),
+                ),
+            ],
+        ),
+    );
+    add(
+        "ChangeQuantity",
+        object(
+            &["quantity"],
+            &[],
+            &[(
+                "quantity",
+                json!({"type": "integer", "minimum": 1, "maximum": 10000}),
+            )],
+        ),
+    );
+    add(
+        "ShipOrder",
+        object(
+            &["carrier", "tracking_number"],
+            &[],
+            &[("carrier", string()), ("tracking_number", string())],
+        ),
+    );
+    add(
+        "CancelOrder",
+        object(&["reason"], &[], &[("reason", string())]),
+    );
+    add(
+        "SkipEvent",
+        object(&["reason"], &[], &[("reason", string())]),
+    );
+    add("Login", object(&["token"], &[], &[("token", string())]));
+    add(
+        "CommandReply",
+        json!({ "type": "object", "required": ["id", "version", "position"], "properties": { "id": uuid(), "version": int(), "position": int() } }),
+    );
+    add(
+        "Session",
+        json!({ "type": "object", "required": ["logged_in"], "properties": { "logged_in": { "type": "boolean" } } }),
+    );
+    add(
+        "Error",
+        json!({ "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": { "code": string(), "message": string(), "details": {} } } } }),
+    );
+    for (name, description) in [
+        (
+            "FreshCustomers",
+            "Fresh<Vec<CustomerView>>: {data, position, stale}",
+        ),
+        ("FreshCustomer", "Fresh<CustomerView>"),
+        ("FreshProducts", "Fresh<Vec<ProductView>>"),
+        ("FreshProduct", "Fresh<ProductView>"),
+        (
+            "FreshOrderPage",
+            "Fresh<OrderPage>: {data: {orders, next_cursor}, position, stale}",
+        ),
+        ("FreshOrderDetail", "Fresh<OrderDetail>"),
+        ("FreshDashboard", "Fresh<DashboardStats>"),
+        ("FreshActivity", "Fresh<Vec<ActivityEntry>>"),
+        ("StreamPage", "{streams: [StreamView], next_after}"),
+        ("EventList", "[EventView]: full event envelopes"),
+        ("ProjectionList", "[ProjectionStatus]"),
+        ("ProjectionStatus", "ProjectionStatus"),
+        ("RebuildStarted", "{projection, generation}"),
+        (
+            "RebuildList",
+            "[{projection, generation, already_in_progress}]",
+        ),
+        ("RelayStatus", "RelayStatus"),
+        (
+            "ServerMessage",
+            "domain::live::ServerMessage (JSON text frames); send ClientMessage",
+        ),
+        ("Readiness", "{ready, checks}"),
+        ("Text", "Prometheus text exposition format"),
+        ("Object", "JSON object"),
+    ] {
+        add(name, loose(description));
+    }
+    s
+}
+
+fn operation(spec: &RouteSpec) -> Value {
+    let mut parameters: Vec<Value> = spec
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": if name == "name" || spec.path.starts_with("/api/streams") { string() } else { uuid() } }))
+        .collect();
+    for name in spec.query {
+        parameters
+            .push(json!({ "name": name, "in": "query", "required": false, "schema": string() }));
+    }
+    if spec.command {
+        parameters.push(json!({ "name": "If-Match", "in": "header", "required": false, "schema": int(), "description": "Expected stream version (409 on mismatch)" }));
+        parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": string(), "description": "Replays return the first reply" }));
+        parameters.push(
+            json!({ "name": "X-User-Id", "in": "header", "required": false, "schema": string() }),
+        );
+    }
+    parameters.push(json!({ "name": "X-Correlation-Id", "in": "header", "required": false, "schema": uuid(), "description": "Generated when absent; echoed on the response" }));
+    let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let mut responses = Map::new();
+    let content_type = if spec.response == "Text" {
+        "text/plain"
+    } else {
+        "application/json"
+    };
+    responses.insert(
+        spec.status.to_string(),
+        json!({ "description": spec.summary, "content": { content_type: { "schema": { "$ref": format!("#/components/schemas/{}", spec.response) } } } }),
+    );
+    responses.insert("default".to_owned(), error);
+    let mut op = json!({
+        "summary": spec.summary,
+        "operationId": format!("{} {}", spec.method.to_lowercase(), spec.path),
+        "tags": [spec.tag],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(request) = spec.request {
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } } });
+    }
+    if spec.admin {
+        op["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+    }
+    op
+}
+
+/// The whole document.
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for (spec, _) in routes() {
+        let entry = paths
+            .entry(spec.path.to_owned())
+            .or_insert_with(|| json!({}));
+        entry[spec.method.to_lowercase()] = operation(&spec);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Eventide API", "version": env!("CARGO_PKG_VERSION"), "description": "Event-sourced order management. Errors are {\"error\": {code, message, details}}." },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::security::admin::SESSION_COOKIE }
+            }
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

@@ -1,0 +1,170 @@
+//! Projection status and the operator actions (admin), and the relay status.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::views::{
+    ProjectionFault, ProjectionState, ProjectionStatus, RebuildProgress, RelayStatus,
+};
+use eventstore::projection::{ProjectionStatusInfo, RebuildStarted, RunnerError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{ApiJson, ApiPath};
+use crate::security::admin::RequireAdmin;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipEvent {
+    pub reason: String,
+}
+
+/// Answer of a single rebuild.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RebuildAccepted {
+    pub projection: String,
+    pub generation: i64,
+}
+
+/// The runner's status as the shared view type.
+pub fn view(info: ProjectionStatusInfo) -> ProjectionStatus {
+    ProjectionStatus {
+        name: info.name,
+        state: match info.state {
+            eventstore::projection::ProjectionState::Running => ProjectionState::Running,
+            eventstore::projection::ProjectionState::CatchingUp => ProjectionState::CatchingUp,
+            eventstore::projection::ProjectionState::Rebuilding => ProjectionState::Rebuilding,
+            eventstore::projection::ProjectionState::Faulted => ProjectionState::Faulted,
+            eventstore::projection::ProjectionState::Stopped => ProjectionState::Stopped,
+        },
+        generation: info.generation,
+        checkpoint: info.checkpoint,
+        head: info.head,
+        lag: info.lag,
+        events_per_sec: info.events_per_sec,
+        last_error: info.last_error,
+        fault: info.fault.map(|f| ProjectionFault {
+            event_id: f.event_id,
+            position: f.position,
+            event_type: f.event_type,
+            error: f.error,
+            attempts: u32::try_from(f.attempts).unwrap_or(u32::MAX),
+            failed_at: f.failed_at,
+        }),
+        rebuild: info.rebuild.map(|r| RebuildProgress {
+            generation: r.generation,
+            processed: r.processed,
+            total: r.total,
+            events_per_sec: r.events_per_sec,
+            eta_secs: r.eta_secs,
+        }),
+        instance: info.instance,
+    }
+}
+
+/// Every projection's status.
+pub fn statuses(state: &AppState) -> Vec<ProjectionStatus> {
+    state.runner.status().into_iter().map(view).collect()
+}
+
+fn runner_error(error: RunnerError) -> ApiError {
+    match error {
+        RunnerError::UnknownProjection(name) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "projection_not_found",
+            "No projection has this name.",
+        )
+        .with_details(json!({ "projection": name })),
+        RunnerError::RebuildInProgress {
+            projection,
+            generation,
+        } => ApiError::conflict(
+            "rebuild_in_progress",
+            "A rebuild of this projection is already running.",
+        )
+        .with_details(json!({ "projection": projection, "generation": generation })),
+        RunnerError::NotFaulted(name) => {
+            ApiError::conflict("projection_not_faulted", "This projection is not faulted.")
+                .with_details(json!({ "projection": name }))
+        }
+        other => ApiError::internal(anyhow::Error::new(other).context("projection runner")),
+    }
+}
+
+fn status_of(state: &AppState, name: &str) -> ApiResult<Json<ProjectionStatus>> {
+    state
+        .runner
+        .status_of(name)
+        .map(|s| Json(view(s)))
+        .map_err(runner_error)
+}
+
+pub async fn list(State(state): State<AppState>) -> Json<Vec<ProjectionStatus>> {
+    Json(statuses(&state))
+}
+
+pub async fn relay(State(state): State<AppState>) -> Json<RelayStatus> {
+    Json(state.relay.status())
+}
+
+pub async fn rebuild(
+    _admin: RequireAdmin,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<RebuildAccepted>)> {
+    let generation = state.runner.rebuild(&name).await.map_err(runner_error)?;
+    tracing::info!(projection = %name, generation, "rebuild started by admin");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RebuildAccepted {
+            projection: name,
+            generation,
+        }),
+    ))
+}
+
+pub async fn rebuild_all(
+    _admin: RequireAdmin,
+    State(state): State<AppState>,
+) -> ApiResult<(StatusCode, Json<Vec<RebuildStarted>>)> {
+    let started = state.runner.rebuild_all().await.map_err(runner_error)?;
+    tracing::info!(
+        count = started.len(),
+        "rebuild of every projection started by admin"
+    );
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+pub async fn retry(
+    _admin: RequireAdmin,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<ProjectionStatus>> {
+    state.runner.retry(&name).await.map_err(runner_error)?;
+    tracing::info!(projection = %name, "retry requested by admin");
+    status_of(&state, &name)
+}
+
+pub async fn skip(
+    _admin: RequireAdmin,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<SkipEvent>,
+) -> ApiResult<Json<ProjectionStatus>> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            "Give a reason of 1 to 500 characters.",
+        ));
+    }
+    state
+        .runner
+        .skip(&name, reason, "admin")
+        .await
+        .map_err(runner_error)?;
+    tracing::warn!(projection = %name, reason, "faulted event skipped by admin");
+    status_of(&state, &name)
+}

@@ -1,0 +1,281 @@
+//! `GET /ws`: live updates over a websocket for the browser app and any other client.
+//!
+//! The client sends `ClientMessage::Subscribe {topics, since}`; the server answers `Subscribed`,
+//! then (with `since`) what the client missed or a `Resync`, then `Changed` messages for its
+//! topics, periodic `Projections` / `Relay` status for those topics, and `Heartbeat`s. Every
+//! server message carries the log position. A client whose outgoing queue fills up is
+//! disconnected (close code 4008) rather than slowing anyone else down.
+
+pub mod feed;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use domain::live::{Change, ClientMessage, ServerMessage, Topic};
+use eventstore::EventStore as _;
+use futures::{SinkExt as _, StreamExt as _};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument as _;
+
+use crate::api::error::ApiError;
+use crate::security::origin::origin_allowed;
+use crate::state::AppState;
+use crate::ws::feed::Since;
+
+/// Close code sent to a client that cannot keep up.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+
+/// The upgrade handler: checks the Origin (browsers), limits message sizes.
+pub async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| origin_allowed(&state.settings.allowed_origins, &headers, o));
+        if !allowed {
+            tracing::warn!(origin = ?origin, "websocket from a foreign origin refused");
+            return ApiError::forbidden(
+                "origin_not_allowed",
+                "This origin may not open a websocket.",
+            )
+            .into_response();
+        }
+    }
+    let max = state.settings.ws_max_message_bytes;
+    let span = tracing::info_span!("ws", connection = %uuid::Uuid::now_v7());
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection(state, socket).instrument(span))
+}
+
+fn head(state: &AppState) -> i64 {
+    *state.store.head_watch().borrow()
+}
+
+async fn connection(state: AppState, socket: WebSocket) {
+    state.metrics.ws_connected();
+    tracing::debug!("websocket connected");
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<ServerMessage>(state.settings.ws_queue.max(1));
+    let (kill, mut killed) = oneshot::channel::<()>();
+
+    // Writer: drains the queue into the socket; on `kill` closes with CLOSE_TOO_SLOW.
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut killed => {
+                    let frame = CloseFrame { code: CLOSE_TOO_SLOW, reason: Utf8Bytes::from_static("too slow: outgoing queue full") };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+                    break;
+                }
+                message = out_rx.recv() => {
+                    let Some(message) = message else {
+                        let _ = sink.send(Message::Close(None)).await;
+                        break;
+                    };
+                    let Ok(text) = serde_json::to_string(&message) else { continue };
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+
+    let mut session = Session {
+        topics: HashSet::new(),
+        last_stream_position: 0,
+    };
+    let mut changes = state.live.subscribe();
+    let mut heartbeat = tokio::time::interval(state.settings.ws_heartbeat);
+    heartbeat.reset();
+    let mut status_tick = tokio::time::interval(state.settings.ws_status_interval);
+    let mut kill = Some(kill);
+    let mut slow = false;
+    let mut stopping = state.stopping.clone();
+
+    // `push` returns false when the connection must end.
+    let mut push = |message: ServerMessage| -> bool {
+        match out.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if let Some(kill) = kill.take() {
+                    let _ = kill.send(());
+                }
+                slow = true;
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    };
+
+    loop {
+        let keep_going = tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => handle_client(&state, &mut session, text.as_str(), &mut push),
+                Some(Ok(Message::Binary(_))) => push(ServerMessage::Error { message: "send JSON text messages".into(), position: head(&state) }),
+                Some(Ok(Message::Close(_))) | None => false,
+                Some(Ok(_)) => true, // ping/pong: handled by axum
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "websocket receive failed");
+                    false
+                }
+            },
+            change = changes.recv() => match change {
+                Ok(change) => match session.matches(&change) {
+                    true => push(ServerMessage::Changed { position: change.position, change }),
+                    false => true,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => push(ServerMessage::Resync { position: head(&state) }),
+                Err(broadcast::error::RecvError::Closed) => false,
+            },
+            _ = heartbeat.tick() => push(ServerMessage::Heartbeat { position: head(&state) }),
+            _ = status_tick.tick() => push_status(&state, &session, &mut push),
+            _ = stopping.wait_for(|s| *s) => false,
+        };
+        if !keep_going {
+            break;
+        }
+    }
+    if slow {
+        state.metrics.ws_slow_disconnect();
+        tracing::info!("websocket client too slow, disconnected");
+    }
+    drop(out);
+    let _ = writer.await;
+    state.metrics.ws_disconnected();
+    tracing::debug!("websocket closed");
+}
+
+struct Session {
+    topics: HashSet<Topic>,
+    /// Last position sent for stream topics (every projection reports the same events).
+    last_stream_position: i64,
+}
+
+impl Session {
+    fn matches(&mut self, change: &Change) -> bool {
+        let mut stream_hit = false;
+        let hit = self.topics.iter().any(|topic| match topic {
+            Topic::Dashboard => change.projection == "dashboard" || change.projection == "activity",
+            Topic::Orders => change.projection == "orders",
+            Topic::Order { id } => {
+                change.projection == "orders"
+                    && change.streams.iter().any(|s| *s == format!("order-{id}"))
+            }
+            Topic::Stream { id } => {
+                let hit = change.streams.iter().any(|s| s == id)
+                    && change.position > self.last_stream_position;
+                stream_hit |= hit;
+                hit
+            }
+            Topic::Projections | Topic::Relay => false,
+        });
+        if stream_hit {
+            self.last_stream_position = change.position;
+        }
+        hit
+    }
+}
+
+fn handle_client(
+    state: &AppState,
+    session: &mut Session,
+    text: &str,
+    push: &mut impl FnMut(ServerMessage) -> bool,
+) -> bool {
+    let message: ClientMessage = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(error) => {
+            return push(ServerMessage::Error {
+                message: format!("invalid message: {error}"),
+                position: head(state),
+            });
+        }
+    };
+    match message {
+        ClientMessage::Ping => push(ServerMessage::Pong {
+            position: head(state),
+        }),
+        ClientMessage::Unsubscribe { topics } => {
+            for topic in &topics {
+                session.topics.remove(topic);
+            }
+            true
+        }
+        ClientMessage::Subscribe { topics, since } => {
+            if session.topics.len() + topics.len() > 64 {
+                return push(ServerMessage::Error {
+                    message: "too many topics".into(),
+                    position: head(state),
+                });
+            }
+            session.topics.extend(topics.iter().cloned());
+            if !push(ServerMessage::Subscribed {
+                topics,
+                position: head(state),
+            }) {
+                return false;
+            }
+            if let Some(since) = since {
+                match state.live.changes_since(since) {
+                    Since::Changes(changes) => {
+                        for change in changes {
+                            if session.matches(&change)
+                                && !push(ServerMessage::Changed {
+                                    position: change.position,
+                                    change,
+                                })
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                    Since::Resync => {
+                        if !push(ServerMessage::Resync {
+                            position: head(state),
+                        }) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            push_status(state, session, push)
+        }
+    }
+}
+
+fn push_status(
+    state: &AppState,
+    session: &Session,
+    push: &mut impl FnMut(ServerMessage) -> bool,
+) -> bool {
+    let position = head(state);
+    if session.topics.contains(&Topic::Projections) {
+        let projections = crate::api::projections::statuses(state);
+        if !push(ServerMessage::Projections {
+            projections,
+            position,
+        }) {
+            return false;
+        }
+    }
+    if session.topics.contains(&Topic::Relay)
+        && !push(ServerMessage::Relay {
+            relay: state.relay.status(),
+            position,
+        })
+    {
+        return false;
+    }
+    true
+}

@@ -1,0 +1,245 @@
+//! Admin credential: bearer token, session cookie, 401/403, projection operations.
+
+mod common;
+
+use common::{ADMIN_TOKEN, TestApp, error_code};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn admin_endpoints_need_the_credential() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/rebuild"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&r.json().await.unwrap()), "unauthorized");
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/rebuild"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/rebuild"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["projection"], "orders");
+    // A second one right away: accepted if the first finished, else 409.
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/rebuild"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.status(), StatusCode::ACCEPTED | StatusCode::CONFLICT),
+        "{}",
+        r.status()
+    );
+    let r = app
+        .client
+        .post(app.url("/api/projections/rebuild"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = app
+        .client
+        .post(app.url("/api/projections/nope/rebuild"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/retry"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        error_code(&r.json().await.unwrap()),
+        "projection_not_faulted"
+    );
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/skip"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "reason": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = app
+        .client
+        .post(app.url("/api/projections/orders/skip"))
+        .json(&json!({ "reason": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .post("/api/admin/login", json!({ "token": "wrong" }))
+        .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "invalid_token")
+    );
+    let (status, body) = app
+        .post("/api/admin/login", json!({ "token": ADMIN_TOKEN, "x": 1 }))
+        .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_body")
+    );
+
+    let r = app
+        .client
+        .post(app.url("/api/admin/login"))
+        .json(&json!({ "token": ADMIN_TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let set_cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains("Secure"));
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+
+    let session = |cookie: Option<String>| {
+        let mut req = app.client.get(app.url("/api/admin/session"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let s: Value = session(Some(cookie.clone()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["logged_in"], true);
+    let s: Value = session(None).await.unwrap().json().await.unwrap();
+    assert_eq!(s["logged_in"], false);
+
+    let r = app
+        .client
+        .post(app.url("/api/projections/rebuild"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // Commands by a logged-in admin are recorded as "admin".
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("cookie", cookie.clone())
+        .json(&json!({ "name": "Root", "email": "root@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    let id = common::id(&r.json().await.unwrap());
+    let (_, events) = app
+        .get_json(&format!("/api/streams/customer-{id}/events"))
+        .await;
+    assert_eq!(events[0]["user_id"], "admin");
+
+    let r = app
+        .client
+        .post(app.url("/api/admin/logout"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .contains("Max-Age=0")
+    );
+    let s: Value = session(Some(cookie.clone()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["logged_in"], false);
+    let r = app
+        .client
+        .post(app.url("/api/projections/rebuild"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn generated_admin_token_is_stored_privately() {
+    let mut config = common::test_config();
+    config.admin_token = None;
+    config.secure_cookies = true;
+    let app = TestApp::spawn_with(config).await;
+    let path = app.data_dir.join("admin-token");
+    let token = std::fs::read_to_string(&path).unwrap().trim().to_owned();
+    assert!(token.len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let r = app
+        .client
+        .post(app.url("/api/admin/login"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .contains("; Secure")
+    );
+    app.stop().await;
+}

@@ -1,0 +1,837 @@
+//! HTTP-level tests of the REST API on SQLite: commands, queries, errors, headers.
+
+mod common;
+
+use common::{TestApp, error_code, id};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn order_lifecycle_commands_and_queries() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer("Grace Hopper").await;
+    let product = app.product("SKU-1", 1999).await;
+    let product2 = app.product("SKU-2", 500).await;
+
+    // Place with a client-chosen id.
+    let order = Uuid::now_v7();
+    let (status, reply) = app
+        .post(
+            "/api/orders",
+            json!({ "order_id": order, "customer_id": customer }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(id(&reply), order);
+    assert_eq!(reply["version"], 1);
+
+    let (status, reply) = app
+        .post(
+            &format!("/api/orders/{order}/items"),
+            json!({ "product_id": product, "quantity": 2 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, reply) = app
+        .post(
+            &format!("/api/orders/{order}/items"),
+            json!({ "product_id": product2, "quantity": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let r = app
+        .send(
+            Method::PUT,
+            &format!("/api/orders/{order}/items/{product}"),
+            Some(json!({ "quantity": 3 })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .send(
+            Method::DELETE,
+            &format!("/api/orders/{order}/items/{product2}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = app
+        .post(&format!("/api/orders/{order}/confirm"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &format!("/api/orders/{order}/ship"),
+            json!({ "carrier": "DHL", "tracking_number": "TRACK123" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, reply) = app
+        .post(&format!("/api/orders/{order}/deliver"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let position = reply["position"].as_i64().unwrap();
+
+    // Read your write.
+    let (status, detail) = app
+        .get_json(&format!("/api/orders/{order}?min_position={position}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["stale"], false);
+    assert_eq!(detail["data"]["status"], "delivered");
+    assert_eq!(detail["data"]["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["data"]["total_cents"], 3 * 1999);
+
+    let (status, list) = app
+        .get_json(&format!(
+            "/api/orders?min_position={position}&status=delivered&customer={customer}&limit=5"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["data"]["orders"].as_array().unwrap().len(), 1);
+    for path in [
+        "/api/customers",
+        "/api/products",
+        "/api/dashboard",
+        "/api/activity?limit=5",
+    ] {
+        let (status, body) = app
+            .get_json(&format!(
+                "{path}{}min_position={position}",
+                if path.contains('?') { "&" } else { "?" }
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(body["position"].as_i64().unwrap() >= 0, "{path}: {body}");
+    }
+    let (status, one) = app
+        .get_json(&format!(
+            "/api/customers/{customer}?min_position={position}"
+        ))
+        .await;
+    assert_eq!(
+        (status, one["data"]["name"].as_str()),
+        (StatusCode::OK, Some("Grace Hopper"))
+    );
+    let (status, one) = app
+        .get_json(&format!("/api/products/{product}?min_position={position}"))
+        .await;
+    assert_eq!(
+        (status, one["data"]["sku"].as_str()),
+        (StatusCode::OK, Some("SKU-1"))
+    );
+
+    // Audit timeline.
+    let (status, events) = app
+        .get_json(&format!("/api/streams/order-{order}/events"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 8);
+    assert_eq!(events[0]["event_type"], "OrderPlaced");
+    assert!(events[0]["correlation_id"].is_string() && events[0]["user_id"] == "anonymous");
+    let (status, streams) = app.get_json("/api/streams?type=order&limit=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(streams["streams"].as_array().unwrap().len(), 1);
+
+    // Customer and product commands.
+    let (s, _) = app
+        .post(
+            &format!("/api/customers/{customer}/rename"),
+            json!({ "name": "Grace B. Hopper" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .post(
+            &format!("/api/customers/{customer}/email"),
+            json!({ "email": "grace@navy.mil" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .post(
+            &format!("/api/products/{product}/reprice"),
+            json!({ "price_cents": 2499 }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .post(
+            &format!("/api/products/{product}/rename"),
+            json!({ "name": "Better product" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .post(&format!("/api/products/{product}/discontinue"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = app
+        .post(
+            &format!("/api/products/{product}/reprice"),
+            json!({ "price_cents": 1 }),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&body).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "product_discontinued")
+    );
+
+    // Cancel another order.
+    let (order2, _) = app.order().await;
+    let (s, _) = app
+        .post(
+            &format!("/api/orders/{order2}/cancel"),
+            json!({ "reason": "Changed my mind" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn if_match_conflict_is_409_with_current_version() {
+    let app = TestApp::spawn().await;
+    let (order, reply) = app.order().await;
+    assert_eq!(reply["version"], 1);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/orders/{order}/cancel")))
+        .header("If-Match", "5")
+        .json(&json!({ "reason": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(error_code(&body), "version_conflict");
+    assert_eq!(body["error"]["details"]["current_version"], 1);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/orders/{order}/cancel")))
+        .header("If-Match", "\"1\"")
+        .json(&json!({ "reason": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/orders/{order}/confirm")))
+        .header("If-Match", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_reply() {
+    let app = TestApp::spawn().await;
+    let send = |name: &'static str| {
+        app.client
+            .post(app.url("/api/customers"))
+            .header("Idempotency-Key", "key-123")
+            .json(&json!({ "name": name, "email": "a@example.com" }))
+            .send()
+    };
+    let first = send("Alan Turing").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let second = send("Alan Turing").await.unwrap();
+    assert!(second.status().is_success());
+    assert_eq!(
+        second
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(app.event_total().await, 1);
+    let third = send("Someone Else").await.unwrap();
+    assert_eq!(third.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        error_code(&third.json().await.unwrap()),
+        "idempotency_key_reused"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn correlation_id_is_echoed_and_stored() {
+    let app = TestApp::spawn().await;
+    let correlation = Uuid::now_v7();
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("X-Correlation-Id", correlation.to_string())
+        .header("X-User-Id", "alice")
+        .json(&json!({ "name": "Ada", "email": "ada@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        r.headers()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(correlation.to_string().as_str())
+    );
+    let (status, events) = app
+        .get_json(&format!("/api/correlations/{correlation}/events"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["correlation_id"], correlation.to_string());
+    assert_eq!(events[0]["user_id"], "alice");
+    // Generated when absent.
+    let r = app.get("/health").await;
+    let generated = r
+        .headers()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(Uuid::parse_str(generated).is_ok());
+    // Invalid: 400.
+    let r = app
+        .client
+        .get(app.url("/api/orders"))
+        .header("X-Correlation-Id", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let (order, _) = app.order().await;
+    let product = app.product("SKU-9", 100).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/orders/{order}/items"),
+            json!({ "product_id": product, "quantity": 1 }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let before = app.event_total().await;
+    let items = format!("/api/orders/{order}/items");
+    let big = "x".repeat(10 * 1024 * 1024);
+    type Case = (
+        &'static str,
+        String,
+        Option<&'static str>,
+        String,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            "{not json".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            "".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": "two" }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": 1, "extra": 1 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": "not-a-uuid", "quantity": 1 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": -3 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "quantity_out_of_range",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": 0 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "quantity_out_of_range",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": 99_999_999_999i64 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "quantity_out_of_range",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            "{\"product_id\":\"00000000-0000-0000-0000-000000000000\",\"quantity\":1e400}".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            json!({ "product_id": product, "quantity": 1 }).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "product_already_in_order",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("text/plain"),
+            json!({ "product_id": product, "quantity": 1 }).to_string(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            items.clone(),
+            None,
+            json!({ "product_id": product, "quantity": 1 }).to_string(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            items.clone(),
+            Some("application/json"),
+            format!("\"{big}\""),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/api/orders/not-a-uuid/confirm".into(),
+            None,
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            "PUT",
+            format!("/api/orders/{order}/items/xyz"),
+            Some("application/json"),
+            json!({ "quantity": 1 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            "POST",
+            format!("/api/orders/{}/confirm", Uuid::now_v7()),
+            None,
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+        ),
+        (
+            "POST",
+            format!("/api/orders/{order}/ship"),
+            Some("application/json"),
+            json!({ "carrier": "DHL", "tracking_number": "T1" }).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "order_not_confirmed",
+        ),
+        (
+            "POST",
+            format!("/api/orders/{order}/deliver"),
+            None,
+            String::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "order_not_shipped",
+        ),
+        (
+            "DELETE",
+            format!("/api/orders/{order}/items/{}", Uuid::now_v7()),
+            None,
+            String::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "product_not_in_order",
+        ),
+        (
+            "POST",
+            format!("/api/orders/{order}/cancel"),
+            Some("application/json"),
+            json!({ "reason": "" }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "value_empty",
+        ),
+        (
+            "POST",
+            "/api/customers".into(),
+            Some("application/json"),
+            json!({ "name": "A", "email": "not-an-email" }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "email_invalid",
+        ),
+        (
+            "POST",
+            "/api/customers".into(),
+            Some("application/json"),
+            json!({ "name": 5, "email": "a@b.co" }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/api/products".into(),
+            Some("application/json"),
+            json!({ "sku": "bad sku!", "name": "N", "price_cents": 1 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "sku_invalid",
+        ),
+        (
+            "POST",
+            "/api/products".into(),
+            Some("application/json"),
+            json!({ "sku": "OK-1", "name": "N", "price_cents": -1 }).to_string(),
+            StatusCode::BAD_REQUEST,
+            "money_negative",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            Some("application/json"),
+            json!({ "customer_id": Uuid::now_v7() }).to_string(),
+            StatusCode::NOT_FOUND,
+            "customer_not_found",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            Some("application/json"),
+            "[]".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "GET",
+            "/api/orders?status=bogus".into(),
+            None,
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "order_status_unknown",
+        ),
+        (
+            "GET",
+            "/api/orders?limit=-1".into(),
+            None,
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/api/orders?cursor=garbage".into(),
+            None,
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "GET",
+            format!("/api/orders/{}", Uuid::now_v7()),
+            None,
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+        ),
+        (
+            "GET",
+            "/api/streams/order-nope/events".into(),
+            None,
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "stream_not_found",
+        ),
+        (
+            "GET",
+            "/api/correlations/123/events".into(),
+            None,
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            "GET",
+            "/api/nothing-here".into(),
+            None,
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "PATCH",
+            format!("/api/orders/{order}"),
+            None,
+            String::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, path, content_type, body, expected, code) in cases {
+        let mut req = app.client.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(&path),
+        );
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        if !body.is_empty() || content_type.is_some() {
+            req = req.body(body.clone());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let json: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
+        assert_eq!(
+            status,
+            expected,
+            "{method} {path} {}: {json}",
+            body.chars().take(80).collect::<String>()
+        );
+        assert_eq!(error_code(&json), code, "{method} {path}");
+    }
+    assert_eq!(app.event_total().await, before, "nothing written");
+    let (_, detail) = app
+        .get_json(&format!("/api/orders/{order}?min_position=1"))
+        .await;
+    assert_eq!(detail["data"]["status"], "draft");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let app = TestApp::spawn().await;
+    for path in ["/health", "/api/orders", "/api/nothing"] {
+        let r = app.get(path).await;
+        let h = r.headers();
+        let csp = h
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'")
+                && csp.contains("'wasm-unsafe-eval'")
+                && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
+        assert_eq!(
+            h.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..])
+        );
+        assert!(h.get("referrer-policy").is_some());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cross_site_state_changes_are_refused() {
+    let app = TestApp::spawn().await;
+    let body = json!({ "name": "Eve", "email": "eve@example.com" });
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("Origin", "http://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&r.json().await.unwrap()), "cross_site_request");
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A Leptos server function path is covered too.
+    let r = app
+        .client
+        .post(app.url("/api/some_server_fn"))
+        .header("Origin", "http://evil.example")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.event_total().await, 0);
+    // Same origin is fine.
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("Origin", format!("http://{}", app.host))
+        .header("Sec-Fetch-Site", "same-origin")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 65 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&r.json().await.unwrap()), "payload_too_large");
+    // Without Content-Length (chunked).
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![b' '; 8 * 1024])).collect();
+    let stream = futures::stream::iter(chunks);
+    let r = app
+        .client
+        .post(app.url("/api/customers"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limit_is_429_and_forwarded_for_cannot_dodge_it() {
+    let mut config = common::test_config();
+    config.rate_limit_per_sec = 1;
+    config.rate_limit_burst = 3;
+    let app = TestApp::spawn_with(config).await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let r = app
+            .client
+            .get(app.url("/health"))
+            .header("X-Forwarded-For", format!("10.0.0.{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().get("retry-after").is_some());
+            assert_eq!(error_code(&r.json().await.unwrap()), "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.get_json("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let routes = server::api::routes();
+    assert!(routes.len() >= 35);
+    for (spec, _) in routes {
+        let op = &doc["paths"][spec.path][spec.method.to_lowercase()];
+        assert!(op.is_object(), "{} {} missing", spec.method, spec.path);
+        if let Some(request) = spec.request {
+            assert!(
+                doc["components"]["schemas"][request].is_object(),
+                "schema {request}"
+            );
+        }
+        assert!(
+            doc["components"]["schemas"][spec.response].is_object(),
+            "schema {}",
+            spec.response
+        );
+        // The route is served: not the JSON 404 of unknown API paths.
+        if spec.method == "GET" && !spec.path.contains('{') && spec.path != "/ws" {
+            let r = app.get(spec.path).await;
+            assert_ne!(r.status(), StatusCode::NOT_FOUND, "{}", spec.path);
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = app.get_json("/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.customer("Metric Person").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for name in [
+        "eventide_http_requests_total{method=\"POST\",route=\"/api/customers\",status=\"201\"}",
+        "eventide_commands_total{command=\"register_customer\",outcome=\"ok\"} 1",
+        "eventide_command_duration_seconds_bucket",
+        "eventide_projection_checkpoint{projection=\"orders\"}",
+        "eventide_projection_lag",
+        "eventide_relay_state{state=\"disabled\"} 1",
+        "eventide_websocket_connections 0",
+    ] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+    let (status, relay) = app.get_json("/api/relay").await;
+    assert_eq!(
+        (status, relay["state"].as_str()),
+        (StatusCode::OK, Some("disabled"))
+    );
+    let (status, projections) = app.get_json("/api/projections").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(projections.as_array().map(Vec::len), Some(5));
+    app.stop().await;
+}
