@@ -1,2 +1,10 @@
 //! Eventide order management: command service, projections, queries, relay, live hub.
 #![forbid(unsafe_code)]
+
+pub mod command;
+pub mod seed;
+
+pub mod hub;
+pub mod projections;
+pub mod query;
+pub mod relay;

@@ -1,0 +1,325 @@
+//! The live update hub: turns the projection runner's `BatchApplied` notifications into
+//! [`Change`] messages for websocket clients.
+//!
+//! * After each committed batch it publishes `Change { projection, position, streams, orders }`
+//!   on a tokio broadcast channel; `orders` holds the new summary rows when the batch was an
+//!   `orders` batch touching at most [`HubConfig::max_orders`] orders.
+//! * A subscriber that falls behind (broadcast `Lagged`) gets [`HubMessage::Resync`] instead of
+//!   silently missing updates; so does everyone after a rebuild swap (any row may have changed)
+//!   or when the hub itself lagged behind the runner.
+//! * A bounded ring of recent changes lets a reconnecting client catch up:
+//!   [`LiveHub::changes_since`] returns what it missed, or `None` (resync) when the ring no
+//!   longer covers its position.
+//!
+//! Positions are global log positions; a client should remember the highest one it saw. Batches
+//! of different projections arrive in any order, so a change of a slower projection can carry a
+//! lower position than one already delivered.
+//!
+//! Not done yet: cross-instance notification (PostgreSQL LISTEN/NOTIFY). Every instance runs its
+//! own runner and hub, so each hub only sees the batches its own runner applies.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use domain::OrderId;
+use domain::live::Change;
+use domain::order::Order;
+use eventstore::Db;
+use eventstore::projection::{BatchApplied, ProjectionRunner};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+use tracing::{Instrument as _, debug, info_span, warn};
+use uuid::Uuid;
+
+use crate::projections::ORDERS;
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubMessage {
+    /// A read model changed.
+    Change(Change),
+    /// Updates were missed: refetch everything (state is at least at `position`).
+    Resync { position: i64 },
+}
+
+/// Tuning of a [`LiveHub`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Messages buffered per subscriber before it lags (and gets a resync).
+    pub capacity: usize,
+    /// Changes kept for [`LiveHub::changes_since`].
+    pub ring: usize,
+    /// Most orders in a batch for which summaries are sent along.
+    pub max_orders: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 256,
+            ring: 1024,
+            max_orders: 20,
+        }
+    }
+}
+
+struct Ring {
+    changes: VecDeque<Change>,
+    capacity: usize,
+    /// Highest position of a change no longer in the ring (or never seen by the hub): a client
+    /// at or below it may have missed something the ring cannot give back.
+    forgotten_up_to: i64,
+}
+
+struct Inner {
+    sender: broadcast::Sender<HubMessage>,
+    ring: Mutex<Ring>,
+    /// Highest position published.
+    position: AtomicI64,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The hub; cheap to clone. Dropping every clone does not stop the task: call
+/// [`shutdown`](Self::shutdown).
+#[derive(Clone)]
+pub struct LiveHub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LiveHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHub")
+            .field("position", &self.position())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LiveHub {
+    /// Subscribes to `runner` and starts publishing. `db` is where summaries are read from.
+    pub fn start(db: Db, runner: &ProjectionRunner, config: HubConfig) -> Self {
+        let start = runner
+            .status()
+            .iter()
+            .map(|s| s.checkpoint)
+            .max()
+            .unwrap_or(0);
+        Self::spawn(db, Some(runner.clone()), runner.subscribe(), start, config)
+    }
+
+    /// Publishes what `batches` delivers (for tests and custom sources); changes at or below
+    /// `start_position` are considered already known to clients (reconnects from before it get a
+    /// resync).
+    pub fn from_receiver(
+        db: Db,
+        batches: broadcast::Receiver<BatchApplied>,
+        start_position: i64,
+        config: HubConfig,
+    ) -> Self {
+        Self::spawn(db, None, batches, start_position, config)
+    }
+
+    fn spawn(
+        db: Db,
+        runner: Option<ProjectionRunner>,
+        batches: broadcast::Receiver<BatchApplied>,
+        start_position: i64,
+        config: HubConfig,
+    ) -> Self {
+        let (sender, _) = broadcast::channel(config.capacity.max(1));
+        let inner = Arc::new(Inner {
+            sender,
+            ring: Mutex::new(Ring {
+                changes: VecDeque::with_capacity(config.ring.min(4096)),
+                capacity: config.ring.max(1),
+                forgotten_up_to: start_position,
+            }),
+            position: AtomicI64::new(start_position),
+            task: Mutex::new(None),
+        });
+        let task = tokio::spawn(
+            run(inner.clone(), runner, db, batches, config).instrument(info_span!("live_hub")),
+        );
+        *lock(&inner.task) = Some(task);
+        Self { inner }
+    }
+
+    /// A new subscriber; it receives what is published from now on.
+    pub fn subscribe(&self) -> HubSubscription {
+        HubSubscription {
+            receiver: self.inner.sender.subscribe(),
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The changes after `position` (oldest first), or `None` when the ring no longer covers it
+    /// (the client must resync).
+    pub fn changes_since(&self, position: i64) -> Option<Vec<Change>> {
+        let ring = lock(&self.inner.ring);
+        if position < ring.forgotten_up_to {
+            return None;
+        }
+        Some(
+            ring.changes
+                .iter()
+                .filter(|c| c.position > position)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Highest position published so far.
+    pub fn position(&self) -> i64 {
+        self.inner.position.load(Ordering::Acquire)
+    }
+
+    /// Stops the hub; subscribers then see the end of the stream.
+    pub async fn shutdown(&self) {
+        let task = lock(&self.inner.task).take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// One subscriber's stream of [`HubMessage`]s.
+pub struct HubSubscription {
+    receiver: broadcast::Receiver<HubMessage>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HubSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSubscription").finish_non_exhaustive()
+    }
+}
+
+impl HubSubscription {
+    /// The next message; a [`HubMessage::Resync`] when this subscriber fell behind (its backlog
+    /// is dropped). `None` once the hub has stopped.
+    pub async fn recv(&mut self) -> Option<HubMessage> {
+        match self.receiver.recv().await {
+            Ok(message) => Some(message),
+            Err(RecvError::Lagged(missed)) => {
+                debug!(missed, "hub subscriber lagged: resync");
+                // Skip the rest of the backlog: the client refetches everything anyway.
+                self.receiver = self.receiver.resubscribe();
+                Some(HubMessage::Resync {
+                    position: self.inner.position.load(Ordering::Acquire),
+                })
+            }
+            Err(RecvError::Closed) => None,
+        }
+    }
+}
+
+async fn run(
+    inner: Arc<Inner>,
+    runner: Option<ProjectionRunner>,
+    db: Db,
+    mut batches: broadcast::Receiver<BatchApplied>,
+    config: HubConfig,
+) {
+    loop {
+        match batches.recv().await {
+            Ok(batch) => {
+                let position = batch.last_position;
+                if batch.swapped {
+                    // A rebuilt generation went live: any row may differ.
+                    resync(&inner, position);
+                    continue;
+                }
+                let orders = if batch.projection == ORDERS {
+                    order_summaries(&db, &batch, config.max_orders).await
+                } else {
+                    Vec::new()
+                };
+                let change = Change {
+                    projection: batch.projection,
+                    position,
+                    streams: batch.streams,
+                    orders,
+                };
+                publish(&inner, change);
+            }
+            Err(RecvError::Lagged(missed)) => {
+                warn!(
+                    missed,
+                    "live hub lagged behind the projection runner: resync"
+                );
+                // The missed batches are committed, so none is beyond the runner's highest
+                // checkpoint now: reconnects from below it must resync.
+                let anchor = runner
+                    .as_ref()
+                    .and_then(|r| r.status().iter().map(|s| s.checkpoint).max())
+                    .unwrap_or_else(|| inner.position.load(Ordering::Acquire));
+                resync(&inner, anchor);
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+fn publish(inner: &Inner, change: Change) {
+    inner.position.fetch_max(change.position, Ordering::AcqRel);
+    {
+        let mut ring = lock(&inner.ring);
+        if ring.changes.len() >= ring.capacity
+            && let Some(old) = ring.changes.pop_front()
+        {
+            ring.forgotten_up_to = ring.forgotten_up_to.max(old.position);
+        }
+        ring.changes.push_back(change.clone());
+    }
+    // No subscribers is not an error.
+    let _ = inner.sender.send(HubMessage::Change(change));
+}
+
+/// Everyone refetches; the ring cannot answer for positions before `position`.
+fn resync(inner: &Inner, position: i64) {
+    let position = inner
+        .position
+        .fetch_max(position, Ordering::AcqRel)
+        .max(position);
+    {
+        let mut ring = lock(&inner.ring);
+        ring.changes.clear();
+        ring.forgotten_up_to = ring.forgotten_up_to.max(position);
+    }
+    let _ = inner.sender.send(HubMessage::Resync { position });
+}
+
+/// The summaries of the orders a small `orders` batch touched, read from the batch's generation.
+async fn order_summaries(
+    db: &Db,
+    batch: &BatchApplied,
+    max_orders: usize,
+) -> Vec<domain::views::OrderSummary> {
+    let ids: Vec<Uuid> = batch
+        .streams
+        .iter()
+        .filter_map(|s| domain::parse_stream_id::<Order>(s))
+        .map(|id| OrderId::new(id).as_uuid())
+        .collect();
+    if ids.is_empty() || ids.len() > max_orders {
+        return Vec::new();
+    }
+    let result = async {
+        let mut conn = db.pool().acquire().await?;
+        crate::query::summaries_of(&mut conn, batch.generation, &ids).await
+    }
+    .await;
+    match result {
+        Ok(rows) => rows,
+        Err(e) => {
+            warn!(error = %e, "live hub: cannot read order summaries; sending the change without them");
+            Vec::new()
+        }
+    }
+}

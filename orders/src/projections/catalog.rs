@@ -1,0 +1,159 @@
+//! Projections `customers` and `products`: one row per aggregate, as the lists show them.
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use domain::customer::{Customer, CustomerEvent};
+use domain::product::{Product, ProductEvent};
+use eventstore::RecordedEvent;
+use eventstore::projection::Projection;
+use sqlx::AnyConnection;
+use tracing::instrument;
+
+use super::{CUSTOMERS, PRODUCTS, at_us, decode};
+
+/// Customers (table `rm_customers`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CustomersProjection;
+
+/// The product catalog (table `rm_products`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProductsProjection;
+
+#[async_trait]
+impl Projection for CustomersProjection {
+    fn name(&self) -> &'static str {
+        CUSTOMERS
+    }
+
+    #[instrument(name = "projection.customers", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()> {
+        let Some((customer_id, e)) = decode::<Customer>(event)? else {
+            return Ok(());
+        };
+        let id = customer_id.to_string();
+        let query = match &e {
+            CustomerEvent::Registered(r) => sqlx::query(
+                "insert into rm_customers (generation, customer_id, name, email, \
+                 registered_at_us, version) values ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(r.name.as_str())
+            .bind(r.email.as_str())
+            .bind(at_us(event))
+            .bind(event.version),
+            CustomerEvent::Renamed(r) => sqlx::query(
+                "update rm_customers set name = $3, version = $4 \
+                 where generation = $1 and customer_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(r.name.as_str())
+            .bind(event.version),
+            CustomerEvent::EmailChanged(c) => sqlx::query(
+                "update rm_customers set email = $3, version = $4 \
+                 where generation = $1 and customer_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(c.email.as_str())
+            .bind(event.version),
+        };
+        query
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("applying {} to customer {id}", event.event_type))?;
+        Ok(())
+    }
+
+    async fn drop_generation(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("delete from rm_customers where generation = $1")
+            .bind(generation)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("dropping generation {generation} of rm_customers"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Projection for ProductsProjection {
+    fn name(&self) -> &'static str {
+        PRODUCTS
+    }
+
+    #[instrument(name = "projection.products", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()> {
+        let Some((product_id, e)) = decode::<Product>(event)? else {
+            return Ok(());
+        };
+        let id = product_id.to_string();
+        let query = match &e {
+            ProductEvent::Created(c) => sqlx::query(
+                "insert into rm_products (generation, product_id, sku, name, price_cents, \
+                 discontinued, version) values ($1, $2, $3, $4, $5, 0, $6)",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(c.sku.as_str())
+            .bind(c.name.as_str())
+            .bind(c.price.cents())
+            .bind(event.version),
+            ProductEvent::Repriced(r) => sqlx::query(
+                "update rm_products set price_cents = $3, version = $4 \
+                 where generation = $1 and product_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(r.price.cents())
+            .bind(event.version),
+            ProductEvent::Renamed(r) => sqlx::query(
+                "update rm_products set name = $3, version = $4 \
+                 where generation = $1 and product_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(r.name.as_str())
+            .bind(event.version),
+            ProductEvent::Discontinued(_) => sqlx::query(
+                "update rm_products set discontinued = 1, version = $3 \
+                 where generation = $1 and product_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(event.version),
+        };
+        query
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("applying {} to product {id}", event.event_type))?;
+        Ok(())
+    }
+
+    async fn drop_generation(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("delete from rm_products where generation = $1")
+            .bind(generation)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("dropping generation {generation} of rm_products"))?;
+        Ok(())
+    }
+}
