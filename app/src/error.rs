@@ -23,6 +23,9 @@ pub enum UiError {
     Unauthorized,
     #[error("{message}")]
     Busy { message: String },
+    /// The server cannot take writes right now (for example its disk is full).
+    #[error("{message}")]
+    Unavailable { message: String },
     #[error("Something went wrong on the server. It has been logged; please try again.")]
     Internal,
     #[error("Could not reach the server ({0}). Check your connection and try again.")]

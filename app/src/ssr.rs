@@ -13,9 +13,10 @@ use domain::views::{
 };
 use domain::{CustomerId, OrderId, ProductId};
 use eventstore::projection::{ProjectionRunner, RunnerError};
-use eventstore::{EventStore, RecordedEvent, SqlEventStore, StreamFilter};
+use eventstore::{EventStore, SqlEventStore, StreamFilter};
 use http::{HeaderMap, HeaderValue, header};
 use leptos::prelude::*;
+use orders::audit::event_view;
 use orders::command::{CommandContext, CommandError, CommandOutcome, CommandService};
 use orders::query::{OrderFilter, QueryError, QueryService};
 use orders::relay::Relay;
@@ -80,8 +81,28 @@ fn reply<E>(outcome: CommandOutcome<E>) -> CommandReply {
     }
 }
 
+/// Sets the HTTP status of the server function's response to match the error, so logs and
+/// metrics count a refused command as a 4xx rather than a server failure.
+fn with_status(e: UiError) -> UiError {
+    let status = match &e {
+        UiError::Rejected { .. } => 422,
+        UiError::Invalid { .. } => 400,
+        UiError::Conflict { .. } | UiError::Busy { .. } => 409,
+        UiError::NotFound { .. } => 404,
+        UiError::Unauthorized => 401,
+        UiError::Unavailable { .. } => 503,
+        UiError::Internal | UiError::Transport(_) => 500,
+    };
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(code) = http::StatusCode::from_u16(status)
+    {
+        response.set_status(code);
+    }
+    e
+}
+
 fn command_error(e: CommandError) -> UiError {
-    match e {
+    with_status(match e {
         CommandError::Domain(d) if d.is_rejection() => {
             let message = d.to_string();
             match d {
@@ -101,6 +122,12 @@ fn command_error(e: CommandError) -> UiError {
             kind: stream.split('-').next().unwrap_or("item").to_string(),
             current,
         },
+        CommandError::Store(eventstore::StoreError::StorageFull(detail)) => {
+            tracing::error!(%detail, "command refused: the database is out of disk space");
+            UiError::Unavailable {
+                message: "The server is out of disk space, so this change was not saved. Please try again later.".into(),
+            }
+        }
         CommandError::IdempotencyKeyReused { .. } | CommandError::InvalidIdempotencyKey { .. } => {
             UiError::Invalid {
                 message: e.to_string(),
@@ -110,11 +137,11 @@ fn command_error(e: CommandError) -> UiError {
             tracing::error!(error = %other, "command failed");
             UiError::Internal
         }
-    }
+    })
 }
 
 fn query_error(e: QueryError) -> UiError {
-    match e {
+    with_status(match e {
         QueryError::NotFound { entity, .. } => UiError::NotFound {
             what: format!("That {entity}"),
         },
@@ -125,7 +152,7 @@ fn query_error(e: QueryError) -> UiError {
             tracing::error!(error = %other, "query failed");
             UiError::Internal
         }
-    }
+    })
 }
 
 fn store_error(e: eventstore::StoreError) -> UiError {
@@ -134,7 +161,7 @@ fn store_error(e: eventstore::StoreError) -> UiError {
 }
 
 fn runner_error(e: RunnerError) -> UiError {
-    match e {
+    with_status(match e {
         RunnerError::UnknownProjection(name) => UiError::NotFound {
             what: format!("Projection {name}"),
         },
@@ -148,7 +175,7 @@ fn runner_error(e: RunnerError) -> UiError {
             tracing::error!(error = %other, "projection runner failed");
             UiError::Internal
         }
-    }
+    })
 }
 
 fn invalid(e: impl std::fmt::Display) -> UiError {
@@ -165,24 +192,6 @@ fn convert<T: serde::de::DeserializeOwned>(value: &impl serde::Serialize) -> Res
             tracing::error!(error = %e, "status conversion failed");
             UiError::Internal
         })
-}
-
-/// The audit view of a stored event.
-pub fn event_view(e: RecordedEvent) -> EventView {
-    EventView {
-        event_id: e.event_id,
-        event_type: e.event_type,
-        schema_version: e.schema_version,
-        stream_id: e.stream_id,
-        stream_type: e.stream_type,
-        version: e.version,
-        position: e.position,
-        recorded_at: e.recorded_at,
-        data: e.data,
-        correlation_id: e.metadata.correlation_id,
-        causation_id: e.metadata.causation_id,
-        user_id: e.metadata.user_id,
-    }
 }
 
 async fn require_admin() -> Result<UiServices, UiError> {

@@ -25,8 +25,11 @@ pub enum StoreError {
         from_version: i32,
         reason: String,
     },
+    /// The database ran out of disk space: nothing of the failed operation was written.
+    #[error("the database is out of disk space: {0}")]
+    StorageFull(String),
     #[error("storage error: {0}")]
-    Storage(#[from] sqlx::Error),
+    Storage(sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the event store is shut down")]
@@ -34,3 +37,26 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_disk_full(&e) {
+            Self::StorageFull(e.to_string())
+        } else {
+            Self::Storage(e)
+        }
+    }
+}
+
+/// Whether `e` says the disk is full: SQLite `SQLITE_FULL` (13), PostgreSQL `disk_full`
+/// (53100), or `ENOSPC` from the operating system.
+pub fn is_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("13" | "53100"))
+                || db.message().contains("disk is full")
+        }
+        sqlx::Error::Io(io) => io.raw_os_error() == Some(28),
+        _ => false,
+    }
+}

@@ -634,9 +634,12 @@ async fn writer_loop(
 /// Every append of a failed batch gets (a copy of) the storage error.
 fn fail_batch(batch: Vec<AppendRequest>, error: &sqlx::Error) {
     for request in batch {
-        let _ = request
-            .reply
-            .send(Err(StoreError::Storage(copy_error(error))));
+        let copy = if crate::error::is_disk_full(error) {
+            StoreError::StorageFull(error.to_string())
+        } else {
+            StoreError::Storage(copy_error(error))
+        };
+        let _ = request.reply.send(Err(copy));
     }
 }
 
@@ -676,7 +679,7 @@ enum Failure {
 
 impl From<sqlx::Error> for Failure {
     fn from(e: sqlx::Error) -> Self {
-        Failure::Store(StoreError::Storage(e))
+        Failure::Store(StoreError::from(e))
     }
 }
 
@@ -782,7 +785,7 @@ async fn append_one(
         }
         query.execute(&mut *tx).await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Failure::Unique(e),
-            _ => Failure::Store(StoreError::Storage(e)),
+            _ => Failure::Store(StoreError::from(e)),
         })?;
     }
 

@@ -1,6 +1,7 @@
 //! Eventide order management: command service, projections, queries, relay, live hub.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod command;
 pub mod seed;
 

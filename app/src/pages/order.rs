@@ -14,7 +14,7 @@ use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
 use crate::error::UiError;
 use crate::format::{money, time};
-use crate::live::use_live;
+use crate::live::{changed_of, use_live};
 
 /// The order page's actions and form inputs. They live as long as the page, not the rendered
 /// order, so a refetch after a conflict keeps the message and everything the person typed.
@@ -191,7 +191,8 @@ fn LinesTable(detail: OrderDetail, editable: bool) -> impl IntoView {
 
 #[component]
 fn AddLineForm(order_id: Uuid, version: i64) -> impl IntoView {
-    let products = Resource::new(|| (), |_| list_products(None));
+    let products_changed = changed_of(&["products"]);
+    let products = Resource::new(move || products_changed.get(), |_| list_products(None));
     let forms = expect_context::<OrderForms>();
     let add = forms.add;
     let (product, set_product) = forms.add_product.split();

@@ -126,8 +126,11 @@ pub fn OrdersPage() -> impl IntoView {
 /// Pick a customer, add lines from the catalog with quantities, see the total, place the order.
 #[component]
 fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl IntoView {
-    let customers = Resource::new(|| (), |_| list_customers(None));
-    let products = Resource::new(|| (), |_| list_products(None));
+    // Live: a customer or product created elsewhere shows up without a reload.
+    let customers_changed = changed_of(&["customers"]);
+    let products_changed = changed_of(&["products"]);
+    let customers = Resource::new(move || customers_changed.get(), |_| list_customers(None));
+    let products = Resource::new(move || products_changed.get(), |_| list_products(None));
     let (customer, set_customer) = signal(String::new());
     let (product, set_product) = signal(String::new());
     let (quantity, set_quantity) = signal("1".to_string());

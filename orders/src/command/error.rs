@@ -60,7 +60,7 @@ pub enum CommandError {
 
 impl From<sqlx::Error> for CommandError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Store(StoreError::Storage(e))
+        Self::Store(StoreError::from(e))
     }
 }
 

@@ -123,6 +123,14 @@ pub fn command_error(error: CommandError) -> ApiError {
         e @ CommandError::InvalidIdempotencyKey { .. } => {
             ApiError::bad_request("invalid_idempotency_key", e.to_string())
         }
+        CommandError::Store(eventstore::StoreError::StorageFull(detail)) => {
+            tracing::error!(%detail, "command refused: the database is out of disk space");
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "The server is out of disk space, so the command was not saved. Try again once space has been freed.",
+            )
+        }
         other => ApiError::internal(anyhow::Error::new(other).context("command failed")),
     }
 }

@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use domain::views::{EventView, StreamView};
-use eventstore::{EventStore as _, RecordedEvent, StreamFilter};
+use eventstore::{EventStore as _, StreamFilter};
+use orders::audit::event_view;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,23 +59,6 @@ fn short(value: Option<String>, what: &str) -> Result<Option<String>, ApiError> 
         )),
         Some(v) if v.is_empty() => Ok(None),
         other => Ok(other),
-    }
-}
-
-pub fn event_view(e: RecordedEvent) -> EventView {
-    EventView {
-        event_id: e.event_id,
-        event_type: e.event_type,
-        schema_version: e.schema_version,
-        stream_id: e.stream_id,
-        stream_type: e.stream_type,
-        version: e.version,
-        position: e.position,
-        recorded_at: e.recorded_at,
-        data: e.data,
-        correlation_id: e.metadata.correlation_id,
-        causation_id: e.metadata.causation_id,
-        user_id: e.metadata.user_id,
     }
 }
 

@@ -1,0 +1,23 @@
+//! The audit view of the event log: stored envelopes in the shape the REST API and the UI share.
+//! The audit timeline is the one reader of the log outside the write side, by design.
+
+use domain::views::EventView;
+use eventstore::RecordedEvent;
+
+/// A stored event as the audit timeline shows it.
+pub fn event_view(e: RecordedEvent) -> EventView {
+    EventView {
+        event_id: e.event_id,
+        event_type: e.event_type,
+        schema_version: e.schema_version,
+        stream_id: e.stream_id,
+        stream_type: e.stream_type,
+        version: e.version,
+        position: e.position,
+        recorded_at: e.recorded_at,
+        data: e.data,
+        correlation_id: e.metadata.correlation_id,
+        causation_id: e.metadata.causation_id,
+        user_id: e.metadata.user_id,
+    }
+}
