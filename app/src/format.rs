@@ -22,10 +22,7 @@ pub fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// The first 8 characters of an id, for compact display.
-pub fn short_id(id: &impl ToString) -> String {
-    id.to_string().chars().take(8).collect()
-}
+pub use domain::ids::short_id;
 
 #[cfg(test)]
 mod tests {

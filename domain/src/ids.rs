@@ -73,3 +73,21 @@ id_type!(
     /// Identifies a product; its stream is `product-<id>`.
     ProductId
 );
+
+/// A short, human-friendly form of an id: its last 8 hex digits. The first digits of a UUID v7
+/// are its timestamp, shared by every id made in the same moment; the last ones are random.
+pub fn short_id(id: Uuid) -> String {
+    let hex = id.simple().to_string();
+    hex[hex.len() - 8..].to_string()
+}
+
+#[cfg(test)]
+mod short_id_tests {
+    use super::*;
+
+    #[test]
+    fn short_id_keeps_the_random_tail() {
+        let id = Uuid::parse_str("01a21864-1fdb-7754-b1f0-9123f98215ca").unwrap();
+        assert_eq!(short_id(id), "f98215ca");
+    }
+}

@@ -90,7 +90,7 @@ pub fn OrdersPage() -> impl IntoView {
                                         <tbody>
                                             {fresh.data.orders.into_iter().map(|o| view! {
                                                 <tr data-order-id=o.order_id.to_string()>
-                                                    <td><a href=format!("/orders/{}", o.order_id) class="mono">{short_id(&o.order_id)}</a></td>
+                                                    <td><a href=format!("/orders/{}", o.order_id) class="mono">{short_id(o.order_id)}</a></td>
                                                     <td>{o.customer_name.clone()}</td>
                                                     <td><StatusBadge status=o.status.as_str().to_string()/></td>
                                                     <td class="num">{o.item_count}</td>

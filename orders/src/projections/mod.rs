@@ -80,7 +80,4 @@ pub(crate) fn qty(q: domain::values::Quantity) -> i64 {
     i64::from(q.get())
 }
 
-/// The first 8 hex digits of an id, as the activity feed shows it.
-pub(crate) fn short_id(id: Uuid) -> String {
-    id.simple().to_string().chars().take(8).collect()
-}
+pub(crate) use domain::ids::short_id;
