@@ -13,7 +13,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "clippy (server-side packages, ssr)"
-for p in domain eventstore orders server; do
+for p in domain eventstore orders server reliability bench; do
   cargo clippy -p "$p" --all-targets -- -D warnings
 done
 cargo clippy -p app --features ssr --all-targets -- -D warnings
@@ -32,6 +32,9 @@ cargo test -p domain -p eventstore -p orders -p server
 
 step "release build (server + optimised wasm)"
 cargo leptos build --release
+
+step "reliability, short mode (kill -9 on SQLite and PostgreSQL, poison event, rebuild under load, model-based)"
+cargo run --release -p reliability -- --quick --server-bin target/release/server
 
 step "Playwright end-to-end tests (Debian Chromium, release build, fresh database)"
 (cd end2end && npx playwright test)

@@ -174,6 +174,8 @@ pub enum ProjectionState {
     Rebuilding,
     Faulted,
     Stopped,
+    /// Another instance holds the lease and runs it (`instance` names it).
+    Standby,
 }
 
 /// The event a projection failed on.
@@ -221,6 +223,8 @@ pub enum RelayState {
     Connected,
     BackingOff,
     Disabled,
+    /// Another instance holds the relay lease and publishes (`instance` names it).
+    Standby,
 }
 
 /// The broker relay as an operator sees it.

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod db;
 pub mod envelope;
 pub mod error;
+pub mod lease;
 pub mod projection;
 mod sql;
 pub mod sql_store;

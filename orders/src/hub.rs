@@ -15,8 +15,9 @@
 //! of different projections arrive in any order, so a change of a slower projection can carry a
 //! lower position than one already delivered.
 //!
-//! Not done yet: cross-instance notification (PostgreSQL LISTEN/NOTIFY). Every instance runs its
-//! own runner and hub, so each hub only sees the batches its own runner applies.
+//! Several instances: only the lease holder of a projection applies its batches; it notifies the
+//! other instances through PostgreSQL LISTEN/NOTIFY and their runners forward those batches to
+//! [`ProjectionRunner::subscribe`], so every instance's hub publishes every change.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,5 +1,5 @@
 //! Start-up and lifetime of the server process: open storage, start the services (command and
-//! query services, projection runner, relay, live feed), build the router, serve until a
+//! query services, projection runner, relay, live update hub), build the router, serve until a
 //! shutdown signal, then stop background work.
 
 use std::future::Future;
@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use eventstore::SqlEventStore;
 use eventstore::projection::{ProjectionRunner, RunnerConfig};
-use eventstore::{EventStore as _, SqlEventStore};
 use leptos::config::{Env, LeptosOptions};
 use orders::command::{CommandConfig, CommandService, upcaster_registry};
+use orders::hub::{HubConfig, LiveHub};
 use orders::query::QueryService;
 use orders::relay::{Relay, RelayConfig};
 use tokio::net::TcpListener;
@@ -22,7 +23,6 @@ use crate::metrics::Metrics;
 use crate::security::admin::AdminAuth;
 use crate::security::rate_limit::RateLimiter;
 use crate::state::{AppState, RunnerProgress, Settings};
-use crate::ws::feed::LiveFeed;
 
 /// A bound, ready-to-serve server (tests bind port 0 and read `local_addr`).
 pub struct Application {
@@ -75,10 +75,15 @@ impl Application {
             store,
             commands,
         } = open_services(&config).await?;
+        let instance = config.instance();
+        tracing::info!(%instance, "instance name");
         let runner = ProjectionRunner::start(
             Arc::new(store.clone()),
             orders::projections::all(),
-            RunnerConfig::default(),
+            RunnerConfig {
+                instance: instance.clone(),
+                ..RunnerConfig::default()
+            },
         )
         .await
         .context("cannot start the projections")?;
@@ -87,14 +92,11 @@ impl Application {
             store.clone(),
             RelayConfig {
                 broker_url: config.nats_url.clone(),
+                instance,
                 ..RelayConfig::default()
             },
         );
-        let head = store
-            .head_position()
-            .await
-            .context("cannot read the log head")?;
-        let live = LiveFeed::start(&runner, head);
+        let live = LiveHub::start(db.clone(), &runner, HubConfig::default());
         let admin = AdminAuth::load_or_create(
             config.admin_token.as_deref(),
             &config.data_dir,
@@ -186,7 +188,7 @@ impl Application {
         .await
         .context("HTTP server failed");
         let state = self.state;
-        state.live.shutdown();
+        state.live.shutdown().await;
         state.relay.shutdown().await;
         state.runner.shutdown().await;
         state.store.shutdown().await;

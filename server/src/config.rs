@@ -156,6 +156,11 @@ pub struct Config {
     /// Outgoing messages queued per websocket client before it is disconnected as too slow.
     #[arg(long, env = "EVENTIDE_WS_QUEUE", default_value_t = 256, global = true)]
     pub ws_queue: usize,
+
+    /// Name of this instance, shown wherever it runs a projection or the relay (admin panel,
+    /// `/api/projections`, `/api/relay`); unique per instance. Default: `<hostname>-<pid>`.
+    #[arg(long, env = "EVENTIDE_INSTANCE_NAME", global = true)]
+    pub instance_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,6 +176,25 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("eventide.db").display()),
         }
+    }
+
+    /// This instance's name: the configured one, or `<hostname>-<pid>`.
+    pub fn instance(&self) -> String {
+        if let Some(name) = self
+            .instance_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            return name.to_owned();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "eventide".to_owned());
+        format!("{host}-{}", std::process::id())
     }
 
     /// Defaults for tests and embedding: like the CLI without arguments, but listening on

@@ -296,6 +296,7 @@ fn render_services(state: &AppState, out: &mut String) {
         ("connected", domain::views::RelayState::Connected),
         ("backing_off", domain::views::RelayState::BackingOff),
         ("disabled", domain::views::RelayState::Disabled),
+        ("standby", domain::views::RelayState::Standby),
     ] {
         let _ = writeln!(
             out,

@@ -9,13 +9,13 @@ use eventstore::SqlEventStore;
 use eventstore::db::Db;
 use eventstore::projection::ProjectionRunner;
 use orders::command::CommandService;
+use orders::hub::LiveHub;
 use orders::query::QueryService;
 use orders::relay::Relay;
 
 use crate::metrics::Metrics;
 use crate::security::admin::AdminAuth;
 use crate::security::rate_limit::RateLimiter;
-use crate::ws::feed::LiveFeed;
 
 /// Limits and switches the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -39,7 +39,8 @@ pub struct AppState {
     pub queries: QueryService,
     pub runner: ProjectionRunner,
     pub relay: Arc<Relay>,
-    pub live: Arc<LiveFeed>,
+    /// The live update hub behind the websockets.
+    pub live: LiveHub,
     pub admin: Arc<AdminAuth>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,

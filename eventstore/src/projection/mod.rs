@@ -12,6 +12,7 @@ mod sql;
 mod status;
 
 pub use runner::{ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};
+pub use sql::NOTICE_CHANNEL;
 pub use status::{BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RebuildProgress};
 
 /// Subquery naming the live generation of projection `$1`, for read-model queries:

@@ -13,6 +13,16 @@
 //!
 //! Operator commands (rebuild, retry, skip) are conditional updates done by the caller, so they
 //! are atomic even against other instances; the task is then woken to reload its row.
+//!
+//! Several instances on one PostgreSQL database: each task runs its loop only while it holds the
+//! lease `projection:<name>` ([`crate::lease`]); otherwise it is on standby, follows the
+//! holder's checkpoint from the database (for `wait_for`, i.e. read-your-writes on any
+//! instance) and retries the lease every [`RETRY_EVERY`]. A batch moves its checkpoint with a
+//! compare-and-set, so even two runners overlapping for a moment cannot apply an event twice.
+//! After each committed live batch the holder sends a `pg_notify` on [`NOTICE_CHANNEL`] inside
+//! the batch's transaction; every other instance's runner forwards it to its own
+//! [`ProjectionRunner::subscribe`] receivers (the live hub) as a [`BatchApplied`]. Operator
+//! commands done on a non-holder instance reach the holder the same way (a wake notice).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,19 +35,25 @@ use tracing::{Instrument as _, debug, debug_span, info, info_span, warn};
 use uuid::Uuid;
 
 use super::Projection;
-use super::sql::{self, checkpoint_name, checkpoint_prefix};
+use super::sql::{self, NOTICE_CHANNEL, checkpoint_name, checkpoint_prefix, lease_name};
 use super::status::{
     BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RateMeter, RebuildProgress,
 };
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
-use crate::db::{Db, now_us};
+use crate::db::{Backend, Db, now_us};
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
+use crate::lease::{self, Lease, RETRY_EVERY};
 use crate::sql_store::SqlEventStore;
 use crate::store::EventStore;
 
 /// Capacity of the [`BatchApplied`] broadcast; slow receivers get `Lagged` and should refetch.
 const NOTIFY_CAPACITY: usize = 1024;
+/// How often a standby task re-reads the holder's checkpoint (notices usually come first).
+const STANDBY_POLL: Duration = Duration::from_millis(500);
+/// Largest `pg_notify` payload sent (PostgreSQL refuses 8000 bytes and more); a batch notice
+/// above it goes without its stream list, which receivers read back from the log.
+const MAX_NOTICE_BYTES: usize = 7900;
 
 /// Tuning of a [`ProjectionRunner`].
 #[derive(Debug, Clone)]
@@ -161,6 +177,8 @@ struct Status {
     fault: Option<FaultInfo>,
     last_error: Option<String>,
     stopped: bool,
+    /// `Some(holder)` while another instance holds the lease.
+    standby: Option<String>,
     rate: RateMeter,
 }
 
@@ -199,6 +217,8 @@ impl Shared {
         let lag = (head - s.checkpoint).max(0);
         let state = if s.stopped {
             ProjectionState::Stopped
+        } else if s.standby.is_some() {
+            ProjectionState::Standby
         } else if s.fault.is_some() {
             ProjectionState::Faulted
         } else if s.rebuild.is_some() {
@@ -231,7 +251,7 @@ impl Shared {
             last_error: s.last_error.clone(),
             fault: s.fault.clone(),
             rebuild,
-            instance: config.instance.clone(),
+            instance: s.standby.clone().unwrap_or_else(|| config.instance.clone()),
         }
     }
 }
@@ -280,6 +300,7 @@ impl ProjectionRunner {
                     fault: persisted.fault.map(|(_, f)| f),
                     last_error: None,
                     stopped: false,
+                    standby: None,
                     rate: RateMeter::new(),
                 }),
                 checkpoint: watch::channel(persisted.checkpoint).0,
@@ -289,7 +310,7 @@ impl ProjectionRunner {
         let config = Arc::new(config);
         let (notify, _) = broadcast::channel(NOTIFY_CAPACITY);
         let (shutdown, _) = watch::channel(false);
-        let tasks = shared
+        let mut tasks: Vec<JoinHandle<()>> = shared
             .iter()
             .map(|s| {
                 let task = Task {
@@ -304,11 +325,25 @@ impl ProjectionRunner {
                     state: Persisted::default(),
                     failure: None,
                     storage_failures: 0,
+                    stale: false,
                 };
                 let span = info_span!("projection", projection = s.name);
                 tokio::spawn(task.run().instrument(span))
             })
             .collect();
+        if db.backend() == Backend::Postgres {
+            let listener = Listener {
+                db: db.clone(),
+                store: store.clone(),
+                instance: config.instance.clone(),
+                shared: shared.clone(),
+                notify: notify.clone(),
+                shutdown: shutdown.subscribe(),
+            };
+            tasks.push(tokio::spawn(
+                listener.run().instrument(info_span!("projection_notices")),
+            ));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -433,6 +468,7 @@ impl ProjectionRunner {
             rate: RateMeter::new(),
         });
         shared.wake();
+        self.wake_holder(name).await;
         Ok(generation)
     }
 
@@ -469,6 +505,7 @@ impl ProjectionRunner {
         info!(projection = name, "fault retried");
         shared.status().fault = None;
         shared.wake();
+        self.wake_holder(name).await;
         Ok(())
     }
 
@@ -497,7 +534,32 @@ impl ProjectionRunner {
         warn!(projection = name, position = fault.position, event_id = %fault.event_id, reason, who, "event skipped");
         shared.status().fault = None;
         shared.wake();
+        self.wake_holder(name).await;
         Ok(())
+    }
+
+    /// Tells the lease holder of `name` on another instance to reload its state (after an
+    /// operator command done here). Best effort: the holder also reloads on its own schedule.
+    async fn wake_holder(&self, name: &str) {
+        let db = self.inner.store.db();
+        if db.backend() != Backend::Postgres {
+            return;
+        }
+        let notice = Notice::Wake {
+            instance: self.inner.config.instance.clone(),
+            projection: name.to_owned(),
+        };
+        let Ok(payload) = serde_json::to_string(&notice) else {
+            return;
+        };
+        if let Err(e) = sqlx::query("select pg_notify($1, $2)")
+            .bind(NOTICE_CHANNEL)
+            .bind(payload)
+            .execute(db.pool())
+            .await
+        {
+            warn!(error = %e, projection = name, "cannot notify the lease holder");
+        }
     }
 
     /// Stops every task after its current batch and waits for them. Idempotent.
@@ -618,6 +680,208 @@ struct ApplyFailure {
     error: anyhow::Error,
 }
 
+/// Outcome of one batch transaction.
+enum Commit {
+    Done,
+    /// The projection's `apply` failed (rolled back).
+    Failed(ApplyFailure),
+    /// The checkpoint was not where this task left it: another instance moved it (rolled
+    /// back; the task reloads).
+    Fenced,
+}
+
+/// What instances tell each other on [`NOTICE_CHANNEL`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Notice {
+    /// A committed live batch (or a swap) of the holder `instance`. `truncated`: the stream
+    /// list was left out to fit the payload; the receiver reads it back from the log.
+    Batch {
+        instance: String,
+        batch: BatchApplied,
+        #[serde(default)]
+        truncated: bool,
+    },
+    /// An operator command changed `projection`'s persisted state: its holder reloads.
+    Wake {
+        instance: String,
+        projection: String,
+    },
+}
+
+/// The payload of a batch notice, at most [`MAX_NOTICE_BYTES`].
+fn encode_batch_notice(instance: &str, mut batch: BatchApplied) -> Option<String> {
+    let notice = Notice::Batch {
+        instance: instance.to_owned(),
+        batch: batch.clone(),
+        truncated: false,
+    };
+    let payload = serde_json::to_string(&notice).ok()?;
+    if payload.len() <= MAX_NOTICE_BYTES {
+        return Some(payload);
+    }
+    batch.streams.clear();
+    serde_json::to_string(&Notice::Batch {
+        instance: instance.to_owned(),
+        batch,
+        truncated: true,
+    })
+    .ok()
+}
+
+/// Distinct stream ids of `events`, in first-seen order.
+fn distinct_streams(events: &[RecordedEvent]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    events
+        .iter()
+        .filter(|e| seen.insert(e.stream_id.as_str()))
+        .map(|e| e.stream_id.clone())
+        .collect()
+}
+
+/// How often a holder waiting for work re-reads its persisted state anyway (an operator
+/// command on another instance whose wake notice got lost).
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+/// Receives the other instances' notices (PostgreSQL LISTEN) and feeds them into this runner:
+/// batches into the [`BatchApplied`] broadcast and the standby checkpoints, wake-ups into the
+/// holder task.
+struct Listener {
+    db: Db,
+    store: Arc<SqlEventStore>,
+    instance: String,
+    shared: Vec<Arc<Shared>>,
+    notify: broadcast::Sender<BatchApplied>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Listener {
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(100);
+        let mut connected_before = false;
+        loop {
+            let listener = async {
+                let mut l = sqlx::postgres::PgListener::connect(self.db.url()).await?;
+                l.listen(NOTICE_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let mut listener = tokio::select! {
+                l = listener => match l {
+                    Ok(l) => l,
+                    Err(e) => {
+                        warn!(error = %e, "LISTEN {NOTICE_CHANNEL} failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            _ = self.shutdown.changed() => return,
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                },
+                _ = self.shutdown.changed() => return,
+            };
+            backoff = Duration::from_millis(100);
+            if connected_before {
+                self.missed_notices();
+            }
+            connected_before = true;
+            loop {
+                let received = tokio::select! {
+                    r = listener.try_recv() => r,
+                    _ = self.shutdown.changed() => return,
+                };
+                match received {
+                    Ok(Some(notification)) => self.handle(notification.payload()).await,
+                    Ok(None) => {
+                        // Connection lost; the next call reconnects and re-LISTENs.
+                        warn!("LISTEN {NOTICE_CHANNEL} connection lost; reconnecting");
+                        self.missed_notices();
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "LISTEN {NOTICE_CHANNEL} failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notices may have been missed: live listeners refetch (a swap-like notification makes
+    /// the hub resync its clients); standby checkpoints are polled anyway.
+    fn missed_notices(&self) {
+        let Some(first) = self.shared.first() else {
+            return;
+        };
+        let head = *self.store.head_watch().borrow();
+        let _ = self.notify.send(BatchApplied {
+            projection: first.name.to_owned(),
+            generation: first.status().generation,
+            first_position: 1,
+            last_position: head,
+            streams: Vec::new(),
+            event_count: 0,
+            swapped: true,
+        });
+    }
+
+    async fn handle(&self, payload: &str) {
+        let notice: Notice = match serde_json::from_str(payload) {
+            Ok(notice) => notice,
+            Err(e) => {
+                debug!(error = %e, "ignoring an unreadable projection notice");
+                return;
+            }
+        };
+        match notice {
+            Notice::Wake {
+                instance,
+                projection,
+            } => {
+                if instance == self.instance {
+                    return;
+                }
+                if let Some(shared) = self.shared.iter().find(|s| s.name == projection) {
+                    shared.wake();
+                }
+            }
+            Notice::Batch {
+                instance,
+                mut batch,
+                truncated,
+            } => {
+                if instance == self.instance {
+                    // Delivered locally already.
+                    return;
+                }
+                let Some(shared) = self.shared.iter().find(|s| s.name == batch.projection) else {
+                    return;
+                };
+                // Committed before the notice was delivered: read-your-writes may rely on it.
+                shared.publish_checkpoint(batch.last_position);
+                if truncated && !batch.swapped {
+                    batch.streams = self.streams_of(&batch).await;
+                }
+                let _ = self.notify.send(batch);
+            }
+        }
+    }
+
+    /// The streams of a batch whose notice left them out, read back from the log.
+    async fn streams_of(&self, batch: &BatchApplied) -> Vec<String> {
+        let count = batch.last_position - batch.first_position + 1;
+        let Ok(count) = u32::try_from(count.max(0)) else {
+            return Vec::new();
+        };
+        match self.store.read_all(batch.first_position - 1, count).await {
+            Ok(events) => distinct_streams(&events),
+            Err(e) => {
+                warn!(error = %e, "cannot read the streams of a remote batch");
+                Vec::new()
+            }
+        }
+    }
+}
+
 struct Task {
     shared: Arc<Shared>,
     db: Db,
@@ -630,18 +894,96 @@ struct Task {
     state: Persisted,
     failure: Option<Failure>,
     storage_failures: u32,
+    /// Another instance moved the checkpoint: reload before the next batch.
+    stale: bool,
 }
 
 impl Task {
     async fn run(mut self) {
         debug!("projection task started");
+        let mut lease = Lease::new(
+            self.db.clone(),
+            lease_name(self.shared.name),
+            self.config.instance.clone(),
+        );
+        loop {
+            if !self.standby(&mut lease).await {
+                break;
+            }
+            if self.shared.status().standby.take().is_some() {
+                info!(instance = %self.config.instance, "projection lease acquired: running here");
+            }
+            let stopped = tokio::select! {
+                () = self.leased() => true,
+                reason = lease.lost() => {
+                    warn!(reason = %reason, "projection lease lost: standing by");
+                    false
+                }
+            };
+            lease.release().await;
+            if stopped {
+                break;
+            }
+        }
+        self.shared.status().stopped = true;
+        debug!("projection task stopped");
+    }
+
+    /// Until this instance holds the lease, follows the holder's checkpoint and retries the
+    /// lease every [`RETRY_EVERY`]. False on shutdown.
+    async fn standby(&mut self, lease: &mut Lease) -> bool {
+        let mut next_try = tokio::time::Instant::now();
+        loop {
+            if *self.shutdown.borrow() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= next_try {
+                match lease.try_acquire().await {
+                    Ok(true) => return true,
+                    Ok(false) => {}
+                    Err(e) => warn!(error = %e, "projection lease attempt failed"),
+                }
+                next_try = now + RETRY_EVERY;
+                let holder = lease::holder(&self.db, lease.name())
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "unknown".to_owned());
+                self.shared.status().standby = Some(holder);
+            }
+            if let Err(e) = self.follow().await {
+                debug!(error = %e, "standby: cannot read the holder's progress");
+            }
+            let until = next_try.min(tokio::time::Instant::now() + STANDBY_POLL);
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                _ = self.shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Standby: shows the holder's persisted progress and feeds `wait_for`.
+    async fn follow(&mut self) -> StoreResult<()> {
+        let mut conn = self.db.pool().acquire().await?;
+        let state = Persisted::load(&mut conn, self.shared.name).await?;
+        drop(conn);
+        self.show(&state);
+        Ok(())
+    }
+
+    /// Runs the projection (this instance holds the lease) until shutdown.
+    async fn leased(&mut self) {
         let mut reload = true;
         let mut first = true;
+        self.failure = None;
+        self.storage_failures = 0;
         loop {
             if *self.shutdown.borrow() {
                 break;
             }
-            if reload || self.wake.has_changed().unwrap_or(false) {
+            if reload || self.stale || self.wake.has_changed().unwrap_or(false) {
+                self.stale = false;
                 self.wake.borrow_and_update();
                 if let Err(e) = self.reload(first).await {
                     reload = true;
@@ -680,8 +1022,6 @@ impl Task {
                 reload = self.wait().await;
             }
         }
-        self.shared.status().stopped = true;
-        debug!("projection task stopped");
     }
 
     /// Waits for a commit, an operator command or shutdown. True when a command arrived.
@@ -696,6 +1036,7 @@ impl Task {
             }
             _ = self.wake.changed() => true,
             _ = self.shutdown.changed() => false,
+            () = tokio::time::sleep(RELOAD_EVERY) => self.db.backend() == Backend::Postgres,
         }
     }
 
@@ -729,6 +1070,17 @@ impl Task {
             self.drop_stale_generations(&mut conn, &state).await?;
         }
         drop(conn);
+        self.show(&state);
+        if state.fault.is_none() {
+            // Retried or skipped: the next failure counts from one again.
+            self.failure = None;
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    /// Copies persisted state into the status and the checkpoint watch.
+    fn show(&self, state: &Persisted) {
         {
             let mut s = self.shared.status();
             s.generation = state.generation;
@@ -748,12 +1100,6 @@ impl Task {
             s.fault = state.fault.as_ref().map(|(_, f)| f.clone());
         }
         self.shared.publish_checkpoint(state.checkpoint);
-        if state.fault.is_none() {
-            // Retried or skipped: the next failure counts from one again.
-            self.failure = None;
-        }
-        self.state = state;
-        Ok(())
     }
 
     async fn drop_stale_generations(
@@ -838,12 +1184,17 @@ impl Task {
         events: &[RecordedEvent],
         swap: bool,
     ) -> StoreResult<Step> {
-        let failed = match self.commit(generation, from, events, swap).await? {
-            Ok(()) => {
+        let notice = self.notice(target, generation, events, swap);
+        let failed = match self
+            .commit(generation, from, events, swap, notice.as_deref())
+            .await?
+        {
+            Commit::Done => {
                 self.committed(target, generation, events, swap).await;
                 return Ok(Step::Progressed);
             }
-            Err(failed) => failed,
+            Commit::Fenced => return Ok(self.fenced(generation)),
+            Commit::Failed(failed) => failed,
         };
         let Some(event) = events.get(failed.index) else {
             return Ok(Step::Progressed);
@@ -851,8 +1202,14 @@ impl Task {
         if failed.index > 0 {
             // Keep what precedes the poison event; it is retried alone from there.
             let before = &events[..failed.index];
-            if self.commit(generation, from, before, false).await?.is_ok() {
-                self.committed(target, generation, before, false).await;
+            let notice = self.notice(target, generation, before, false);
+            match self
+                .commit(generation, from, before, false, notice.as_deref())
+                .await?
+            {
+                Commit::Done => self.committed(target, generation, before, false).await,
+                Commit::Fenced => return Ok(self.fenced(generation)),
+                Commit::Failed(_) => {}
             }
         }
         let attempts = match &self.failure {
@@ -885,16 +1242,69 @@ impl Task {
         Ok(Step::Progressed)
     }
 
-    /// Applies `events` to `generation` and moves its checkpoint in ONE transaction; with
-    /// `swap`, also makes `generation` the live one. The outer error is storage, the inner one
-    /// the projection's (rolled back).
+    /// Another instance moved the checkpoint under this task: reload and go on from there.
+    fn fenced(&mut self, generation: i64) -> Step {
+        warn!(
+            generation,
+            "checkpoint moved by another instance; batch rolled back, reloading"
+        );
+        self.stale = true;
+        Step::Progressed
+    }
+
+    /// The cross-instance notice of a batch about to commit (PostgreSQL only): live batches and
+    /// the swap.
+    fn notice(
+        &self,
+        target: Target,
+        generation: i64,
+        events: &[RecordedEvent],
+        swap: bool,
+    ) -> Option<String> {
+        if self.db.backend() != Backend::Postgres {
+            return None;
+        }
+        let projection = self.shared.name.to_owned();
+        let batch = match target {
+            Target::Live => BatchApplied {
+                projection,
+                generation,
+                first_position: events.first()?.position,
+                last_position: events.last()?.position,
+                streams: distinct_streams(events),
+                event_count: events.len(),
+                swapped: false,
+            },
+            Target::Rebuild if swap => BatchApplied {
+                projection,
+                generation,
+                first_position: 1,
+                last_position: self
+                    .state
+                    .rebuild
+                    .map_or(0, |(_, c)| c)
+                    .max(events.last().map_or(0, |e| e.position)),
+                streams: Vec::new(),
+                event_count: 0,
+                swapped: true,
+            },
+            Target::Rebuild => return None,
+        };
+        encode_batch_notice(&self.config.instance, batch)
+    }
+
+    /// Applies `events` to `generation` and moves its checkpoint from `from` in ONE
+    /// transaction (fenced: only if it is still at `from`); with `swap`, also makes
+    /// `generation` the live one; with `notice`, notifies the other instances on commit. The
+    /// error is storage; the projection's failure is [`Commit::Failed`] (rolled back).
     async fn commit(
         &self,
         generation: i64,
         from: i64,
         events: &[RecordedEvent],
         swap: bool,
-    ) -> StoreResult<Result<(), ApplyFailure>> {
+        notice: Option<&str>,
+    ) -> StoreResult<Commit> {
         let mut conn = self.db.pool().acquire().await?;
         let mut tx = begin(&mut conn, &self.db).await?;
         for (index, event) in events.iter().enumerate() {
@@ -905,12 +1315,34 @@ impl Task {
                 .await
             {
                 tx.rollback().await?;
-                return Ok(Err(ApplyFailure { index, error }));
+                return Ok(Commit::Failed(ApplyFailure { index, error }));
             }
         }
         let to = events.last().map_or(from, |e| e.position);
         let name = self.shared.name;
-        save_checkpoint(&mut tx, &checkpoint_name(name, generation), to).await?;
+        let checkpoint = checkpoint_name(name, generation);
+        let now = now_us();
+        let mut moved = sqlx::query(sql::ADVANCE_CHECKPOINT)
+            .bind(&checkpoint)
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if moved == 0 && from == 0 {
+            moved = sqlx::query(sql::INSERT_CHECKPOINT)
+                .bind(&checkpoint)
+                .bind(to)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if moved == 0 {
+            tx.rollback().await?;
+            return Ok(Commit::Fenced);
+        }
         if swap {
             sqlx::query(sql::SWAP_GENERATION)
                 .bind(generation)
@@ -919,8 +1351,15 @@ impl Task {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(payload) = notice {
+            sqlx::query("select 1::bigint from pg_notify($1, $2)")
+                .bind(NOTICE_CHANNEL)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Commit::Done)
     }
 
     /// Bookkeeping after a commit: checkpoint, rates, notifications; after a swap, drops the old
@@ -951,12 +1390,7 @@ impl Task {
                     s.rate.record(count as u64);
                 }
                 self.shared.publish_checkpoint(last.position);
-                let mut seen = HashSet::new();
-                let streams = events
-                    .iter()
-                    .filter(|e| seen.insert(e.stream_id.as_str()))
-                    .map(|e| e.stream_id.clone())
-                    .collect();
+                let streams = distinct_streams(events);
                 // No receivers is fine.
                 let _ = self.notify.send(BatchApplied {
                     projection: self.shared.name.to_owned(),

@@ -59,3 +59,21 @@ pub(crate) fn checkpoint_name(projection: &str, generation: i64) -> String {
 pub(crate) fn checkpoint_prefix(projection: &str) -> String {
     format!("projection:{projection}:")
 }
+
+/// $1 = checkpoint name, $2 = expected position, $3 = new position, $4 = now_us. The fenced
+/// checkpoint move of a batch: no row updated means another instance moved it (the batch rolls
+/// back), so no event is applied twice even if two runners briefly overlap.
+pub(crate) const ADVANCE_CHECKPOINT: &str = "update checkpoints \
+     set position = $3, updated_at_us = $4 where name = $1 and position = $2";
+
+/// $1 = checkpoint name, $2 = position, $3 = now_us. First checkpoint of a generation.
+pub(crate) const INSERT_CHECKPOINT: &str = "insert into checkpoints (name, position, updated_at_us) \
+     values ($1, $2, $3) on conflict (name) do nothing";
+
+/// The PostgreSQL channel of cross-instance projection notices (batches applied, wake-ups).
+pub const NOTICE_CHANNEL: &str = "eventide_projections";
+
+/// The lease a projection's runner holds while it runs.
+pub(crate) fn lease_name(projection: &str) -> String {
+    format!("projection:{projection}")
+}

@@ -22,6 +22,9 @@ pub enum ProjectionState {
     Faulted,
     /// Its task has ended (runner shut down).
     Stopped,
+    /// Another instance holds this projection's lease and runs it; this one follows its
+    /// checkpoint (the status's `instance` names the holder).
+    Standby,
 }
 
 /// Status of one projection.
@@ -43,7 +46,8 @@ pub struct ProjectionStatusInfo {
     pub last_error: Option<String>,
     pub fault: Option<FaultInfo>,
     pub rebuild: Option<RebuildProgress>,
-    /// The runner instance reporting this status.
+    /// The instance running this projection: this runner's, or the lease holder's when
+    /// `state` is `Standby`.
     pub instance: String,
 }
 

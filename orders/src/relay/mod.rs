@@ -12,6 +12,12 @@
 //! log order and the checkpoint only ever moves over the acknowledged prefix. On any failure the
 //! relay backs off (exponentially, capped) and restarts from the checkpoint; the broker drops
 //! what it already had. Without a broker URL the relay is disabled and does nothing.
+//!
+//! Several instances on one PostgreSQL database: only the holder of the lease named after the
+//! checkpoint (`relay:nats`, see [`eventstore::lease`]) publishes; the others stand by (status
+//! `Standby`, naming the holder) and retry the lease every two seconds, so when the holder dies
+//! another instance continues from the checkpoint within seconds. Re-published events of an
+//! overlap are dropped by the broker's duplicate window and by the consumer's inbox.
 
 pub mod config;
 pub mod consumer;
@@ -21,7 +27,8 @@ mod status;
 use std::sync::Mutex;
 
 use domain::views::RelayStatus;
-use eventstore::SqlEventStore;
+use eventstore::lease::{self, Lease};
+use eventstore::{EventStore as _, SqlEventStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -67,8 +74,7 @@ impl Relay {
             stream = %config.stream_name,
             checkpoint = %config.checkpoint_name,
         );
-        let task =
-            tokio::spawn(publisher::run(store, config, url, handle, stop_rx).instrument(span));
+        let task = tokio::spawn(leased(store, config, url, handle, stop_rx).instrument(span));
         Relay {
             status,
             stop,
@@ -111,6 +117,63 @@ impl Relay {
         match self.task.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+/// Runs the publisher while this instance holds the relay lease; stands by otherwise.
+async fn leased(
+    store: SqlEventStore,
+    config: RelayConfig,
+    url: String,
+    status: status::StatusHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut lease = Lease::new(
+        store.db().clone(),
+        config.checkpoint_name.clone(),
+        config.instance.clone(),
+    );
+    loop {
+        loop {
+            match lease.try_acquire().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "relay lease attempt failed"),
+            }
+            let db = store.db();
+            let holder = lease::holder(db, lease.name())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "unknown".to_owned());
+            let checkpoint = db
+                .load_checkpoint(&config.checkpoint_name)
+                .await
+                .unwrap_or_default();
+            let head = *store.head_watch().borrow();
+            status.standby(holder, checkpoint, head);
+            tokio::select! {
+                biased;
+                () = publisher::stop_requested(&mut stop) => {
+                    status.stopped();
+                    return;
+                }
+                () = tokio::time::sleep(lease::RETRY_EVERY) => {}
+            }
+        }
+        tracing::info!(instance = %config.instance, "relay lease acquired: publishing from here");
+        status.leased(&config.instance);
+        let stopped = tokio::select! {
+            () = publisher::run(store.clone(), config.clone(), url.clone(), status.clone(), stop.clone()) => true,
+            reason = lease.lost() => {
+                tracing::warn!(reason = %reason, "relay lease lost: standing by");
+                false
+            }
+        };
+        lease.release().await;
+        if stopped {
+            return;
         }
     }
 }

@@ -31,6 +31,27 @@ impl StatusHandle {
         });
     }
 
+    /// Another instance (`holder`) holds the relay lease; `checkpoint` is its saved progress.
+    pub(crate) fn standby(&self, holder: String, checkpoint: i64, head: i64) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::Standby;
+            s.detail = format!("standby: the relay runs on instance {holder}");
+            s.instance = holder;
+            s.checkpoint = checkpoint;
+            s.head = head.max(checkpoint);
+            s.lag = (s.head - s.checkpoint).max(0);
+        });
+    }
+
+    /// This instance took the relay lease.
+    pub(crate) fn leased(&self, instance: &str) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::BackingOff;
+            s.detail = "starting: lease acquired, connecting to the broker".to_owned();
+            s.instance = instance.to_owned();
+        });
+    }
+
     pub(crate) fn stopped(&self) {
         self.tx.send_modify(|s| {
             s.state = RelayState::Disabled;

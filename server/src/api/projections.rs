@@ -38,6 +38,7 @@ pub fn view(info: ProjectionStatusInfo) -> ProjectionStatus {
             eventstore::projection::ProjectionState::Rebuilding => ProjectionState::Rebuilding,
             eventstore::projection::ProjectionState::Faulted => ProjectionState::Faulted,
             eventstore::projection::ProjectionState::Stopped => ProjectionState::Stopped,
+            eventstore::projection::ProjectionState::Standby => ProjectionState::Standby,
         },
         generation: info.generation,
         checkpoint: info.checkpoint,

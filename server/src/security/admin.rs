@@ -285,6 +285,30 @@ fn with_cookie(status: StatusCode, body: SessionInfo, cookie: &str) -> Response 
     response
 }
 
+/// The Leptos server functions' view of admin authentication: the same tokens and sessions as
+/// the REST API.
+impl app::ssr::AdminGate for AdminAuth {
+    fn is_admin(&self, headers: &HeaderMap) -> bool {
+        self.is_admin_request(headers)
+    }
+
+    fn login(&self, token: &str) -> Option<HeaderValue> {
+        if !self.token_matches(token.trim()) {
+            tracing::warn!("admin login with a wrong token");
+            return None;
+        }
+        let id = self.create_session();
+        tracing::info!("admin logged in");
+        HeaderValue::from_str(&self.cookie(&id, SESSION_TTL.as_secs())).ok()
+    }
+
+    fn logout(&self, headers: &HeaderMap) -> HeaderValue {
+        self.end_session(headers);
+        HeaderValue::from_str(&self.cookie("", 0))
+            .unwrap_or_else(|_| HeaderValue::from_static("eventide_admin=; Max-Age=0; Path=/"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,29 +356,5 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-/// The Leptos server functions' view of admin authentication: the same tokens and sessions as
-/// the REST API.
-impl app::ssr::AdminGate for AdminAuth {
-    fn is_admin(&self, headers: &HeaderMap) -> bool {
-        self.is_admin_request(headers)
-    }
-
-    fn login(&self, token: &str) -> Option<HeaderValue> {
-        if !self.token_matches(token.trim()) {
-            tracing::warn!("admin login with a wrong token");
-            return None;
-        }
-        let id = self.create_session();
-        tracing::info!("admin logged in");
-        HeaderValue::from_str(&self.cookie(&id, SESSION_TTL.as_secs())).ok()
-    }
-
-    fn logout(&self, headers: &HeaderMap) -> HeaderValue {
-        self.end_session(headers);
-        HeaderValue::from_str(&self.cookie("", 0))
-            .unwrap_or_else(|_| HeaderValue::from_static("eventide_admin=; Max-Age=0; Path=/"))
     }
 }

@@ -6,8 +6,6 @@
 //! server message carries the log position. A client whose outgoing queue fills up is
 //! disconnected (close code 4008) rather than slowing anyone else down.
 
-pub mod feed;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -18,13 +16,13 @@ use axum::response::{IntoResponse, Response};
 use domain::live::{Change, ClientMessage, ServerMessage, Topic};
 use eventstore::EventStore as _;
 use futures::{SinkExt as _, StreamExt as _};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use orders::hub::HubMessage;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
 use crate::api::error::ApiError;
 use crate::security::origin::origin_allowed;
 use crate::state::AppState;
-use crate::ws::feed::Since;
 
 /// Close code sent to a client that cannot keep up.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
@@ -130,13 +128,14 @@ async fn connection(state: AppState, socket: WebSocket) {
                     false
                 }
             },
-            change = changes.recv() => match change {
-                Ok(change) => match session.matches(&change) {
+            message = changes.recv() => match message {
+                Some(HubMessage::Change(change)) => match session.matches(&change) {
                     true => push(ServerMessage::Changed { position: change.position, change }),
                     false => true,
                 },
-                Err(broadcast::error::RecvError::Lagged(_)) => push(ServerMessage::Resync { position: head(&state) }),
-                Err(broadcast::error::RecvError::Closed) => false,
+                Some(HubMessage::Resync { position }) => push(ServerMessage::Resync { position: position.max(head(&state)) }),
+                // The hub stopped (server shutting down).
+                None => false,
             },
             _ = heartbeat.tick() => push(ServerMessage::Heartbeat { position: head(&state) }),
             _ = status_tick.tick() => push_status(&state, &session, &mut push),
@@ -228,7 +227,7 @@ fn handle_client(
             }
             if let Some(since) = since {
                 match state.live.changes_since(since) {
-                    Since::Changes(changes) => {
+                    Some(changes) => {
                         for change in changes {
                             if session.matches(&change)
                                 && !push(ServerMessage::Changed {
@@ -240,7 +239,7 @@ fn handle_client(
                             }
                         }
                     }
-                    Since::Resync => {
+                    None => {
                         if !push(ServerMessage::Resync {
                             position: head(state),
                         }) {
