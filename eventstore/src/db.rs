@@ -119,6 +119,12 @@ impl Db {
                     Ok(())
                 })
             })
+            // A connection that comes back still inside a transaction (a commit that failed, for
+            // example on a full disk, then a failed rollback) would hold SQLite's write lock or
+            // break the next `begin`: close it instead of reusing it.
+            .after_release(|conn, _meta| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options)
             .await?;
         Ok(Self { pool, backend, url })
