@@ -437,7 +437,7 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
         }
     }
     notes.push(format!(
-        "Each cell: appends completed in a {:.0} s window on a fresh database; postgres-es runs on PostgreSQL only (–).",
+        "Each cell: appends completed in a {} s window on a fresh database; postgres-es runs on PostgreSQL only (–).",
         plan.append_secs
     ));
     Ok(Section {
