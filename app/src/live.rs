@@ -158,10 +158,10 @@ fn connect(writers: LiveWriters, since: Option<i64>) {
 
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            if let Some(text) = e.data().as_string() {
-                if let Ok(message) = serde_json::from_str::<ServerMessage>(&text) {
-                    handle(writers, message);
-                }
+            if let Some(text) = e.data().as_string()
+                && let Ok(message) = serde_json::from_str::<ServerMessage>(&text)
+            {
+                handle(writers, message);
             }
         });
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

@@ -16,7 +16,7 @@ use eventstore::projection::{ProjectionRunner, RunnerError};
 use eventstore::{EventStore, SqlEventStore, StreamFilter};
 use http::{HeaderMap, HeaderValue, header};
 use leptos::prelude::*;
-use orders::audit::event_view;
+use orders::audit::{event_view, stream_view};
 use orders::command::{CommandContext, CommandError, CommandOutcome, CommandService};
 use orders::query::{OrderFilter, QueryError, QueryService};
 use orders::relay::Relay;
@@ -168,8 +168,8 @@ fn runner_error(e: RunnerError) -> UiError {
         RunnerError::RebuildInProgress { projection, .. } => UiError::Busy {
             message: format!("A rebuild of {projection} is already running."),
         },
-        RunnerError::NotFaulted(name) => UiError::Invalid {
-            message: format!("Projection {name} is not faulted."),
+        RunnerError::NotFaulted(name) => UiError::Busy {
+            message: format!("Projection {name} is not faulted (any more)."),
         },
         other => {
             tracing::error!(error = %other, "projection runner failed");
@@ -284,16 +284,7 @@ pub async fn streams(
         .list_streams(&filter)
         .await
         .map_err(store_error)?;
-    Ok(list
-        .into_iter()
-        .map(|s| StreamView {
-            stream_id: s.stream_id,
-            stream_type: s.stream_type,
-            version: s.version,
-            event_count: s.event_count,
-            last_event_at: s.last_event_at,
-        })
-        .collect())
+    Ok(list.into_iter().map(stream_view).collect())
 }
 
 pub async fn stream_events(stream_id: String) -> Result<Vec<EventView>, UiError> {

@@ -32,3 +32,19 @@ pub async fn save_checkpoint(
         .await?;
     Ok(())
 }
+
+/// Moves the position of `name` forward only (a lower `position` is ignored). For subscribers
+/// that may briefly overlap with a successor, such as the broker relay after a lease change.
+pub async fn advance_checkpoint(
+    conn: &mut AnyConnection,
+    name: &str,
+    position: i64,
+) -> StoreResult<()> {
+    sqlx::query(sql::ADVANCE_CHECKPOINT_MONOTONIC)
+        .bind(name)
+        .bind(position)
+        .bind(crate::db::now_us())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -165,6 +165,12 @@ impl Db {
         let mut conn = self.pool.acquire().await?;
         crate::checkpoint::save_checkpoint(&mut conn, name, position).await
     }
+
+    /// Outside a transaction: see [`crate::checkpoint::advance_checkpoint`].
+    pub async fn advance_checkpoint(&self, name: &str, position: i64) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        crate::checkpoint::advance_checkpoint(&mut conn, name, position).await
+    }
 }
 
 /// Microseconds since the Unix epoch, the timestamp format of every `*_at_us` column.

@@ -60,3 +60,27 @@ pub fn is_disk_full(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Whether `e` is a passing condition of the database rather than something the statement or
+/// its data did: busy or locked (SQLite), serialization failure or deadlock, lost or refused
+/// connections, exhausted resources (PostgreSQL classes 08, 53, 57), I/O and pool errors.
+/// Retrying such an error can succeed; a constraint violation caused by the data cannot.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("5" | "6" | "13" | "261" | "517") => true,
+            Some(code) => {
+                matches!(code, "40001" | "40P01")
+                    || code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+            }
+            None => false,
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}

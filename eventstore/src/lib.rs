@@ -18,7 +18,7 @@ pub mod store;
 pub mod testing;
 pub mod upcast;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use checkpoint::{advance_checkpoint, load_checkpoint, save_checkpoint};
 pub use db::{Backend, Db};
 pub use envelope::*;
 pub use error::{StoreError, StoreResult};

@@ -56,7 +56,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Watch the committed head position (woken on every commit, also other processes' on Postgres).
     fn head_watch(&self) -> watch::Receiver<i64>;
 
-    /// Replaces the stream's snapshot.
+    /// Replaces the stream's snapshot, unless the stored one is newer (same schema version, higher
+    /// stream version): racing writers never move a snapshot backwards.
     async fn save_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()>;
 
     /// The stream's snapshot if its schema version equals `schema_version`.

@@ -1,8 +1,8 @@
 //! The audit view of the event log: stored envelopes in the shape the REST API and the UI share.
 //! The audit timeline is the one reader of the log outside the write side, by design.
 
-use domain::views::EventView;
-use eventstore::RecordedEvent;
+use domain::views::{EventView, StreamView};
+use eventstore::{RecordedEvent, StreamInfo};
 
 /// A stored event as the audit timeline shows it.
 pub fn event_view(e: RecordedEvent) -> EventView {
@@ -19,5 +19,16 @@ pub fn event_view(e: RecordedEvent) -> EventView {
         correlation_id: e.metadata.correlation_id,
         causation_id: e.metadata.causation_id,
         user_id: e.metadata.user_id,
+    }
+}
+
+/// A stream as the audit browser lists it.
+pub fn stream_view(s: StreamInfo) -> StreamView {
+    StreamView {
+        stream_id: s.stream_id,
+        stream_type: s.stream_type,
+        version: s.version,
+        event_count: s.event_count,
+        last_event_at: s.last_event_at,
     }
 }

@@ -1315,6 +1315,18 @@ impl Task {
                 .await
             {
                 tx.rollback().await?;
+                // A database hiccup (busy, deadlock, lost connection, full disk) is not the
+                // event's fault: retry it as storage, forever, instead of dead-lettering it.
+                if let Some(db_error) = error
+                    .chain()
+                    .find_map(|e| e.downcast_ref::<sqlx::Error>())
+                    .filter(|e| crate::error::is_transient(e))
+                {
+                    return Err(StoreError::Storage(sqlx::Error::Protocol(format!(
+                        "{} failed on a transient database error: {db_error}",
+                        self.shared.name
+                    ))));
+                }
                 return Ok(Commit::Failed(ApplyFailure { index, error }));
             }
         }

@@ -87,6 +87,12 @@ pub(crate) const SAVE_CHECKPOINT: &str = "insert into checkpoints (name, positio
      values ($1, $2, $3) on conflict (name) do update set position = excluded.position, \
      updated_at_us = excluded.updated_at_us";
 
+/// Like [`SAVE_CHECKPOINT`] but never moves a checkpoint backwards: a subscriber that lost its
+/// lease and has not noticed yet cannot undo its successor's progress. $1..$3 as above.
+pub(crate) const ADVANCE_CHECKPOINT_MONOTONIC: &str = "insert into checkpoints (name, position, updated_at_us) \
+     values ($1, $2, $3) on conflict (name) do update set position = excluded.position, \
+     updated_at_us = excluded.updated_at_us where checkpoints.position < excluded.position";
+
 pub(crate) const SAVEPOINT: &str = "savepoint eventide_append";
 pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "rollback to savepoint eventide_append";
 

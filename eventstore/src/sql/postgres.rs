@@ -22,7 +22,9 @@ pub(crate) const DIALECT: Dialect = Dialect {
     save_snapshot: "insert into snapshots (stream_id, version, schema_version, state, taken_at_us) \
          values ($1, $2, $3, $4::jsonb, $5) on conflict (stream_id) do update set \
          version = excluded.version, schema_version = excluded.schema_version, \
-         state = excluded.state, taken_at_us = excluded.taken_at_us",
+         state = excluded.state, taken_at_us = excluded.taken_at_us \
+         where excluded.version > snapshots.version \
+         or excluded.schema_version <> snapshots.schema_version",
     load_snapshot: "select version, schema_version, state::text from snapshots \
          where stream_id = $1 and schema_version = $2",
     // pg_notify returns void, which the Any driver cannot decode: call it in FROM instead.

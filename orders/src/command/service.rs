@@ -392,11 +392,22 @@ impl CommandService {
                     position: result.last_position,
                     event_count: result.last_version - result.first_version + 1,
                 })
-                .await?;
-            if stored.request_hash != *request_hash {
-                return Err(CommandError::IdempotencyKeyReused {
-                    key: (*key).to_owned(),
-                });
+                .await;
+            match stored {
+                Ok(stored) if stored.request_hash != *request_hash => {
+                    return Err(CommandError::IdempotencyKeyReused {
+                        key: (*key).to_owned(),
+                    });
+                }
+                Ok(_) => {}
+                // The events are committed: failing the command now would report a written
+                // command as failed. A retry with the key finds the events by their key-derived
+                // ids and records the key then.
+                Err(error) => tracing::warn!(
+                    %error,
+                    key = %key,
+                    "command written but its idempotency key was not recorded"
+                ),
             }
         }
         Ok(CommandOutcome {

@@ -385,7 +385,7 @@ async fn save(
 ) -> Result<(), RelayError> {
     store
         .db()
-        .save_checkpoint(&config.checkpoint_name, progress.acked)
+        .advance_checkpoint(&config.checkpoint_name, progress.acked)
         .await?;
     progress.saved = progress.acked;
     status.progress(progress.acked, progress.unsaved_acks);

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use domain::views::{EventView, StreamView};
 use eventstore::{EventStore as _, StreamFilter};
-use orders::audit::event_view;
+use orders::audit::{event_view, stream_view};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -80,16 +80,7 @@ pub async fn list(
     } else {
         None
     };
-    let streams = streams
-        .into_iter()
-        .map(|s| StreamView {
-            stream_id: s.stream_id,
-            stream_type: s.stream_type,
-            version: s.version,
-            event_count: s.event_count,
-            last_event_at: s.last_event_at,
-        })
-        .collect();
+    let streams = streams.into_iter().map(stream_view).collect();
     Ok(Json(StreamPage {
         streams,
         next_after,
