@@ -66,6 +66,32 @@ impl Default for HubConfig {
     }
 }
 
+/// The changes published after the client's `position`, oldest first. Projections advance
+/// independently, so a slower projection can publish a change at a LOWER position after the
+/// change at `position` the client already saw: such a change cannot be told apart from one the
+/// client received, so the answer is `None` (the client resyncs).
+fn changes_after(changes: &VecDeque<Change>, position: i64) -> Option<Vec<Change>> {
+    // The client's position came from the first change that reached it (or a later one).
+    let Some(seen) = changes.iter().position(|c| c.position >= position) else {
+        return Some(Vec::new());
+    };
+    if changes
+        .iter()
+        .skip(seen + 1)
+        .any(|c| c.position <= position)
+    {
+        return None;
+    }
+    Some(
+        changes
+            .iter()
+            .skip(seen)
+            .filter(|c| c.position > position)
+            .cloned()
+            .collect(),
+    )
+}
+
 struct Ring {
     changes: VecDeque<Change>,
     capacity: usize,
@@ -165,13 +191,7 @@ impl LiveHub {
         if position < ring.forgotten_up_to {
             return None;
         }
-        Some(
-            ring.changes
-                .iter()
-                .filter(|c| c.position > position)
-                .cloned()
-                .collect(),
-        )
+        changes_after(&ring.changes, position)
     }
 
     /// Highest position published so far.
@@ -322,5 +342,44 @@ async fn order_summaries(
             warn!(error = %e, "live hub: cannot read order summaries; sending the change without them");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(projection: &str, position: i64) -> Change {
+        Change {
+            projection: projection.into(),
+            position,
+            streams: Vec::new(),
+            orders: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn resume_returns_what_came_after() {
+        let ring: VecDeque<_> = [
+            change("orders", 5),
+            change("orders", 7),
+            change("dashboard", 9),
+        ]
+        .into();
+        let missed = changes_after(&ring, 6).unwrap_or_default();
+        assert_eq!(
+            missed.iter().map(|c| c.position).collect::<Vec<_>>(),
+            vec![7, 9]
+        );
+        assert_eq!(changes_after(&ring, 9), Some(Vec::new()));
+    }
+
+    #[test]
+    fn a_slower_projection_published_later_forces_a_resync() {
+        // The client saw orders@10 and disconnected; dashboard then published its batch up to 8.
+        let ring: VecDeque<_> = [change("orders", 10), change("dashboard", 8)].into();
+        assert_eq!(changes_after(&ring, 10), None);
+        // A client that had only seen position 7 saw neither: it gets both.
+        assert_eq!(changes_after(&ring, 7).map(|c| c.len()), Some(2));
     }
 }
