@@ -66,30 +66,22 @@ impl Default for HubConfig {
     }
 }
 
-/// The changes published after the client's `position`, oldest first. Projections advance
+/// The changes a client at `position` may have missed, oldest first. Projections advance
 /// independently, so a slower projection can publish a change at a LOWER position after the
-/// change at `position` the client already saw: such a change cannot be told apart from one the
-/// client received, so the answer is `None` (the client resyncs).
+/// change at `position` the client saw: it cannot be told apart from one the client received,
+/// so the answer is `None` (the client resyncs). Other changes at exactly `position` published
+/// after the first one are sent again (a repeat only makes the client refetch).
 fn changes_after(changes: &VecDeque<Change>, position: i64) -> Option<Vec<Change>> {
     // The client's position came from the first change that reached it (or a later one).
     let Some(seen) = changes.iter().position(|c| c.position >= position) else {
         return Some(Vec::new());
     };
-    if changes
-        .iter()
-        .skip(seen + 1)
-        .any(|c| c.position <= position)
-    {
+    let later = changes.iter().skip(seen + 1);
+    if later.clone().any(|c| c.position < position) {
         return None;
     }
-    Some(
-        changes
-            .iter()
-            .skip(seen)
-            .filter(|c| c.position > position)
-            .cloned()
-            .collect(),
-    )
+    let first = changes.get(seen).filter(|c| c.position > position);
+    Some(first.into_iter().chain(later).cloned().collect())
 }
 
 struct Ring {
@@ -379,6 +371,16 @@ mod tests {
         // The client saw orders@10 and disconnected; dashboard then published its batch up to 8.
         let ring: VecDeque<_> = [change("orders", 10), change("dashboard", 8)].into();
         assert_eq!(changes_after(&ring, 10), None);
+        // Same-position changes after the one the client saw are repeated, not dropped.
+        let ring: VecDeque<_> = [change("orders", 10), change("dashboard", 10)].into();
+        let again = changes_after(&ring, 10).unwrap_or_default();
+        assert_eq!(
+            again
+                .iter()
+                .map(|c| c.projection.as_str())
+                .collect::<Vec<_>>(),
+            vec!["dashboard"]
+        );
         // A client that had only seen position 7 saw neither: it gets both.
         assert_eq!(changes_after(&ring, 7).map(|c| c.len()), Some(2));
     }

@@ -141,6 +141,7 @@ on_both_backends!(
     concurrent_adds_with_expected_version,
     idempotency_keys,
     idempotency_twins_race,
+    idempotency_recovery_checks_the_request,
     large_order_loads_from_snapshot,
     snapshot_schema_version_bump,
     metadata_on_events,
@@ -854,4 +855,42 @@ async fn seed_creates_every_status(backend: Backend) {
     assert_eq!(again, summary);
     assert_eq!(env.head().await, head);
     env.finish().await;
+}
+
+/// A crash between the append and the key row leaves only the key-derived events: the same
+/// request is recovered from them, a different request under that key is still rejected.
+async fn idempotency_recovery_checks_the_request(backend: Backend) {
+    let env = Env::new(backend).await;
+    let customer = env.customer("Barbara Liskov").await;
+    let product = env.product("PEN-7", 250).await;
+    let order = env.order(customer).await;
+    let keyed = || ctx().with_idempotency_key("add-pen-7");
+    let first = env
+        .service
+        .add_item(order, product, qty(2), &keyed())
+        .await
+        .unwrap();
+    // Simulate the crash: the key row never got written.
+    sqlx::query("delete from idempotency_keys where key = $1")
+        .bind("add-pen-7")
+        .execute(env.test_db.db().pool())
+        .await
+        .unwrap();
+    let err = env
+        .service
+        .add_item(order, product, qty(5), &keyed())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CommandError::IdempotencyKeyReused { .. }),
+        "{err:?}"
+    );
+    let again = env
+        .service
+        .add_item(order, product, qty(2), &keyed())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_same_outcome(&first, &again);
+    assert_eq!(env.version(&order_stream(order)).await, 2);
 }

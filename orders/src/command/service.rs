@@ -284,7 +284,8 @@ impl CommandService {
                     attempts: attempt,
                 });
             }
-            let new_events = new_events(&events, ctx, keyed.map(|(key, _)| *key));
+            let new_events =
+                new_events(&events, ctx, keyed.map(|(key, hash)| (*key, hash.as_str())));
             let appended = self
                 .inner
                 .store
@@ -444,6 +445,19 @@ impl CommandService {
                     return Ok(None);
                 };
                 if event_stream != stream_id {
+                    return Err(reused());
+                }
+                // Only the request that wrote the events may adopt them.
+                let first = self
+                    .inner
+                    .store
+                    .read_stream(stream_id, first_version, 1)
+                    .await?;
+                let stored_hash = first
+                    .first()
+                    .and_then(|e| e.metadata.extra.get(IDEMPOTENCY_REQUEST_FIELD))
+                    .and_then(serde_json::Value::as_str);
+                if stored_hash.is_some_and(|h| h != request_hash) {
                     return Err(reused());
                 }
                 let (version, position, count) =
@@ -831,10 +845,14 @@ fn not_found<A: Aggregate>(error: DomainError, id: Uuid) -> CommandError {
 
 /// Envelopes for `events`, with the context's metadata; ids derived from the idempotency key
 /// if there is one.
+/// Metadata field of a keyed command's first event holding its request hash, so a recovery from
+/// the events (no key row yet) can tell the same request from a different one under that key.
+const IDEMPOTENCY_REQUEST_FIELD: &str = "idempotency_request";
+
 fn new_events<E: domain::DomainEvent>(
     events: &[E],
     ctx: &CommandContext,
-    key: Option<&str>,
+    keyed: Option<(&str, &str)>,
 ) -> Vec<NewEvent> {
     let metadata = ctx.event_metadata();
     events
@@ -847,8 +865,14 @@ fn new_events<E: domain::DomainEvent>(
                 event.to_data(),
                 metadata.clone(),
             );
-            if let Some(key) = key {
+            if let Some((key, request_hash)) = keyed {
                 new.event_id = idempotency::event_id(key, index);
+                if index == 0 {
+                    new.metadata.extra.insert(
+                        IDEMPOTENCY_REQUEST_FIELD.to_owned(),
+                        serde_json::Value::String(request_hash.to_owned()),
+                    );
+                }
             }
             new
         })
