@@ -15,8 +15,9 @@ pub struct NewLine {
     pub quantity: u32,
 }
 
-/// Places an order and adds its lines (one command each, one correlation id for all).
-#[server(prefix = "/fn")]
+/// Places an order and adds its lines (one command each, one correlation id for all). JSON
+/// input: the default URL encoding cannot express an empty list of lines.
+#[server(prefix = "/fn", input = leptos::server_fn::codec::Json)]
 pub async fn place_order(customer_id: Uuid, lines: Vec<NewLine>) -> Result<CommandReply, UiError> {
     crate::ssr::place_order(customer_id, lines).await
 }
