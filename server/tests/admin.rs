@@ -243,3 +243,68 @@ async fn generated_admin_token_is_stored_privately() {
     );
     app.stop().await;
 }
+
+/// A rebuild that is still running refuses a second one of the same projection with 409. The
+/// log is made long enough (20,000 events) that the first rebuild is surely still running.
+#[tokio::test]
+async fn a_second_rebuild_while_one_runs_is_409() {
+    use domain::customer::{CustomerEvent, CustomerRegistered, CustomerRenamed};
+    use domain::values::{CustomerName, Email};
+    use domain::{CustomerId, DomainEvent};
+    use eventstore::{Db, EventMetadata, EventStore, ExpectedVersion, NewEvent, SqlEventStore};
+
+    let app = TestApp::spawn().await;
+    let db = Db::connect(&format!(
+        "sqlite://{}",
+        app.data_dir.join("eventide.db").display()
+    ))
+    .await
+    .unwrap();
+    let store = SqlEventStore::open(db, orders::command::upcaster_registry())
+        .await
+        .unwrap();
+    let id = CustomerId::new(uuid::Uuid::now_v7());
+    let mut events = vec![CustomerEvent::Registered(CustomerRegistered {
+        customer_id: id,
+        name: CustomerName::parse("Rebuild Load").unwrap(),
+        email: Email::parse("load@example.com").unwrap(),
+    })];
+    events.extend((1..20_000).map(|n| {
+        CustomerEvent::Renamed(CustomerRenamed {
+            name: CustomerName::parse(&format!("Rebuild Load {n}")).unwrap(),
+        })
+    }));
+    let new: Vec<NewEvent> = events
+        .iter()
+        .map(|e| {
+            NewEvent::new(
+                e.event_type(),
+                e.schema_version(),
+                e.to_data(),
+                EventMetadata::default(),
+            )
+        })
+        .collect();
+    store
+        .append(
+            &format!("customer-{id}"),
+            "customer",
+            ExpectedVersion::NoStream,
+            new,
+        )
+        .await
+        .unwrap();
+
+    let rebuild = || {
+        app.client
+            .post(app.url("/api/projections/customers/rebuild"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(rebuild().await.unwrap().status(), StatusCode::ACCEPTED);
+    let second = rebuild().await.unwrap();
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rebuild_in_progress", "{body}");
+    store.shutdown().await;
+}
