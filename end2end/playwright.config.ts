@@ -52,11 +52,15 @@ export default defineConfig({
       },
     },
   ],
+  // Demo data first (through the command service, as `server seed` always does), so pages look
+  // real and a rebuild runs long enough for its progress to be seen; then the server itself.
   webServer: {
-    command: `${root}/target/release/server --addr 127.0.0.1:${port} --data-dir ${process.env.EVENTIDE_E2E_DATA} --site-root ${root}/target/site`,
+    command:
+      `${root}/target/release/server --data-dir ${process.env.EVENTIDE_E2E_DATA} seed --orders 1500 && ` +
+      `exec ${root}/target/release/server --addr 127.0.0.1:${port} --data-dir ${process.env.EVENTIDE_E2E_DATA} --site-root ${root}/target/site`,
     url: `${baseURL}/health`,
     reuseExistingServer: false,
-    timeout: 60_000,
+    timeout: 180_000,
     stdout: "pipe",
     stderr: "pipe",
     env: { EVENTIDE_ADMIN_TOKEN: process.env.EVENTIDE_E2E_ADMIN_TOKEN ?? "" },
