@@ -464,7 +464,7 @@ pub async fn poison(opts: &Opts) -> anyhow::Result<Row> {
                 .await?;
             anyhow::ensure!(status == 200, "retry of {name}: {status} {body}");
         }
-        check::wait_caught_up(&rig.load.api, &db, Duration::from_secs(60)).await?;
+        check::wait_caught_up(&rig.load.api, &db, Duration::from_secs(180)).await?;
         row.recovery = format!("resumed after retry in {}", secs(retried.elapsed()));
         rig.stop_load(workers).await;
         rig.verify(&mut row, &foreign).await
