@@ -199,7 +199,7 @@ async fn require_admin() -> Result<UiServices, UiError> {
     if s.admin.is_admin(&headers().await) {
         Ok(s)
     } else {
-        Err(UiError::Unauthorized)
+        Err(with_status(UiError::Unauthorized))
     }
 }
 
@@ -489,7 +489,7 @@ pub async fn admin_login(token: String) -> Result<(), UiError> {
     let cookie = services()?
         .admin
         .login(&token)
-        .ok_or(UiError::Unauthorized)?;
+        .ok_or_else(|| with_status(UiError::Unauthorized))?;
     expect_context::<leptos_axum::ResponseOptions>().insert_header(header::SET_COOKIE, cookie);
     Ok(())
 }
