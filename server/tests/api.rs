@@ -315,13 +315,15 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let (order, _) = app.order().await;
     let product = app.product("SKU-9", 100).await;
-    let (s, _) = app
+    let (s, added) = app
         .post(
             &format!("/api/orders/{order}/items"),
             json!({ "product_id": product, "quantity": 1 }),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    // Read-your-writes below must wait for this position, not just the start of the log.
+    let last_position = added["position"].as_i64().expect("position");
     let before = app.event_total().await;
     let items = format!("/api/orders/{order}/items");
     let big = "x".repeat(10 * 1024 * 1024);
@@ -633,9 +635,10 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
     }
     assert_eq!(app.event_total().await, before, "nothing written");
     let (_, detail) = app
-        .get_json(&format!("/api/orders/{order}?min_position=1"))
+        .get_json(&format!("/api/orders/{order}?min_position={last_position}"))
         .await;
     assert_eq!(detail["data"]["status"], "draft");
+    assert_eq!(detail["data"]["item_count"], 1, "{detail}");
     app.stop().await;
 }
 
