@@ -184,16 +184,6 @@ fn invalid(e: impl std::fmt::Display) -> UiError {
     }
 }
 
-/// Converts between two serde shapes of the same data (engine status -> shared view).
-fn convert<T: serde::de::DeserializeOwned>(value: &impl serde::Serialize) -> Result<T, UiError> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value)
-        .map_err(|e| {
-            tracing::error!(error = %e, "status conversion failed");
-            UiError::Internal
-        })
-}
-
 async fn require_admin() -> Result<UiServices, UiError> {
     let s = services()?;
     if s.admin.is_admin(&headers().await) {
@@ -306,7 +296,12 @@ pub async fn correlated_events(correlation_id: Uuid) -> Result<Vec<EventView>, U
 }
 
 pub async fn projections() -> Result<Vec<ProjectionStatus>, UiError> {
-    services()?.runner.status().iter().map(convert).collect()
+    Ok(services()?
+        .runner
+        .status()
+        .into_iter()
+        .map(orders::status::projection_status)
+        .collect())
 }
 
 pub async fn relay() -> Result<RelayStatus, UiError> {

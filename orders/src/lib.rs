@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod command;
 pub mod seed;
+pub mod status;
 
 pub mod hub;
 pub mod projections;

@@ -3,10 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::views::{
-    ProjectionFault, ProjectionState, ProjectionStatus, RebuildProgress, RelayStatus,
-};
-use eventstore::projection::{ProjectionStatusInfo, RebuildStarted, RunnerError};
+use domain::views::{ProjectionStatus, RelayStatus};
+use eventstore::projection::{RebuildStarted, RunnerError};
+use orders::status::projection_status;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -28,46 +27,14 @@ pub struct RebuildAccepted {
     pub generation: i64,
 }
 
-/// The runner's status as the shared view type.
-pub fn view(info: ProjectionStatusInfo) -> ProjectionStatus {
-    ProjectionStatus {
-        name: info.name,
-        state: match info.state {
-            eventstore::projection::ProjectionState::Running => ProjectionState::Running,
-            eventstore::projection::ProjectionState::CatchingUp => ProjectionState::CatchingUp,
-            eventstore::projection::ProjectionState::Rebuilding => ProjectionState::Rebuilding,
-            eventstore::projection::ProjectionState::Faulted => ProjectionState::Faulted,
-            eventstore::projection::ProjectionState::Stopped => ProjectionState::Stopped,
-            eventstore::projection::ProjectionState::Standby => ProjectionState::Standby,
-        },
-        generation: info.generation,
-        checkpoint: info.checkpoint,
-        head: info.head,
-        lag: info.lag,
-        events_per_sec: info.events_per_sec,
-        last_error: info.last_error,
-        fault: info.fault.map(|f| ProjectionFault {
-            event_id: f.event_id,
-            position: f.position,
-            event_type: f.event_type,
-            error: f.error,
-            attempts: u32::try_from(f.attempts).unwrap_or(u32::MAX),
-            failed_at: f.failed_at,
-        }),
-        rebuild: info.rebuild.map(|r| RebuildProgress {
-            generation: r.generation,
-            processed: r.processed,
-            total: r.total,
-            events_per_sec: r.events_per_sec,
-            eta_secs: r.eta_secs,
-        }),
-        instance: info.instance,
-    }
-}
-
 /// Every projection's status.
 pub fn statuses(state: &AppState) -> Vec<ProjectionStatus> {
-    state.runner.status().into_iter().map(view).collect()
+    state
+        .runner
+        .status()
+        .into_iter()
+        .map(projection_status)
+        .collect()
 }
 
 fn runner_error(error: RunnerError) -> ApiError {
@@ -98,7 +65,7 @@ fn status_of(state: &AppState, name: &str) -> ApiResult<Json<ProjectionStatus>> 
     state
         .runner
         .status_of(name)
-        .map(|s| Json(view(s)))
+        .map(|s| Json(projection_status(s)))
         .map_err(runner_error)
 }
 
