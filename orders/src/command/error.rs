@@ -96,17 +96,6 @@ impl CommandError {
             Self::Store(_) | Self::Internal(_) => false,
         }
     }
-
-    /// The suggested HTTP status code (404, 409, 422, 400 or 500).
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::NotFound { .. } => 404,
-            Self::Conflict { .. } | Self::IdempotencyKeyReused { .. } => 409,
-            Self::Domain(DomainError::Validation(_)) | Self::InvalidIdempotencyKey { .. } => 400,
-            Self::Domain(e) if e.is_rejection() => 422,
-            Self::Domain(_) | Self::Store(_) | Self::Internal(_) => 500,
-        }
-    }
 }
 
 /// The result of the command service.
