@@ -5,11 +5,17 @@
 //!
 //! `append` validates and serialises its events in the caller's task, then hands them over an
 //! mpsc channel to a single writer task. The writer drains every waiting append (up to
-//! [`MAX_BATCH_APPENDS`] appends / [`MAX_BATCH_EVENTS`] events) into ONE transaction: each append
-//! runs inside its own savepoint, so a failing append (version or idempotency conflict) is rolled
-//! back alone and gets its own error while the others commit together; one commit (one fsync)
-//! for the whole batch. If the commit itself fails, every append of the batch gets the storage
-//! error and none is written. Callers get their result through a oneshot, after the commit.
+//! [`MAX_BATCH_APPENDS`] appends / [`MAX_BATCH_EVENTS`] events) into ONE transaction with one
+//! commit (one fsync) for the whole batch. Callers get their result through a oneshot, after the
+//! commit. If the commit itself fails, every append of the batch gets the storage error and none
+//! is written.
+//!
+//! A batch of several appends is written in bulk: one counter update, one read of the touched
+//! streams' versions, version checks in memory (in batch order), one multi-row insert of every
+//! event of every passing append, one multi-row stream upsert: five statements whatever the
+//! batch size. If any statement fails (typically an event id that is already stored: a retry
+//! whose expected version still holds), the transaction is rolled back and the batch runs again
+//! append by append, each in its own savepoint, so every append gets its own exact answer.
 //!
 //! # Gap-free global log
 //!
@@ -21,14 +27,12 @@
 //! transaction commits later (the late-commit bug of sequence-based stores). The price is that
 //! only one transaction appends at a time; group commit wins the throughput back.
 //!
-//! Inside an append the order is: counter row (lock), stream row (`for update` on PostgreSQL),
-//! expected-version check, multi-row insert, stream upsert: four statements. Taking the counter
-//! lock before any stream lock means two stores can never deadlock. Idempotency costs nothing on
-//! the happy path: a retry of a stored append always fails either the version check or the
-//! unique event id index, and only then (after rolling the append back) are the stored events
+//! The counter row is always locked first, before any stream row: two stores can never
+//! deadlock. Idempotency costs nothing on the happy path: a retry of a stored append always fails
+//! either the version check or the unique event id index, and only then are the stored events
 //! compared with the retried ones.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -693,7 +697,146 @@ type BatchResult = (Vec<StoreResult<AppendResult>>, Option<i64>);
 
 /// One group-commit transaction. `Err` means the transaction as a whole failed (nothing of the
 /// batch is written); per-append failures are in the outcomes.
+///
+/// A batch of several appends first takes the bulk path (a fixed handful of statements whatever
+/// the batch size); if anything in it fails (an event id that is already stored, a storage
+/// error) it is rolled back and the batch runs again append by append, where each append gets
+/// its own exact answer.
 async fn run_batch(
+    conn: &mut AnyConnection,
+    dialect: &'static Dialect,
+    batch: &[AppendRequest],
+) -> Result<BatchResult, sqlx::Error> {
+    if batch.len() > 1 {
+        match run_batch_bulk(conn, dialect, batch).await {
+            Ok(result) => return Ok(result),
+            Err(e) => debug!(error = %e, "bulk append failed; running the batch append by append"),
+        }
+    }
+    run_batch_per_append(conn, dialect, batch).await
+}
+
+/// The bulk path: the whole batch in five statements (counter, stream versions, one multi-row
+/// insert, one multi-row stream upsert, commit), whatever the number of appends. Version checks
+/// run in memory against the versions read under the counter lock, in batch order, so two
+/// appends to one stream in one batch see each other. Appends that fail their check write
+/// nothing; they are answered after the insert (a retry of a stored append gets its original
+/// result). Any database error fails the whole attempt, and the caller falls back to
+/// [`run_batch_per_append`].
+async fn run_batch_bulk(
+    conn: &mut AnyConnection,
+    dialect: &'static Dialect,
+    batch: &[AppendRequest],
+) -> Result<BatchResult, sqlx::Error> {
+    let now = now_us();
+    let total: usize = batch.iter().map(|r| r.events.len()).sum();
+    let total =
+        i64::try_from(total).map_err(|_| sqlx::Error::Protocol("batch too large".into()))?;
+    let mut tx = conn.begin_with(dialect.begin_write).await?;
+    // Advance by everything the batch could write; lowered below if some appends fail. The row
+    // lock is held until commit, so nobody sees the intermediate value.
+    let advanced: i64 = sqlx::query_scalar(sql::ADVANCE_HEAD)
+        .bind(total)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut next_position = advanced - total + 1;
+
+    let mut stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
+    stream_ids.sort_unstable();
+    stream_ids.dedup();
+    let mut versions: HashMap<&str, i64> = HashMap::with_capacity(stream_ids.len());
+    for chunk in stream_ids.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = sql::stream_versions(dialect, chunk.len());
+        let mut query = sqlx::query_as::<_, (String, i64)>(&statement);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for (id, version) in query.fetch_all(&mut *tx).await? {
+            if let Some(key) = chunk.iter().find(|c| **c == id) {
+                versions.insert(*key, version);
+            }
+        }
+    }
+
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut planned = Vec::with_capacity(batch.len());
+    // Touched streams in first-write order, with their type; their last version is `versions`.
+    let mut touched: Vec<(&str, &str)> = Vec::new();
+    for request in batch {
+        let current = versions
+            .get(request.stream_id.as_str())
+            .copied()
+            .unwrap_or(0);
+        if let Err(e) = check_expected(&request.stream_id, request.expected, current) {
+            planned.push(Err(e));
+            continue;
+        }
+        let count = request.events.len() as i64;
+        for (offset, event) in (0_i64..).zip(&request.events) {
+            rows.push(EventRow {
+                request,
+                event,
+                position: next_position + offset,
+                version: current + 1 + offset,
+            });
+        }
+        planned.push(Ok(AppendResult {
+            first_version: current + 1,
+            last_version: current + count,
+            first_position: next_position,
+            last_position: next_position + count - 1,
+        }));
+        next_position += count;
+        if !touched.iter().any(|(id, _)| *id == request.stream_id) {
+            touched.push((&request.stream_id, &request.stream_type));
+        }
+        versions.insert(&request.stream_id, current + count);
+    }
+
+    insert_rows(&mut tx, dialect, &rows, now).await?;
+    for chunk in touched.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = sql::upsert_streams(chunk.len());
+        let mut query = sqlx::query(&statement).bind(now);
+        for (id, stream_type) in chunk {
+            let version = versions.get(id).copied().unwrap_or(0);
+            query = query.bind(*id).bind(*stream_type).bind(version);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let last_position = next_position - 1;
+    if last_position != advanced {
+        sqlx::query(sql::SET_HEAD)
+            .bind(last_position)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (request, plan) in batch.iter().zip(planned) {
+        outcomes.push(match plan {
+            Ok(result) => Ok(result),
+            // A retry of a stored append fails its version check: answer the original result.
+            Err(e) => match find_duplicate(&mut tx, dialect, request).await {
+                Ok(Some(result)) => Ok(result),
+                Ok(None) => Err(e),
+                Err(other) => Err(other),
+            },
+        });
+    }
+    let new_head = (!rows.is_empty()).then_some(last_position);
+    if let (Some(position), Some(notify)) = (new_head, dialect.notify) {
+        sqlx::query(notify)
+            .bind(position.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((outcomes, new_head))
+}
+
+/// The exact path: each append in its own savepoint, so a failing append (version or
+/// idempotency conflict, a unique index) is rolled back alone and gets its own error.
+async fn run_batch_per_append(
     conn: &mut AnyConnection,
     dialect: &'static Dialect,
     batch: &[AppendRequest],
@@ -740,6 +883,43 @@ async fn run_batch(
     Ok((outcomes, new_head))
 }
 
+/// One row of a multi-row event insert.
+struct EventRow<'a> {
+    request: &'a AppendRequest,
+    event: &'a PreparedEvent,
+    position: i64,
+    version: i64,
+}
+
+/// Inserts `rows` (of any streams) in multi-row statements of at most
+/// [`sql::INSERT_CHUNK_ROWS`] rows, all recorded at `now`.
+async fn insert_rows(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    rows: &[EventRow<'_>],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = sql::insert_events(dialect, chunk.len());
+        let mut query = sqlx::query(&statement).bind(now);
+        for row in chunk {
+            query = query
+                .bind(row.position)
+                .bind(&row.event.event_id)
+                .bind(&row.request.stream_id)
+                .bind(&row.request.stream_type)
+                .bind(row.version)
+                .bind(&row.event.event.event_type)
+                .bind(row.event.event.schema_version)
+                .bind(&row.event.data)
+                .bind(&row.event.metadata)
+                .bind(row.event.correlation_id.as_deref());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 async fn append_one(
     tx: &mut AnyConnection,
     dialect: &Dialect,
@@ -764,30 +944,21 @@ async fn append_one(
     check_expected(&request.stream_id, request.expected, current).map_err(Failure::Version)?;
     let first_version = current + 1;
 
-    let mut offset = 0_i64;
-    for chunk in request.events.chunks(sql::INSERT_CHUNK_ROWS) {
-        let statement = sql::insert_events(dialect, chunk.len());
-        let mut query = sqlx::query(&statement)
-            .bind(&request.stream_id)
-            .bind(&request.stream_type)
-            .bind(now);
-        for event in chunk {
-            query = query
-                .bind(first_position + offset)
-                .bind(&event.event_id)
-                .bind(first_version + offset)
-                .bind(&event.event.event_type)
-                .bind(event.event.schema_version)
-                .bind(&event.data)
-                .bind(&event.metadata)
-                .bind(event.correlation_id.as_deref());
-            offset += 1;
-        }
-        query.execute(&mut *tx).await.map_err(|e| match &e {
+    let rows: Vec<EventRow<'_>> = (0_i64..)
+        .zip(&request.events)
+        .map(|(offset, event)| EventRow {
+            request,
+            event,
+            position: first_position + offset,
+            version: first_version + offset,
+        })
+        .collect();
+    insert_rows(tx, dialect, &rows, now)
+        .await
+        .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Failure::Unique(e),
             _ => Failure::Store(StoreError::from(e)),
         })?;
-    }
 
     let last_version = current + count;
     sqlx::query(sql::UPSERT_STREAM)

@@ -170,11 +170,11 @@ pub async fn raw_append(
     let now = now_us();
     let statement = sql::insert_events(backend.dialect(), 1);
     sqlx::query(&statement)
-        .bind(stream_id)
-        .bind(stream_type)
         .bind(now)
         .bind(position)
         .bind(event_id.to_string())
+        .bind(stream_id)
+        .bind(stream_type)
         .bind(version)
         .bind(event_type)
         .bind(schema_version)

@@ -383,6 +383,87 @@ async fn group_commit_isolates_failures(ctx: Ctx) {
     }
 }
 
+/// One batch (queued behind a held log) that the bulk path writes whole: appends in order to the
+/// same stream see each other's versions, a retry of a stored append gets its original result, a
+/// stale expected version fails alone, and the log stays contiguous.
+async fn bulk_batch_mixed_outcomes(ctx: Ctx) {
+    let s = &ctx.store;
+    let stored = vec![event("E", json!("a")), event("E", json!("b"))];
+    let original = s
+        .append("kept", "t", ExpectedVersion::NoStream, stored.clone())
+        .await
+        .unwrap();
+    let held = hold_log(&ctx.db, "held-1").await;
+    // Sent one after the other so they queue in this order behind the held log.
+    let mut tasks = Vec::new();
+    let mut send = |stream: &str, expected: ExpectedVersion, events: Vec<NewEvent>| {
+        let store = s.clone();
+        let stream = stream.to_owned();
+        tasks.push(tokio::spawn(async move {
+            store.append(&stream, "t", expected, events).await
+        }));
+    };
+    send("first", ExpectedVersion::Any, vec![event("E", json!(0))]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    send("seq", ExpectedVersion::NoStream, vec![event("E", json!(1))]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    send(
+        "seq",
+        ExpectedVersion::Exact(1),
+        vec![event("E", json!(2)), event("E", json!(3))],
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    send(
+        "seq",
+        ExpectedVersion::Exact(1),
+        vec![event("E", json!("stale"))],
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    send("kept", ExpectedVersion::NoStream, stored.clone());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    send(
+        "kept",
+        ExpectedVersion::Exact(2),
+        vec![event("E", json!("c"))],
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    held.commit().await.unwrap();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(within("append", task).await.unwrap());
+    }
+    let mut results = results.into_iter();
+    let first = results.next().unwrap().unwrap();
+    assert_eq!(first.first_position, 4, "after the held raw append at 3");
+    let seq1 = results.next().unwrap().unwrap();
+    assert_eq!((seq1.first_version, seq1.last_version), (1, 1));
+    let seq2 = results.next().unwrap().unwrap();
+    assert_eq!((seq2.first_version, seq2.last_version), (2, 3));
+    assert_eq!(seq2.first_position, seq1.last_position + 1);
+    assert_eq!(wrong_version(results.next().unwrap().unwrap_err()), 3);
+    assert_eq!(
+        results.next().unwrap().unwrap(),
+        original,
+        "retry answers the original"
+    );
+    let kept3 = results.next().unwrap().unwrap();
+    assert_eq!((kept3.first_version, kept3.last_version), (3, 3));
+    assert_eq!(kept3.first_position, seq2.last_position + 1);
+    let all = s.read_all(0, 100).await.unwrap();
+    assert_contiguous(&all, 1, kept3.last_position);
+    assert_eq!(s.head_position().await.unwrap(), kept3.last_position);
+    assert_eq!(s.stream_version("seq").await.unwrap(), 3);
+    assert_eq!(s.stream_version("kept").await.unwrap(), 3);
+    let seq: Vec<serde_json::Value> = s
+        .read_stream("seq", 1, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(seq, vec![json!(1), json!(2), json!(3)]);
+}
+
 /// A transaction holds position 1 open while other appends are issued; a catch-up reader and a
 /// live subscriber started before it see every event exactly once, in order.
 async fn late_commit_is_never_skipped(ctx: Ctx) {
@@ -937,6 +1018,7 @@ conformance!(
     expected_version_variants,
     idempotent_retry,
     group_commit_isolates_failures,
+    bulk_batch_mixed_outcomes,
     late_commit_is_never_skipped,
     ten_thousand_events_in_one_append,
     read_paths,

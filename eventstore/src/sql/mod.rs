@@ -20,6 +20,9 @@ pub(crate) struct Dialect {
     /// `select stream version for update` (PostgreSQL locks the row; SQLite holds the database
     /// write lock already). $1 = stream_id.
     pub lock_stream: &'static str,
+    /// Suffix that locks the selected rows until commit (`for update` on PostgreSQL; empty on
+    /// SQLite, whose writer holds the database write lock).
+    pub lock_rows: &'static str,
     /// $1 = stream_id, $2 = from_version, $3 = limit.
     pub read_stream: &'static str,
     /// $1 = after_position, $2 = limit.
@@ -40,13 +43,14 @@ pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, eve
      stream_type, version, event_type, schema_version, data, metadata, correlation_id, \
      recorded_at_us) values ";
 
-/// Per-row parameters of the multi-row insert (position, event_id, version, event_type,
-/// schema_version, data, metadata, correlation_id); stream_id, stream_type and recorded_at_us
-/// are shared parameters $1..$3.
-pub(crate) const INSERT_PARAMS_PER_ROW: usize = 8;
-pub(crate) const INSERT_SHARED_PARAMS: usize = 3;
+/// Per-row parameters of the multi-row insert (position, event_id, stream_id, stream_type,
+/// version, event_type, schema_version, data, metadata, correlation_id); recorded_at_us is the
+/// shared parameter $1 (one timestamp per group commit). Rows of one statement may belong to
+/// different streams (a whole group-commit batch is one insert).
+pub(crate) const INSERT_PARAMS_PER_ROW: usize = 10;
+pub(crate) const INSERT_SHARED_PARAMS: usize = 1;
 
-/// Rows per insert statement: 8,003 parameters, far below SQLite's 32,766 and PostgreSQL's
+/// Rows per insert statement: 10,001 parameters, far below SQLite's 32,766 and PostgreSQL's
 /// 65,535 limits.
 pub(crate) const INSERT_CHUNK_ROWS: usize = 1000;
 
@@ -54,6 +58,11 @@ pub(crate) const INSERT_CHUNK_ROWS: usize = 1000;
 /// held until commit: this is what makes the global log gap-free (see the migration).
 pub(crate) const ADVANCE_HEAD: &str =
     "update log_head set position = position + $1 where id = 1 returning position";
+
+/// Sets the head after a batch that took fewer positions than it advanced by (some appends
+/// failed their version check). The writer holds the row lock, so nobody saw the larger value.
+/// $1 = position.
+pub(crate) const SET_HEAD: &str = "update log_head set position = $1 where id = 1";
 
 pub(crate) const HEAD_POSITION: &str = "select position from log_head where id = 1";
 
@@ -100,7 +109,7 @@ pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "rollback to savepoint eventide_a
 pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
     use std::fmt::Write as _;
     let j = dialect.json_param;
-    let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 72);
+    let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 80);
     sql.push_str(EVENT_INSERT_COLUMNS);
     for row in 0..rows {
         let b = INSERT_SHARED_PARAMS + row * INSERT_PARAMS_PER_ROW;
@@ -110,7 +119,7 @@ pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
         // Writing into a String cannot fail.
         let _ = write!(
             sql,
-            "(${}, ${}, $1, $2, ${}, ${}, ${}, ${}{j}, ${}{j}, ${}, $3)",
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}{j}, ${}{j}, ${}, $1)",
             b + 1,
             b + 2,
             b + 3,
@@ -119,7 +128,45 @@ pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
             b + 6,
             b + 7,
             b + 8,
+            b + 9,
+            b + 10,
         );
     }
     sql
+}
+
+/// Per-row parameters of the multi-row stream upsert (stream_id, stream_type, version);
+/// `now_us` is the shared parameter $1.
+const UPSERT_STREAM_PARAMS_PER_ROW: usize = 3;
+
+/// Builds the multi-row stream upsert for `rows` distinct streams (PostgreSQL refuses to update
+/// one row twice in a statement: callers pass each stream once, with its last version).
+pub(crate) fn upsert_streams(rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from(
+        "insert into streams (stream_id, stream_type, version, created_at_us, updated_at_us) values ",
+    );
+    for row in 0..rows {
+        let b = 1 + row * UPSERT_STREAM_PARAMS_PER_ROW;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "(${}, ${}, ${}, $1, $1)", b + 1, b + 2, b + 3);
+    }
+    sql.push_str(
+        " on conflict (stream_id) do update set version = excluded.version, \
+         updated_at_us = excluded.updated_at_us",
+    );
+    sql
+}
+
+/// Builds `select stream_id, version from streams where stream_id in ($1, ..)` for `n` ids,
+/// with the dialect's row-lock suffix.
+pub(crate) fn stream_versions(dialect: &Dialect, n: usize) -> String {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "select stream_id, version from streams where stream_id in ({}){}",
+        placeholders.join(", "),
+        dialect.lock_rows
+    )
 }

@@ -10,6 +10,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     // The writer already holds the log_head row lock; locking the stream row as well keeps the
     // version check correct even for writers that would not.
     lock_stream: "select version from streams where stream_id = $1 for update",
+    lock_rows: " for update",
     read_stream: "select position, event_id, stream_id, stream_type, version, event_type, \
          schema_version, data::text, metadata::text, recorded_at_us from events \
          where stream_id = $1 and version >= $2 order by version limit $3",

@@ -13,6 +13,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     ],
     json_param: "",
     lock_stream: "select version from streams where stream_id = $1",
+    lock_rows: "",
     read_stream: "select position, event_id, stream_id, stream_type, version, event_type, \
          schema_version, data, metadata, recorded_at_us from events \
          where stream_id = $1 and version >= $2 order by version limit $3",
