@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -74,6 +75,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite has one write lock per file; this process hands it out in FIFO order (see
+    /// [`Db::write_turn`]).
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Db {
@@ -127,13 +131,31 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend, url })
+        Ok(Self {
+            pool,
+            backend,
+            url,
+            write_turn: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Applies the embedded migrations of this backend (idempotent).
     pub async fn migrate(&self) -> StoreResult<()> {
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// On SQLite, waits for this process's turn to write and holds it until the guard drops
+    /// (take it before `begin immediate`, drop it after commit). SQLite's own busy handler lets
+    /// waiting writers sleep and retry (1 ms up to 100 ms, in no order), which under load turns
+    /// into long tails; the event store writer and the projection tasks queue here instead, first
+    /// come first served. Other processes still meet the busy timeout. `None` on PostgreSQL (row
+    /// locks, no file lock).
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -614,7 +614,10 @@ async fn writer_loop(
                 }
             },
         };
-        match run_batch(&mut c, dialect, &batch).instrument(span).await {
+        let turn = db.write_turn().await;
+        let result = run_batch(&mut c, dialect, &batch).instrument(span).await;
+        drop(turn);
+        match result {
             Ok((outcomes, new_head)) => {
                 conn = Some(c);
                 if let Some(position) = new_head {

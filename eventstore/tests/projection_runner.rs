@@ -97,6 +97,11 @@ impl Projection for Counter {
         self.name
     }
 
+    /// Streams named `ignored-*` are not this projection's business.
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        !event.stream_id.starts_with("ignored-")
+    }
+
     async fn apply(
         &self,
         tx: &mut AnyConnection,
@@ -323,6 +328,30 @@ async fn catches_up_and_follows(backend: Backend) {
     );
     assert_eq!(batch.streams, vec!["s-new".to_owned()]);
     assert_eq!((batch.event_count, batch.swapped), (7, false));
+
+    // Events the projection does not handle: checkpointed, not applied, announced with no
+    // streams (the live hub publishes nothing for such a batch).
+    let ignored_head = append(
+        &store,
+        "ignored-1",
+        (0..3).map(|_| event()).collect(),
+        &mut Counts::new(),
+    )
+    .await;
+    assert!(
+        runner
+            .wait_for("counts", ignored_head, PATIENCE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(live_counts(&db, "counts", "counts").await, expected);
+    let batch = tokio::time::timeout(PATIENCE, notifications.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.last_position, ignored_head);
+    assert!(batch.streams.is_empty(), "{:?}", batch.streams);
+    let new_head = ignored_head;
 
     // A position nobody wrote is not reached.
     assert!(

@@ -1,8 +1,9 @@
 //! The live update hub: turns the projection runner's `BatchApplied` notifications into
 //! [`Change`] messages for websocket clients.
 //!
-//! * After each committed batch it publishes `Change { projection, position, streams, orders }`
-//!   on a tokio broadcast channel; `orders` holds the new summary rows when the batch was an
+//! * After each committed batch that changed something (the projection handled at least one of
+//!   its events) it publishes `Change { projection, position, streams, orders }`, serialised
+//!   once for every websocket ([`LiveChange`]), on a tokio broadcast channel; `orders` holds the new summary rows when the batch was an
 //!   `orders` batch touching at most [`HubConfig::max_orders`] orders.
 //! * A subscriber that falls behind (broadcast `Lagged`) gets [`HubMessage::Resync`] instead of
 //!   silently missing updates; so does everyone after a rebuild swap (any row may have changed)
@@ -24,7 +25,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use domain::OrderId;
-use domain::live::Change;
+use domain::live::{Change, ServerMessage};
 use domain::order::Order;
 use eventstore::Db;
 use eventstore::projection::{BatchApplied, ProjectionRunner};
@@ -39,10 +40,42 @@ use crate::projections::ORDERS;
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HubMessage {
-    /// A read model changed.
-    Change(Change),
+    /// A read model changed (shared by every subscriber: one allocation, one serialisation).
+    Change(Arc<LiveChange>),
     /// Updates were missed: refetch everything (state is at least at `position`).
     Resync { position: i64 },
+}
+
+/// A published [`Change`] with its websocket message ([`ServerMessage::Changed`]) serialised once
+/// for every client. Derefs to the change.
+#[derive(Debug, PartialEq)]
+pub struct LiveChange {
+    change: Change,
+    json: String,
+}
+
+impl LiveChange {
+    fn new(change: Change) -> Self {
+        let message = ServerMessage::Changed {
+            position: change.position,
+            change: change.clone(),
+        };
+        // Serialising plain data to a String cannot fail; an empty text is skipped by senders.
+        let json = serde_json::to_string(&message).unwrap_or_default();
+        Self { change, json }
+    }
+
+    /// The `changed` server message as JSON text (empty if it could not be serialised).
+    pub fn message_json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl std::ops::Deref for LiveChange {
+    type Target = Change;
+    fn deref(&self) -> &Change {
+        &self.change
+    }
 }
 
 /// Tuning of a [`LiveHub`].
@@ -248,6 +281,10 @@ async fn run(
                     resync(&inner, position);
                     continue;
                 }
+                if batch.streams.is_empty() {
+                    // The projection handled none of the batch's events: nothing changed.
+                    continue;
+                }
                 let orders = if batch.projection == ORDERS {
                     order_summaries(&db, &batch, config.max_orders).await
                 } else {
@@ -291,7 +328,9 @@ fn publish(inner: &Inner, change: Change) {
         ring.changes.push_back(change.clone());
     }
     // No subscribers is not an error.
-    let _ = inner.sender.send(HubMessage::Change(change));
+    let _ = inner
+        .sender
+        .send(HubMessage::Change(Arc::new(LiveChange::new(change))));
 }
 
 /// Everyone refetches; the ring cannot answer for positions before `position`.

@@ -36,6 +36,7 @@ async fn subscriber_gets_changes(backend: Backend) -> anyhow::Result<()> {
         .place_order(None, CustomerId::new(customer.id), &ctx)
         .await?;
 
+    let mut projections = std::collections::BTreeSet::new();
     let change = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match sub.recv().await {
@@ -44,6 +45,9 @@ async fn subscriber_gets_changes(backend: Backend) -> anyhow::Result<()> {
                 {
                     return Ok(c);
                 }
+                Some(HubMessage::Change(c)) => {
+                    projections.insert(c.projection.clone());
+                }
                 Some(_) => {}
                 None => anyhow::bail!("hub stopped"),
             }
@@ -51,6 +55,9 @@ async fn subscriber_gets_changes(backend: Backend) -> anyhow::Result<()> {
     })
     .await??;
     assert!(change.streams.contains(&placed.stream_id), "{change:?}");
+    // Only a customer and an order were written: the product projection changed nothing and
+    // published nothing.
+    assert!(!projections.contains("products"), "{projections:?}");
     let summary = change.orders.iter().find(|o| o.order_id == placed.id);
     assert_eq!(
         summary.map(|s| s.customer_name.as_str()),

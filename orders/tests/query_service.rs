@@ -208,7 +208,7 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
     );
 
     // Customers, products.
-    let customers = queries.customers(None).await?.data;
+    let customers = queries.customers(Some(last.position)).await?.data;
     assert_eq!(
         customers
             .iter()
@@ -216,14 +216,14 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
             .collect::<Vec<_>>(),
         ["Ada Lovelace", "Bob Smith"]
     );
-    let products = queries.products(None).await?.data;
+    let products = queries.products(Some(last.position)).await?.data;
     assert_eq!(
         products.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(),
         ["BEAN-1", "TEA-1"]
     );
     assert_eq!(
         queries
-            .get_product(beans.as_uuid(), None)
+            .get_product(beans.as_uuid(), Some(last.position))
             .await?
             .data
             .price_cents,

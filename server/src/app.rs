@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt as _;
 use eventstore::SqlEventStore;
 use eventstore::projection::{ProjectionRunner, RunnerConfig};
 use leptos::config::{Env, LeptosOptions};
@@ -175,8 +176,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr, "listening on http://{}", self.local_addr);
         let stopping = self.stopping;
+        // No Nagle delay: websocket pushes are small writes that must leave at once.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

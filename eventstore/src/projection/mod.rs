@@ -32,6 +32,14 @@ pub trait Projection: Send + Sync + 'static {
     /// Stable name: checkpoint key, admin panel, API path (`/api/projections/{name}`).
     fn name(&self) -> &'static str;
 
+    /// Whether [`apply`](Self::apply) would change anything for `event` (by default: every
+    /// event). Events it does not handle are checkpointed but neither applied nor announced: a
+    /// batch with none it handles publishes no change to live clients.
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        true
+    }
+
     /// Applies one event to the rows of `generation`, inside the runner's transaction. An error
     /// rolls the batch back; the runner retries and, if it persists, faults the projection.
     async fn apply(

@@ -730,11 +730,13 @@ fn encode_batch_notice(instance: &str, mut batch: BatchApplied) -> Option<String
 }
 
 /// Distinct stream ids of `events`, in first-seen order.
-fn distinct_streams(events: &[RecordedEvent]) -> Vec<String> {
+/// The distinct streams of the events `projection` handles, in first-seen order (empty when it
+/// handles none: the batch changed nothing a client could see).
+fn handled_streams(projection: &dyn Projection, events: &[RecordedEvent]) -> Vec<String> {
     let mut seen = HashSet::new();
     events
         .iter()
-        .filter(|e| seen.insert(e.stream_id.as_str()))
+        .filter(|e| projection.handles(e) && seen.insert(e.stream_id.as_str()))
         .map(|e| e.stream_id.clone())
         .collect()
 }
@@ -872,8 +874,11 @@ impl Listener {
         let Ok(count) = u32::try_from(count.max(0)) else {
             return Vec::new();
         };
+        let Some(shared) = self.shared.iter().find(|s| s.name == batch.projection) else {
+            return Vec::new();
+        };
         match self.store.read_all(batch.first_position - 1, count).await {
-            Ok(events) => distinct_streams(&events),
+            Ok(events) => handled_streams(shared.projection.as_ref(), &events),
             Err(e) => {
                 warn!(error = %e, "cannot read the streams of a remote batch");
                 Vec::new()
@@ -1271,7 +1276,7 @@ impl Task {
                 generation,
                 first_position: events.first()?.position,
                 last_position: events.last()?.position,
-                streams: distinct_streams(events),
+                streams: handled_streams(self.shared.projection.as_ref(), events),
                 event_count: events.len(),
                 swapped: false,
             },
@@ -1306,14 +1311,15 @@ impl Task {
         notice: Option<&str>,
     ) -> StoreResult<Commit> {
         let mut conn = self.db.pool().acquire().await?;
+        // Held until this function returns (after commit or rollback).
+        let _turn = self.db.write_turn().await;
         let mut tx = begin(&mut conn, &self.db).await?;
+        let projection = &self.shared.projection;
         for (index, event) in events.iter().enumerate() {
-            if let Err(error) = self
-                .shared
-                .projection
-                .apply(&mut tx, generation, event)
-                .await
-            {
+            if !projection.handles(event) {
+                continue;
+            }
+            if let Err(error) = projection.apply(&mut tx, generation, event).await {
                 tx.rollback().await?;
                 // A database hiccup (busy, deadlock, lost connection, full disk) is not the
                 // event's fault: retry it as storage, forever, instead of dead-lettering it.
@@ -1402,7 +1408,7 @@ impl Task {
                     s.rate.record(count as u64);
                 }
                 self.shared.publish_checkpoint(last.position);
-                let streams = distinct_streams(events);
+                let streams = handled_streams(self.shared.projection.as_ref(), events);
                 // No receivers is fine.
                 let _ = self.notify.send(BatchApplied {
                     projection: self.shared.name.to_owned(),

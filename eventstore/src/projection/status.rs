@@ -85,7 +85,8 @@ pub struct BatchApplied {
     pub generation: i64,
     pub first_position: i64,
     pub last_position: i64,
-    /// Distinct stream ids of the batch, in first-seen order.
+    /// Distinct stream ids of the batch's events the projection handles, in first-seen order
+    /// (empty when it handled none: nothing changed).
     pub streams: Vec<String>,
     pub event_count: usize,
     /// True for the single notification after a rebuild's swap: any row may have changed

@@ -6,6 +6,7 @@
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use domain::aggregate::Aggregate as _;
 use domain::customer::{Customer, CustomerEvent};
 use domain::order::{Order, OrderEvent};
 use domain::product::{Product, ProductEvent};
@@ -31,6 +32,12 @@ pub struct ActivityProjection;
 impl Projection for ActivityProjection {
     fn name(&self) -> &'static str {
         ACTIVITY
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Order::STREAM_TYPE
+            || event.stream_type == Customer::STREAM_TYPE
+            || event.stream_type == Product::STREAM_TYPE
     }
 
     #[instrument(name = "projection.activity", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use domain::aggregate::Aggregate as _;
 use domain::customer::{Customer, CustomerEvent};
 use domain::product::{Product, ProductEvent};
 use eventstore::RecordedEvent;
@@ -23,6 +24,10 @@ pub struct ProductsProjection;
 impl Projection for CustomersProjection {
     fn name(&self) -> &'static str {
         CUSTOMERS
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Customer::STREAM_TYPE
     }
 
     #[instrument(name = "projection.customers", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]
@@ -89,6 +94,10 @@ impl Projection for CustomersProjection {
 impl Projection for ProductsProjection {
     fn name(&self) -> &'static str {
         PRODUCTS
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Product::STREAM_TYPE
     }
 
     #[instrument(name = "projection.products", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]

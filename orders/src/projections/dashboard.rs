@@ -4,6 +4,7 @@
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use domain::aggregate::Aggregate as _;
 use domain::order::{Order, OrderEvent, OrderStatus};
 use domain::product::{Product, ProductEvent};
 use eventstore::RecordedEvent;
@@ -29,6 +30,10 @@ pub struct DashboardProjection;
 impl Projection for DashboardProjection {
     fn name(&self) -> &'static str {
         DASHBOARD
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Order::STREAM_TYPE || event.stream_type == Product::STREAM_TYPE
     }
 
     #[instrument(name = "projection.dashboard", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]

@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use domain::aggregate::Aggregate as _;
 use domain::customer::{Customer, CustomerEvent};
 use domain::order::{Order, OrderEvent, OrderStatus};
 use eventstore::RecordedEvent;
@@ -21,6 +22,10 @@ pub struct OrdersProjection;
 impl Projection for OrdersProjection {
     fn name(&self) -> &'static str {
         ORDERS
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Order::STREAM_TYPE || event.stream_type == Customer::STREAM_TYPE
     }
 
     #[instrument(name = "projection.orders", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]

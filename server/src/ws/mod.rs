@@ -7,6 +7,7 @@
 //! disconnected (close code 4008) rather than slowing anyone else down.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use domain::live::{Change, ClientMessage, ServerMessage, Topic};
 use eventstore::EventStore as _;
 use futures::{SinkExt as _, StreamExt as _};
-use orders::hub::HubMessage;
+use orders::hub::{HubMessage, LiveChange};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
@@ -62,10 +63,11 @@ async fn connection(state: AppState, socket: WebSocket) {
     state.metrics.ws_connected();
     tracing::debug!("websocket connected");
     let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<ServerMessage>(state.settings.ws_queue.max(1));
+    let (out, mut out_rx) = mpsc::channel::<Outgoing>(state.settings.ws_queue.max(1));
     let (kill, mut killed) = oneshot::channel::<()>();
 
-    // Writer: drains the queue into the socket; on `kill` closes with CLOSE_TOO_SLOW.
+    // Writer: drains the queue into the socket (everything queued, then one flush); on `kill`
+    // closes with CLOSE_TOO_SLOW.
     let writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -80,8 +82,18 @@ async fn connection(state: AppState, socket: WebSocket) {
                         let _ = sink.send(Message::Close(None)).await;
                         break;
                     };
-                    let Ok(text) = serde_json::to_string(&message) else { continue };
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                    let mut next = Some(message);
+                    let mut failed = false;
+                    while let Some(message) = next.take() {
+                        if let Some(text) = message.into_text()
+                            && sink.feed(Message::Text(text)).await.is_err()
+                        {
+                            failed = true;
+                            break;
+                        }
+                        next = out_rx.try_recv().ok();
+                    }
+                    if failed || sink.flush().await.is_err() {
                         break;
                     }
                 }
@@ -102,7 +114,7 @@ async fn connection(state: AppState, socket: WebSocket) {
     let mut stopping = state.stopping.clone();
 
     // `push` returns false when the connection must end.
-    let mut push = |message: ServerMessage| -> bool {
+    let mut push = |message: Outgoing| -> bool {
         match out.try_send(message) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -119,8 +131,8 @@ async fn connection(state: AppState, socket: WebSocket) {
     loop {
         let keep_going = tokio::select! {
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => handle_client(&state, &mut session, text.as_str(), &mut push),
-                Some(Ok(Message::Binary(_))) => push(ServerMessage::Error { message: "send JSON text messages".into(), position: head(&state) }),
+                Some(Ok(Message::Text(text))) => handle_client(&state, &mut session, text.as_str(), &mut |m| push(m.into())),
+                Some(Ok(Message::Binary(_))) => push(ServerMessage::Error { message: "send JSON text messages".into(), position: head(&state) }.into()),
                 Some(Ok(Message::Close(_))) | None => false,
                 Some(Ok(_)) => true, // ping/pong: handled by axum
                 Some(Err(error)) => {
@@ -130,15 +142,15 @@ async fn connection(state: AppState, socket: WebSocket) {
             },
             message = changes.recv() => match message {
                 Some(HubMessage::Change(change)) => match session.matches(&change) {
-                    true => push(ServerMessage::Changed { position: change.position, change }),
+                    true => push(Outgoing::Shared(change)),
                     false => true,
                 },
-                Some(HubMessage::Resync { position }) => push(ServerMessage::Resync { position: position.max(head(&state)) }),
+                Some(HubMessage::Resync { position }) => push(ServerMessage::Resync { position: position.max(head(&state)) }.into()),
                 // The hub stopped (server shutting down).
                 None => false,
             },
-            _ = heartbeat.tick() => push(ServerMessage::Heartbeat { position: head(&state) }),
-            _ = status_tick.tick() => push_status(&state, &session, &mut push),
+            _ = heartbeat.tick() => push(ServerMessage::Heartbeat { position: head(&state) }.into()),
+            _ = status_tick.tick() => push_status(&state, &session, &mut |m| push(m.into())),
             _ = stopping.wait_for(|s| *s) => false,
         };
         if !keep_going {
@@ -153,6 +165,32 @@ async fn connection(state: AppState, socket: WebSocket) {
     let _ = writer.await;
     state.metrics.ws_disconnected();
     tracing::debug!("websocket closed");
+}
+
+/// What the writer sends: a message to serialise, or a change the hub serialised once for
+/// every client.
+enum Outgoing {
+    Message(ServerMessage),
+    Shared(Arc<LiveChange>),
+}
+
+impl From<ServerMessage> for Outgoing {
+    fn from(message: ServerMessage) -> Self {
+        Outgoing::Message(message)
+    }
+}
+
+impl Outgoing {
+    /// The frame's text; `None` (skipped) if it cannot be serialised.
+    fn into_text(self) -> Option<Utf8Bytes> {
+        match self {
+            Outgoing::Message(message) => serde_json::to_string(&message).ok().map(Into::into),
+            Outgoing::Shared(change) => {
+                let json = change.message_json();
+                (!json.is_empty()).then(|| json.to_owned().into())
+            }
+        }
+    }
 }
 
 struct Session {
