@@ -99,10 +99,10 @@ impl Plan {
         } else {
             Self {
                 quick,
-                append_secs: 4.0,
+                append_secs: 2.0,
                 load_samples: 200,
                 rebuild_events: 1_000_000,
-                latency_secs: 15.0,
+                latency_secs: 10.0,
                 http_secs: 10.0,
             }
         }
