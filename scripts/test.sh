@@ -33,8 +33,8 @@ cargo test -p domain -p eventstore -p orders -p server
 step "release build (server + optimised wasm)"
 cargo leptos build --release
 
-step "reliability, short mode (kill -9 on SQLite and PostgreSQL, poison event, rebuild under load, model-based)"
-cargo run --release -p reliability -- --quick --server-bin target/release/server
+step "reliability, full mode (kill -9 x20 per backend, PostgreSQL restarts, NATS outages, poison event, rebuild under load, disk full, model-based)"
+cargo run --release -p reliability -- --server-bin target/release/server
 
 step "Playwright end-to-end tests (Debian Chromium, release build, fresh database)"
 (cd end2end && npx playwright test)

@@ -84,6 +84,39 @@ async fn random_workloads_equal_replay_postgres() -> anyhow::Result<()> {
     random_workloads_equal_replay(Backend::Postgres).await
 }
 
+/// A runner that catches up over a whole workload in batches of 1,000 events (the batch folds:
+/// orders placed, changed and confirmed within one batch, activity rows pruned within it)
+/// leaves the same rows as applying every event one by one.
+async fn big_batches_equal_replay(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let mut world = World::default();
+    random_workload(&env.commands, 4242, &mut world, 1_500).await?;
+    let head = env.head().await?;
+    anyhow::ensure!(head > 500, "the workload wrote only {head} events");
+    let runner = env.runner(fast_runner_config(1_000)).await?;
+    catch_up(&env, &runner).await?;
+    for s in runner.status() {
+        assert_ne!(s.state, ProjectionState::Faulted, "{s:#?}");
+    }
+    let live = dump_live(env.db()).await?;
+    let replay = replay_dump(&env, 3_000).await?;
+    assert_same(&live, &replay, &format!("{backend} big batches"));
+    assert!(!live["rm_orders"].is_empty());
+    runner.shutdown().await;
+    env.cleanup().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_batches_equal_replay_sqlite() -> anyhow::Result<()> {
+    big_batches_equal_replay(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_batches_equal_replay_postgres() -> anyhow::Result<()> {
+    big_batches_equal_replay(Backend::Postgres).await
+}
+
 async fn abrupt_stop_then_restart(backend: Backend) -> anyhow::Result<()> {
     let env = Env::new(backend).await?;
     let mut world = World::default();

@@ -49,6 +49,24 @@ pub trait Projection: Send + Sync + 'static {
         event: &RecordedEvent,
     ) -> anyhow::Result<()>;
 
+    /// Applies a batch of events this projection handles, in log order, inside the runner's
+    /// transaction. The default applies them one by one; a projection may override it to fold
+    /// the batch in memory and write each touched row once (rebuilds and catch-ups then run at
+    /// bulk speed). It must leave exactly the rows that applying the events one by one leaves.
+    /// On an error the runner rolls the batch back and applies it event by event, to find (and
+    /// fault on) the failing event.
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        for event in events {
+            self.apply(tx, generation, event).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes every row of `generation` (the old one after a swap, or an abandoned rebuild).
     async fn drop_generation(
         &self,

@@ -1315,25 +1315,27 @@ impl Task {
         let _turn = self.db.write_turn().await;
         let mut tx = begin(&mut conn, &self.db).await?;
         let projection = &self.shared.projection;
-        for (index, event) in events.iter().enumerate() {
-            if !projection.handles(event) {
-                continue;
+        let handled: Vec<&RecordedEvent> =
+            events.iter().filter(|e| projection.handles(e)).collect();
+        if let Err(error) = projection.apply_batch(&mut tx, generation, &handled).await {
+            tx.rollback().await?;
+            if let Some(transient) = self.transient(&error) {
+                return Err(transient);
             }
-            if let Err(error) = projection.apply(&mut tx, generation, event).await {
-                tx.rollback().await?;
-                // A database hiccup (busy, deadlock, lost connection, full disk) is not the
-                // event's fault: retry it as storage, forever, instead of dead-lettering it.
-                if let Some(db_error) = error
-                    .chain()
-                    .find_map(|e| e.downcast_ref::<sqlx::Error>())
-                    .filter(|e| crate::error::is_transient(e))
-                {
-                    return Err(StoreError::Storage(sqlx::Error::Protocol(format!(
-                        "{} failed on a transient database error: {db_error}",
-                        self.shared.name
-                    ))));
+            debug!(error = %format!("{error:#}"), "batch apply failed; applying event by event");
+            // Event by event, to find the failing one (or to write the batch after all).
+            tx = begin(&mut conn, &self.db).await?;
+            for (index, event) in events.iter().enumerate() {
+                if !projection.handles(event) {
+                    continue;
                 }
-                return Ok(Commit::Failed(ApplyFailure { index, error }));
+                if let Err(error) = projection.apply(&mut tx, generation, event).await {
+                    tx.rollback().await?;
+                    if let Some(transient) = self.transient(&error) {
+                        return Err(transient);
+                    }
+                    return Ok(Commit::Failed(ApplyFailure { index, error }));
+                }
             }
         }
         let to = events.last().map_or(from, |e| e.position);
@@ -1378,6 +1380,19 @@ impl Task {
         }
         tx.commit().await?;
         Ok(Commit::Done)
+    }
+
+    /// A database hiccup (busy, deadlock, lost connection, full disk) is not the event's fault:
+    /// it is retried as storage, forever, instead of dead-lettering the event.
+    fn transient(&self, error: &anyhow::Error) -> Option<StoreError> {
+        let db_error = error
+            .chain()
+            .find_map(|e| e.downcast_ref::<sqlx::Error>())
+            .filter(|e| crate::error::is_transient(e))?;
+        Some(StoreError::Storage(sqlx::Error::Protocol(format!(
+            "{} failed on a transient database error: {db_error}",
+            self.shared.name
+        ))))
     }
 
     /// Bookkeeping after a commit: checkpoint, rates, notifications; after a swap, drops the old

@@ -4,6 +4,8 @@
 //! rather than faulting the feed), so positions are contiguous and pruning by position keeps
 //! the last 100 (plus at most `PRUNE_EVERY` not yet pruned; queries read 100).
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::customer::{Customer, CustomerEvent};
@@ -15,7 +17,7 @@ use sqlx::AnyConnection;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::{ACTIVITY, at_us, decode, short_id};
+use super::{ACTIVITY, INSERT_CHUNK, at_us, decode, short_id, values_sql};
 
 /// Rows the feed keeps.
 pub const ACTIVITY_KEEP: i64 = 100;
@@ -42,40 +44,17 @@ impl Projection for ActivityProjection {
         generation: i64,
         event: &RecordedEvent,
     ) -> anyhow::Result<()> {
-        let text = match describe(tx, generation, event).await {
-            Ok(Some(text)) => text,
-            Ok(None) => generic(event),
-            Err(e) if is_decode_error(event) => {
-                warn!(error = %format!("{e:#}"), "activity: unreadable event, described generically");
-                generic(event)
-            }
-            Err(e) => return Err(e),
-        };
-        sqlx::query(
-            "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
-             text, at_us) values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(generation)
-        .bind(event.position)
-        .bind(event.event_id.to_string())
-        .bind(&event.stream_id)
-        .bind(&event.event_type)
-        .bind(text)
-        .bind(at_us(event))
-        .execute(&mut *tx)
-        .await
-        .context("inserting activity row")?;
-        // Pruning depends on the position only (a replay prunes at the same points); between
-        // prunes the table holds up to ACTIVITY_KEEP + PRUNE_EVERY rows, queries read 100.
-        if event.position % PRUNE_EVERY == 0 {
-            sqlx::query("delete from rm_activity where generation = $1 and position <= $2")
-                .bind(generation)
-                .bind(event.position - ACTIVITY_KEEP)
-                .execute(&mut *tx)
-                .await
-                .context("pruning activity")?;
-        }
-        Ok(())
+        apply_events(tx, generation, &[event]).await
+    }
+
+    #[instrument(name = "projection.activity.batch", skip_all, fields(generation = generation, events = events.len()))]
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        apply_events(tx, generation, events).await
     }
 
     async fn drop_generation(
@@ -89,6 +68,173 @@ impl Projection for ActivityProjection {
                 .execute(&mut *conn)
                 .await
                 .with_context(|| format!("dropping generation {generation} of {table}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The feed rows of `events` (in log order): one multi-row insert of the rows that survive this
+/// batch's pruning, one prune, product names written once. Leaves exactly the rows that applying
+/// the events one by one leaves: pruning depends on positions only, and each prune deletes a
+/// prefix, so the last prune point of the batch decides.
+async fn apply_events(
+    tx: &mut AnyConnection,
+    generation: i64,
+    events: &[&RecordedEvent],
+) -> anyhow::Result<()> {
+    let cut = events
+        .iter()
+        .rev()
+        .map(|e| e.position)
+        .find(|p| p % PRUNE_EVERY == 0)
+        .map(|p| p - ACTIVITY_KEEP);
+    let mut names = ProductNames::new(generation);
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let text = match describe(tx, &mut names, event).await {
+            Ok(Some(text)) => text,
+            Ok(None) => generic(event),
+            Err(e) if is_decode_error(event) => {
+                warn!(position = event.position, error = %format!("{e:#}"), "activity: unreadable event, described generically");
+                generic(event)
+            }
+            Err(e) => return Err(e),
+        };
+        if cut.is_none_or(|cut| event.position > cut) {
+            rows.push((*event, text));
+        }
+    }
+    names.flush(tx).await?;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let statement = values_sql(
+            "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
+             text, at_us) values ",
+            chunk.len(),
+            7,
+            "",
+        );
+        let mut query = sqlx::query(&statement);
+        for (event, text) in chunk {
+            query = query
+                .bind(generation)
+                .bind(event.position)
+                .bind(event.event_id.to_string())
+                .bind(&event.stream_id)
+                .bind(&event.event_type)
+                .bind(text.as_str())
+                .bind(at_us(event));
+        }
+        query
+            .execute(&mut *tx)
+            .await
+            .context("inserting activity rows")?;
+    }
+    // Between prunes the table holds up to ACTIVITY_KEEP + PRUNE_EVERY rows; queries read 100.
+    if let Some(cut) = cut {
+        sqlx::query("delete from rm_activity where generation = $1 and position <= $2")
+            .bind(generation)
+            .bind(cut)
+            .execute(&mut *tx)
+            .await
+            .context("pruning activity")?;
+    }
+    Ok(())
+}
+
+/// Product names as the feed knows them during one batch: read through from
+/// `rm_activity_products` (cached), changes kept in memory and written once by
+/// [`flush`](Self::flush) with the same rules as row-by-row upserts.
+struct ProductNames {
+    generation: i64,
+    /// Names read from the table (`None`: no row).
+    stored: HashMap<Uuid, Option<String>>,
+    /// Names to write: (name, overwrite). Without overwrite an existing row wins.
+    changed: HashMap<Uuid, (String, bool)>,
+}
+
+impl ProductNames {
+    fn new(generation: i64) -> Self {
+        Self {
+            generation,
+            stored: HashMap::new(),
+            changed: HashMap::new(),
+        }
+    }
+
+    async fn stored(&mut self, tx: &mut AnyConnection, id: Uuid) -> anyhow::Result<Option<String>> {
+        if let Some(known) = self.stored.get(&id) {
+            return Ok(known.clone());
+        }
+        let name: Option<String> = sqlx::query_scalar(
+            "select name from rm_activity_products where generation = $1 and product_id = $2",
+        )
+        .bind(self.generation)
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .context("reading product name")?;
+        self.stored.insert(id, name.clone());
+        Ok(name)
+    }
+
+    /// The product's known name, or "Product <short id>".
+    async fn get(&mut self, tx: &mut AnyConnection, id: Uuid) -> anyhow::Result<String> {
+        if let Some((name, true)) = self.changed.get(&id) {
+            return Ok(name.clone());
+        }
+        if let Some(name) = self.stored(tx, id).await? {
+            return Ok(name);
+        }
+        Ok(match self.changed.get(&id) {
+            Some((name, _)) => name.clone(),
+            None => format!("Product {}", short_id(id)),
+        })
+    }
+
+    /// Records a name; `overwrite` for catalog events, not for names copied into orders (those
+    /// only fill a gap).
+    fn remember(&mut self, id: Uuid, name: &str, overwrite: bool) {
+        match self.changed.get(&id) {
+            // A later copy never replaces a name already recorded in this batch.
+            Some(_) if !overwrite => {}
+            _ => {
+                self.changed.insert(id, (name.to_owned(), overwrite));
+            }
+        }
+    }
+
+    async fn flush(self, tx: &mut AnyConnection) -> anyhow::Result<()> {
+        for overwrite in [true, false] {
+            let rows: Vec<(&Uuid, &String)> = self
+                .changed
+                .iter()
+                .filter(|(_, (_, o))| *o == overwrite)
+                .map(|(id, (name, _))| (id, name))
+                .collect();
+            let conflict = if overwrite {
+                " on conflict (generation, product_id) do update set name = excluded.name"
+            } else {
+                " on conflict (generation, product_id) do nothing"
+            };
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let statement = values_sql(
+                    "insert into rm_activity_products (generation, product_id, name) values ",
+                    chunk.len(),
+                    3,
+                    conflict,
+                );
+                let mut query = sqlx::query(&statement);
+                for (id, name) in chunk {
+                    query = query
+                        .bind(self.generation)
+                        .bind(id.to_string())
+                        .bind(name.as_str());
+                }
+                query
+                    .execute(&mut *tx)
+                    .await
+                    .context("saving product names")?;
+            }
         }
         Ok(())
     }
@@ -116,7 +262,7 @@ fn plural(n: u32, one: &str) -> String {
 /// The sentence for a known event; `None` for event types of no known aggregate.
 async fn describe(
     tx: &mut AnyConnection,
-    generation: i64,
+    names: &mut ProductNames,
     event: &RecordedEvent,
 ) -> anyhow::Result<Option<String>> {
     if let Some((id, e)) = decode::<Order>(event)? {
@@ -124,14 +270,7 @@ async fn describe(
         let text = match e {
             OrderEvent::Placed(p) => format!("Order {order} placed for {}", p.customer_name),
             OrderEvent::ItemAdded(a) => {
-                remember_product(
-                    tx,
-                    generation,
-                    a.product_id.as_uuid(),
-                    a.product_name.as_str(),
-                    false,
-                )
-                .await?;
+                names.remember(a.product_id.as_uuid(), a.product_name.as_str(), false);
                 format!(
                     "{} × {} added to order {order} ({} each)",
                     a.quantity, a.product_name, a.unit_price
@@ -139,11 +278,11 @@ async fn describe(
             }
             OrderEvent::ItemRemoved(r) => format!(
                 "{} removed from order {order}",
-                product_name(tx, generation, r.product_id.as_uuid()).await?
+                names.get(tx, r.product_id.as_uuid()).await?
             ),
             OrderEvent::ItemQuantityChanged(c) => format!(
                 "Quantity of {} on order {order} changed to {}",
-                product_name(tx, generation, c.product_id.as_uuid()).await?,
+                names.get(tx, c.product_id.as_uuid()).await?,
                 c.quantity
             ),
             OrderEvent::Confirmed(c) => format!(
@@ -176,7 +315,7 @@ async fn describe(
     if let Some((id, e)) = decode::<Product>(event)? {
         let text = match e {
             ProductEvent::Created(c) => {
-                remember_product(tx, generation, id, c.name.as_str(), true).await?;
+                names.remember(id, c.name.as_str(), true);
                 format!(
                     "Product {} ({}) added to the catalog at {}",
                     c.name, c.sku, c.price
@@ -184,63 +323,20 @@ async fn describe(
             }
             ProductEvent::Repriced(r) => format!(
                 "{} repriced from {} to {}",
-                product_name(tx, generation, id).await?,
+                names.get(tx, id).await?,
                 r.previous_price,
                 r.price
             ),
             ProductEvent::Renamed(r) => {
-                let old = product_name(tx, generation, id).await?;
-                remember_product(tx, generation, id, r.name.as_str(), true).await?;
+                let old = names.get(tx, id).await?;
+                names.remember(id, r.name.as_str(), true);
                 format!("{old} renamed to {}", r.name)
             }
             ProductEvent::Discontinued(_) => {
-                format!("{} discontinued", product_name(tx, generation, id).await?)
+                format!("{} discontinued", names.get(tx, id).await?)
             }
         };
         return Ok(Some(text));
     }
     Ok(None)
-}
-
-/// Records a product's name; `overwrite` for catalog events, not for names copied into orders.
-async fn remember_product(
-    tx: &mut AnyConnection,
-    generation: i64,
-    product_id: Uuid,
-    name: &str,
-    overwrite: bool,
-) -> anyhow::Result<()> {
-    let conflict = if overwrite {
-        "do update set name = excluded.name"
-    } else {
-        "do nothing"
-    };
-    sqlx::query(&format!(
-        "insert into rm_activity_products (generation, product_id, name) values ($1, $2, $3) \
-         on conflict (generation, product_id) {conflict}"
-    ))
-    .bind(generation)
-    .bind(product_id.to_string())
-    .bind(name)
-    .execute(&mut *tx)
-    .await
-    .context("saving product name")?;
-    Ok(())
-}
-
-/// The product's known name, or "Product <short id>".
-async fn product_name(
-    tx: &mut AnyConnection,
-    generation: i64,
-    product_id: Uuid,
-) -> anyhow::Result<String> {
-    let name: Option<String> = sqlx::query_scalar(
-        "select name from rm_activity_products where generation = $1 and product_id = $2",
-    )
-    .bind(generation)
-    .bind(product_id.to_string())
-    .fetch_optional(&mut *tx)
-    .await
-    .context("reading product name")?;
-    Ok(name.unwrap_or_else(|| format!("Product {}", short_id(product_id))))
 }

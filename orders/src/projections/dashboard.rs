@@ -2,6 +2,8 @@
 //! names, placements per minute) that the query aggregates. No running counters: the live model
 //! equals a replay by construction.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::aggregate::Aggregate as _;
@@ -11,8 +13,9 @@ use eventstore::RecordedEvent;
 use eventstore::projection::Projection;
 use sqlx::AnyConnection;
 use tracing::instrument;
+use uuid::Uuid;
 
-use super::{DASHBOARD, at_us, decode, qty};
+use super::{DASHBOARD, INSERT_CHUNK, at_us, decode, qty, values_sql};
 
 /// Microseconds per minute: `minute = recorded_at_us / MINUTE_US`.
 pub const MINUTE_US: i64 = 60_000_000;
@@ -48,26 +51,41 @@ impl Projection for DashboardProjection {
                 .await
                 .with_context(|| format!("applying {} to order {order_id}", event.event_type))
         } else if let Some((product_id, e)) = decode::<Product>(event)? {
-            let name = match e {
-                ProductEvent::Created(c) => c.name,
-                ProductEvent::Renamed(r) => r.name,
-                ProductEvent::Repriced(_) | ProductEvent::Discontinued(_) => return Ok(()),
-            };
-            sqlx::query(
-                "insert into rm_dash_product_names (generation, product_id, name) \
-                 values ($1, $2, $3) \
-                 on conflict (generation, product_id) do update set name = excluded.name",
-            )
-            .bind(generation)
-            .bind(product_id.to_string())
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await
-            .context("saving product name")?;
-            Ok(())
+            apply_product(tx, generation, product_id, e).await
         } else {
             Ok(())
         }
+    }
+
+    /// Orders placed within the batch are folded in memory (status, total, lines) and inserted
+    /// once at the end; placements per minute, product names and the events of orders placed
+    /// earlier run their row-by-row statements in log order. A sequence the fold does not model
+    /// is an error: the runner then applies the batch event by event.
+    #[instrument(name = "projection.dashboard.batch", skip_all, fields(generation = generation, events = events.len()))]
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        let mut fold = NewDashOrders::default();
+        for event in events {
+            if let Some((order_id, e)) = decode::<Order>(event)? {
+                if matches!(e, OrderEvent::Placed(_)) {
+                    fold.place(order_id)?;
+                    count_placement(tx, generation, event).await?;
+                } else if !fold.apply(order_id, &e)? {
+                    apply_order(tx, generation, event, &order_id.to_string(), e)
+                        .await
+                        .with_context(|| {
+                            format!("applying {} to order {order_id}", event.event_type)
+                        })?;
+                }
+            } else if let Some((product_id, e)) = decode::<Product>(event)? {
+                apply_product(tx, generation, product_id, e).await?;
+            }
+        }
+        fold.flush(tx, generation).await
     }
 
     async fn drop_generation(
@@ -91,6 +109,161 @@ impl Projection for DashboardProjection {
     }
 }
 
+async fn apply_product(
+    tx: &mut AnyConnection,
+    generation: i64,
+    product_id: Uuid,
+    e: ProductEvent,
+) -> anyhow::Result<()> {
+    let name = match e {
+        ProductEvent::Created(c) => c.name,
+        ProductEvent::Renamed(r) => r.name,
+        ProductEvent::Repriced(_) | ProductEvent::Discontinued(_) => return Ok(()),
+    };
+    sqlx::query(
+        "insert into rm_dash_product_names (generation, product_id, name) \
+         values ($1, $2, $3) \
+         on conflict (generation, product_id) do update set name = excluded.name",
+    )
+    .bind(generation)
+    .bind(product_id.to_string())
+    .bind(name.as_str())
+    .execute(&mut *tx)
+    .await
+    .context("saving product name")?;
+    Ok(())
+}
+
+/// An order placed within the current batch, in memory until [`NewDashOrders::flush`].
+struct NewDashOrder {
+    status: OrderStatus,
+    total_cents: i64,
+    /// (product, name, quantity) in the order added.
+    lines: Vec<(Uuid, String, i64)>,
+}
+
+/// The batch fold of [`DashboardProjection::apply_batch`].
+#[derive(Default)]
+struct NewDashOrders {
+    order: Vec<Uuid>,
+    orders: HashMap<Uuid, NewDashOrder>,
+}
+
+impl NewDashOrders {
+    fn place(&mut self, order_id: Uuid) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.orders.contains_key(&order_id),
+            "order {order_id} placed twice in one batch"
+        );
+        self.order.push(order_id);
+        self.orders.insert(
+            order_id,
+            NewDashOrder {
+                status: OrderStatus::Draft,
+                total_cents: 0,
+                lines: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Applies `e` to an order placed in this batch; `false` when the order is not one of them.
+    fn apply(&mut self, order_id: Uuid, e: &OrderEvent) -> anyhow::Result<bool> {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Ok(false);
+        };
+        match e {
+            OrderEvent::Placed(_) => anyhow::bail!("order {order_id} placed twice in one batch"),
+            OrderEvent::ItemAdded(a) => {
+                let product_id = a.product_id.as_uuid();
+                anyhow::ensure!(
+                    !order.lines.iter().any(|(p, _, _)| *p == product_id),
+                    "product {product_id} added twice to order {order_id}"
+                );
+                order.lines.push((
+                    product_id,
+                    a.product_name.as_str().to_owned(),
+                    qty(a.quantity),
+                ));
+            }
+            OrderEvent::ItemRemoved(r) => {
+                let product_id = r.product_id.as_uuid();
+                order.lines.retain(|(p, _, _)| *p != product_id);
+            }
+            OrderEvent::ItemQuantityChanged(c) => {
+                let product_id = c.product_id.as_uuid();
+                for line in order.lines.iter_mut().filter(|(p, _, _)| *p == product_id) {
+                    line.2 = qty(c.quantity);
+                }
+            }
+            OrderEvent::Confirmed(c) => {
+                order.status = OrderStatus::Confirmed;
+                order.total_cents = c.total.cents();
+            }
+            OrderEvent::Shipped(_) => order.status = OrderStatus::Shipped,
+            OrderEvent::Delivered(_) => order.status = OrderStatus::Delivered,
+            OrderEvent::Cancelled(_) => order.status = OrderStatus::Cancelled,
+        }
+        Ok(true)
+    }
+
+    /// Inserts the batch's new orders and their lines (multi-row statements).
+    async fn flush(self, tx: &mut AnyConnection, generation: i64) -> anyhow::Result<()> {
+        let orders: Vec<(Uuid, &NewDashOrder)> = self
+            .order
+            .iter()
+            .filter_map(|id| self.orders.get(id).map(|o| (*id, o)))
+            .collect();
+        for chunk in orders.chunks(INSERT_CHUNK) {
+            let statement = values_sql(
+                "insert into rm_dash_orders (generation, order_id, status, total_cents) values ",
+                chunk.len(),
+                4,
+                "",
+            );
+            let mut query = sqlx::query(&statement);
+            for (id, o) in chunk {
+                query = query
+                    .bind(generation)
+                    .bind(id.to_string())
+                    .bind(o.status.as_str())
+                    .bind(o.total_cents);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .context("inserting the batch's new orders")?;
+        }
+        let lines: Vec<(Uuid, &(Uuid, String, i64))> = orders
+            .iter()
+            .flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l)))
+            .collect();
+        for chunk in lines.chunks(INSERT_CHUNK) {
+            let statement = values_sql(
+                "insert into rm_dash_lines (generation, order_id, product_id, product_name, \
+                 quantity) values ",
+                chunk.len(),
+                5,
+                "",
+            );
+            let mut query = sqlx::query(&statement);
+            for (id, (product_id, name, quantity)) in chunk {
+                query = query
+                    .bind(generation)
+                    .bind(id.to_string())
+                    .bind(product_id.to_string())
+                    .bind(name.as_str())
+                    .bind(*quantity);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .context("inserting the batch's new order lines")?;
+        }
+        Ok(())
+    }
+}
+
 async fn apply_order(
     tx: &mut AnyConnection,
     generation: i64,
@@ -109,24 +282,7 @@ async fn apply_order(
             .bind(OrderStatus::Draft.as_str())
             .execute(&mut *tx)
             .await?;
-            let minute = at_us(event).div_euclid(MINUTE_US);
-            sqlx::query(
-                "insert into rm_dash_minutes (generation, minute, placed) values ($1, $2, 1) \
-                 on conflict (generation, minute) do update \
-                 set placed = rm_dash_minutes.placed + 1",
-            )
-            .bind(generation)
-            .bind(minute)
-            .execute(&mut *tx)
-            .await?;
-            // Pruning depends on the position only, so a replay prunes at the same points.
-            if event.position % PRUNE_EVERY == 0 {
-                sqlx::query("delete from rm_dash_minutes where generation = $1 and minute < $2")
-                    .bind(generation)
-                    .bind(minute - KEEP_MINUTES)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            count_placement(tx, generation, event).await?;
         }
         OrderEvent::ItemAdded(a) => {
             sqlx::query(
@@ -179,6 +335,35 @@ async fn apply_order(
         OrderEvent::Shipped(_) => set_status(tx, generation, id, OrderStatus::Shipped).await?,
         OrderEvent::Delivered(_) => set_status(tx, generation, id, OrderStatus::Delivered).await?,
         OrderEvent::Cancelled(_) => set_status(tx, generation, id, OrderStatus::Cancelled).await?,
+    }
+    Ok(())
+}
+
+/// One more placement in the event's minute; every [`PRUNE_EVERY`]th position, minutes older
+/// than [`KEEP_MINUTES`] before it are deleted (pruning depends on the position only, so a replay
+/// prunes at the same points).
+async fn count_placement(
+    tx: &mut AnyConnection,
+    generation: i64,
+    event: &RecordedEvent,
+) -> anyhow::Result<()> {
+    let minute = at_us(event).div_euclid(MINUTE_US);
+    sqlx::query(
+        "insert into rm_dash_minutes (generation, minute, placed) values ($1, $2, 1) \
+         on conflict (generation, minute) do update \
+         set placed = rm_dash_minutes.placed + 1",
+    )
+    .bind(generation)
+    .bind(minute)
+    .execute(&mut *tx)
+    .await?;
+    // Pruning depends on the position only, so a replay prunes at the same points.
+    if event.position % PRUNE_EVERY == 0 {
+        sqlx::query("delete from rm_dash_minutes where generation = $1 and minute < $2")
+            .bind(generation)
+            .bind(minute - KEEP_MINUTES)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

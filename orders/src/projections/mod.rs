@@ -70,6 +70,31 @@ pub(crate) fn decode<A: Aggregate>(
     Ok(Some((id, decoded)))
 }
 
+/// Rows per multi-row statement of a batch apply (at most 8 parameters per row here: far below
+/// SQLite's and PostgreSQL's parameter limits).
+pub(crate) const INSERT_CHUNK: usize = 500;
+
+/// `{head}($1, .., $w), ($w+1, ..), ..{tail}`: a multi-row `values` list of `rows` rows of `width`
+/// parameters each, numbered row by row.
+pub(crate) fn values_sql(head: &str, rows: usize, width: usize, tail: &str) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5);
+    sql.push_str(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            // Writing into a String cannot fail.
+            let _ = write!(sql, "${}", row * width + col + 1);
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
 /// The event's recorded time in microseconds since the epoch (the `*_at_us` columns).
 pub(crate) fn at_us(event: &RecordedEvent) -> i64 {
     event.recorded_at.timestamp_micros()

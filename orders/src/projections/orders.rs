@@ -1,6 +1,8 @@
 //! Projection `orders`: order summaries (the list) and details (lines, shipping, cancellation),
 //! with the customer name kept current.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::aggregate::Aggregate as _;
@@ -12,7 +14,7 @@ use sqlx::AnyConnection;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::{ORDERS, at_us, decode, qty};
+use super::{INSERT_CHUNK, ORDERS, at_us, decode, qty, values_sql};
 
 /// See the module docs. Tables: `rm_orders`, `rm_order_lines`, `rm_order_customers`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +46,41 @@ impl Projection for OrdersProjection {
         }
     }
 
+    /// Orders placed within the batch are folded in memory and inserted once at the end (a
+    /// rebuild or catch-up writes each order and its lines once instead of once per event);
+    /// events of orders placed earlier, and customer events, run their row-by-row statements in
+    /// log order. A sequence the fold does not model (a second placement, an item added twice)
+    /// is an error: the runner then applies the batch event by event.
+    #[instrument(name = "projection.orders.batch", skip_all, fields(generation = generation, events = events.len()))]
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        let mut fold = NewOrders::default();
+        fold.preload_customers(tx, generation, events).await?;
+        for event in events {
+            if let Some((order_id, e)) = decode::<Order>(event)? {
+                if let OrderEvent::Placed(p) = &e {
+                    let name = fold
+                        .customer_name(tx, generation, p.customer_id.as_uuid())
+                        .await?
+                        .unwrap_or_else(|| p.customer_name.as_str().to_owned());
+                    fold.place(order_id, p.customer_id.as_uuid(), name, event)?;
+                } else if !fold.apply(order_id, event, &e)? {
+                    apply_order(tx, generation, event, order_id, e).await?;
+                }
+            } else if let Some((customer_id, e)) = decode::<Customer>(event)? {
+                if let Some(name) = customer_name_in(&e) {
+                    fold.rename(customer_id, name);
+                }
+                apply_customer(tx, generation, customer_id, e).await?;
+            }
+        }
+        fold.flush(tx, generation).await
+    }
+
     async fn drop_generation(
         &self,
         conn: &mut AnyConnection,
@@ -55,6 +92,306 @@ impl Projection for OrdersProjection {
                 .execute(&mut *conn)
                 .await
                 .with_context(|| format!("dropping generation {generation} of {table}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The customer's name a customer event states, if any.
+fn customer_name_in(event: &CustomerEvent) -> Option<&str> {
+    match event {
+        CustomerEvent::Registered(e) => Some(e.name.as_str()),
+        CustomerEvent::Renamed(e) => Some(e.name.as_str()),
+        CustomerEvent::EmailChanged(_) => None,
+    }
+}
+
+/// An order placed within the current batch: its row and lines, in memory until
+/// [`NewOrders::flush`].
+struct NewOrder {
+    customer_id: Uuid,
+    customer_name: String,
+    status: OrderStatus,
+    item_count: i64,
+    total_cents: i64,
+    created_at_us: i64,
+    updated_at_us: i64,
+    version: i64,
+    carrier: Option<String>,
+    tracking_number: Option<String>,
+    cancel_reason: Option<String>,
+    lines: Vec<NewLine>,
+}
+
+struct NewLine {
+    product_id: Uuid,
+    added_position: i64,
+    sku: String,
+    product_name: String,
+    unit_price_cents: i64,
+    quantity: i64,
+}
+
+/// The batch fold of [`OrdersProjection::apply_batch`].
+#[derive(Default)]
+struct NewOrders {
+    /// Placement order, for a deterministic insert.
+    order: Vec<Uuid>,
+    orders: HashMap<Uuid, NewOrder>,
+    /// Customer names known in this batch (`None`: no row).
+    customers: HashMap<Uuid, Option<String>>,
+}
+
+impl NewOrders {
+    /// The name `rm_order_customers` holds for the customer at this point of the batch.
+    async fn customer_name(
+        &mut self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        customer_id: Uuid,
+    ) -> anyhow::Result<Option<String>> {
+        if let Some(known) = self.customers.get(&customer_id) {
+            return Ok(known.clone());
+        }
+        let known: Option<String> = sqlx::query_scalar(
+            "select name from rm_order_customers where generation = $1 and customer_id = $2",
+        )
+        .bind(generation)
+        .bind(customer_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .context("reading the customer name")?;
+        self.customers.insert(customer_id, known.clone());
+        Ok(known)
+    }
+
+    /// Reads the names of every customer the batch's placements name, in one statement (the
+    /// batch's own customer events then update them in log order).
+    async fn preload_customers(
+        &mut self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        let mut ids: Vec<Uuid> = Vec::new();
+        for event in events {
+            if event.event_type == "OrderPlaced"
+                && let Some((_, OrderEvent::Placed(p))) = decode::<Order>(event)?
+            {
+                ids.push(p.customer_id.as_uuid());
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let statement = format!(
+                "select customer_id, name from rm_order_customers where generation = $1 \
+                 and customer_id in ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, String)>(&statement).bind(generation);
+            for id in chunk {
+                query = query.bind(id.to_string());
+                self.customers.insert(*id, None);
+            }
+            for (id, name) in query
+                .fetch_all(&mut *tx)
+                .await
+                .context("reading the customer names")?
+            {
+                if let Ok(id) = Uuid::parse_str(&id) {
+                    self.customers.insert(id, Some(name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn place(
+        &mut self,
+        order_id: Uuid,
+        customer_id: Uuid,
+        customer_name: String,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.orders.contains_key(&order_id),
+            "order {order_id} placed twice in one batch"
+        );
+        let at = at_us(event);
+        self.order.push(order_id);
+        self.orders.insert(
+            order_id,
+            NewOrder {
+                customer_id,
+                customer_name,
+                status: OrderStatus::Draft,
+                item_count: 0,
+                total_cents: 0,
+                created_at_us: at,
+                updated_at_us: at,
+                version: event.version,
+                carrier: None,
+                tracking_number: None,
+                cancel_reason: None,
+                lines: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// A customer's name changed: orders placed earlier in the batch show it, later ones read it.
+    fn rename(&mut self, customer_id: Uuid, name: &str) {
+        self.customers.insert(customer_id, Some(name.to_owned()));
+        for order in self.orders.values_mut() {
+            if order.customer_id == customer_id {
+                order.customer_name = name.to_owned();
+            }
+        }
+    }
+
+    /// Applies `e` to an order placed in this batch; `false` when the order is not one of them.
+    fn apply(
+        &mut self,
+        order_id: Uuid,
+        event: &RecordedEvent,
+        e: &OrderEvent,
+    ) -> anyhow::Result<bool> {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Ok(false);
+        };
+        let mut lines_changed = false;
+        match e {
+            OrderEvent::Placed(_) => anyhow::bail!("order {order_id} placed twice in one batch"),
+            OrderEvent::ItemAdded(a) => {
+                let product_id = a.product_id.as_uuid();
+                anyhow::ensure!(
+                    !order.lines.iter().any(|l| l.product_id == product_id),
+                    "product {product_id} added twice to order {order_id}"
+                );
+                order.lines.push(NewLine {
+                    product_id,
+                    added_position: event.position,
+                    sku: a.sku.as_str().to_owned(),
+                    product_name: a.product_name.as_str().to_owned(),
+                    unit_price_cents: a.unit_price.cents(),
+                    quantity: qty(a.quantity),
+                });
+                lines_changed = true;
+            }
+            OrderEvent::ItemRemoved(r) => {
+                let product_id = r.product_id.as_uuid();
+                order.lines.retain(|l| l.product_id != product_id);
+                lines_changed = true;
+            }
+            OrderEvent::ItemQuantityChanged(c) => {
+                let product_id = c.product_id.as_uuid();
+                for line in order
+                    .lines
+                    .iter_mut()
+                    .filter(|l| l.product_id == product_id)
+                {
+                    line.quantity = qty(c.quantity);
+                }
+                lines_changed = true;
+            }
+            OrderEvent::Confirmed(c) => {
+                order.status = OrderStatus::Confirmed;
+                order.total_cents = c.total.cents();
+                order.item_count = i64::from(c.item_count);
+            }
+            OrderEvent::Shipped(s) => {
+                order.status = OrderStatus::Shipped;
+                order.carrier = Some(s.carrier.as_str().to_owned());
+                order.tracking_number = Some(s.tracking_number.as_str().to_owned());
+            }
+            OrderEvent::Delivered(_) => order.status = OrderStatus::Delivered,
+            OrderEvent::Cancelled(c) => {
+                order.status = OrderStatus::Cancelled;
+                order.cancel_reason = Some(c.reason.as_str().to_owned());
+            }
+        }
+        if lines_changed {
+            // As `recompute_totals`: a draft's totals are its lines' sums.
+            order.item_count = order.lines.iter().map(|l| l.quantity).sum();
+            order.total_cents = order
+                .lines
+                .iter()
+                .map(|l| l.quantity * l.unit_price_cents)
+                .sum();
+        }
+        order.updated_at_us = at_us(event);
+        order.version = event.version;
+        Ok(true)
+    }
+
+    /// Inserts the batch's new orders and their lines (multi-row statements).
+    async fn flush(self, tx: &mut AnyConnection, generation: i64) -> anyhow::Result<()> {
+        let orders: Vec<(Uuid, &NewOrder)> = self
+            .order
+            .iter()
+            .filter_map(|id| self.orders.get(id).map(|o| (*id, o)))
+            .collect();
+        for chunk in orders.chunks(INSERT_CHUNK) {
+            let statement = values_sql(
+                "insert into rm_orders (generation, order_id, customer_id, customer_name, status, \
+                 item_count, total_cents, created_at_us, updated_at_us, version, carrier, \
+                 tracking_number, cancel_reason) values ",
+                chunk.len(),
+                13,
+                "",
+            );
+            let mut query = sqlx::query(&statement);
+            for (id, o) in chunk {
+                query = query
+                    .bind(generation)
+                    .bind(id.to_string())
+                    .bind(o.customer_id.to_string())
+                    .bind(o.customer_name.as_str())
+                    .bind(o.status.as_str())
+                    .bind(o.item_count)
+                    .bind(o.total_cents)
+                    .bind(o.created_at_us)
+                    .bind(o.updated_at_us)
+                    .bind(o.version)
+                    .bind(o.carrier.as_deref())
+                    .bind(o.tracking_number.as_deref())
+                    .bind(o.cancel_reason.as_deref());
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .context("inserting the batch's new orders")?;
+        }
+        let lines: Vec<(Uuid, &NewLine)> = orders
+            .iter()
+            .flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l)))
+            .collect();
+        for chunk in lines.chunks(INSERT_CHUNK) {
+            let statement = values_sql(
+                "insert into rm_order_lines (generation, order_id, product_id, added_position, \
+                 sku, product_name, unit_price_cents, quantity) values ",
+                chunk.len(),
+                8,
+                "",
+            );
+            let mut query = sqlx::query(&statement);
+            for (id, l) in chunk {
+                query = query
+                    .bind(generation)
+                    .bind(id.to_string())
+                    .bind(l.product_id.to_string())
+                    .bind(l.added_position)
+                    .bind(l.sku.as_str())
+                    .bind(l.product_name.as_str())
+                    .bind(l.unit_price_cents)
+                    .bind(l.quantity);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .context("inserting the batch's new order lines")?;
         }
         Ok(())
     }
