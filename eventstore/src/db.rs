@@ -38,6 +38,15 @@ impl Backend {
         }
     }
 
+    /// The backend an open connection talks to.
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+
     pub(crate) fn dialect(self) -> &'static Dialect {
         match self {
             Self::Sqlite => &sql::sqlite::DIALECT,

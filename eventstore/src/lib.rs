@@ -8,6 +8,7 @@ pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod lease;
+pub mod placeholders;
 pub mod projection;
 mod sql;
 pub mod sql_store;

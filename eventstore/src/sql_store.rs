@@ -53,6 +53,7 @@ use crate::envelope::{
     AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
 };
 use crate::error::{StoreError, StoreResult};
+use crate::placeholders::Placeholders;
 use crate::sql::{self, Dialect};
 use crate::store::EventStore;
 use crate::upcast::UpcasterRegistry;
@@ -798,11 +799,16 @@ async fn run_batch_bulk(
 
     insert_rows(&mut tx, dialect, &rows, now).await?;
     for chunk in touched.chunks(sql::INSERT_CHUNK_ROWS) {
-        let statement = sql::upsert_streams(chunk.len());
-        let mut query = sqlx::query(&statement).bind(now);
+        let statement = sql::upsert_streams(dialect, chunk.len());
+        let mut query = sqlx::query(&statement);
         for (id, stream_type) in chunk {
             let version = versions.get(id).copied().unwrap_or(0);
-            query = query.bind(*id).bind(*stream_type).bind(version);
+            query = query
+                .bind(*id)
+                .bind(*stream_type)
+                .bind(version)
+                .bind(now)
+                .bind(now);
         }
         query.execute(&mut *tx).await?;
     }
@@ -904,7 +910,7 @@ async fn insert_rows(
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(sql::INSERT_CHUNK_ROWS) {
         let statement = sql::insert_events(dialect, chunk.len());
-        let mut query = sqlx::query(&statement).bind(now);
+        let mut query = sqlx::query(&statement);
         for row in chunk {
             query = query
                 .bind(row.position)
@@ -916,7 +922,8 @@ async fn insert_rows(
                 .bind(row.event.event.schema_version)
                 .bind(&row.event.data)
                 .bind(&row.event.metadata)
-                .bind(row.event.correlation_id.as_deref());
+                .bind(row.event.correlation_id.as_deref())
+                .bind(now);
         }
         query.execute(&mut *tx).await?;
     }
@@ -1087,10 +1094,9 @@ async fn resolve_unique_violation(
         return Ok(Outcome::Duplicate(result));
     }
     for chunk in request.events.chunks(sql::INSERT_CHUNK_ROWS) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let statement = format!(
             "select event_id from events where event_id in ({})",
-            placeholders.join(", ")
+            Placeholders::new(dialect.backend).list(chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(&statement);
         for event in chunk {

@@ -170,7 +170,6 @@ pub async fn raw_append(
     let now = now_us();
     let statement = sql::insert_events(backend.dialect(), 1);
     sqlx::query(&statement)
-        .bind(now)
         .bind(position)
         .bind(event_id.to_string())
         .bind(stream_id)
@@ -181,6 +180,7 @@ pub async fn raw_append(
         .bind(serde_json::to_string(data)?)
         .bind(serde_json::to_string(metadata)?)
         .bind(metadata.correlation_id.map(|c| c.to_string()))
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     sqlx::query(sql::UPSERT_STREAM)

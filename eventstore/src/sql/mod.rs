@@ -5,11 +5,15 @@
 //! Placeholders are `$1, $2, ...` on both backends (sqlx passes them through to SQLite, which
 //! accepts `$NNN`).
 
+use crate::placeholders::Placeholders;
+
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 /// The statements that differ per backend.
 pub(crate) struct Dialect {
+    /// The backend these statements are for (placeholder style of built statements).
+    pub backend: crate::db::Backend,
     /// Starts the writer's transaction. SQLite: `begin immediate` takes the write lock up front
     /// (a deferred transaction that later upgrades can fail with SQLITE_BUSY).
     pub begin_write: &'static str,
@@ -43,16 +47,9 @@ pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, eve
      stream_type, version, event_type, schema_version, data, metadata, correlation_id, \
      recorded_at_us) values ";
 
-/// Per-row parameters of the multi-row insert (position, event_id, stream_id, stream_type,
-/// version, event_type, schema_version, data, metadata, correlation_id); recorded_at_us is the
-/// shared parameter $1 (one timestamp per group commit). Rows of one statement may belong to
-/// different streams (a whole group-commit batch is one insert).
-pub(crate) const INSERT_PARAMS_PER_ROW: usize = 10;
-pub(crate) const INSERT_SHARED_PARAMS: usize = 1;
-
-/// Rows per insert statement: 10,001 parameters, far below SQLite's 32,766 and PostgreSQL's
+/// Rows per insert statement: 5,500 parameters (11 per row), far below SQLite's 32,766 and PostgreSQL's
 /// 65,535 limits.
-pub(crate) const INSERT_CHUNK_ROWS: usize = 1000;
+pub(crate) const INSERT_CHUNK_ROWS: usize = 500;
 
 /// Takes `n` positions from the counter row and returns the last one. The row lock it takes is
 /// held until commit: this is what makes the global log gap-free (see the migration).
@@ -105,68 +102,49 @@ pub(crate) const ADVANCE_CHECKPOINT_MONOTONIC: &str = "insert into checkpoints (
 pub(crate) const SAVEPOINT: &str = "savepoint eventide_append";
 pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "rollback to savepoint eventide_append";
 
-/// Builds the multi-row insert for `rows` events.
+/// Builds the multi-row insert for `rows` events (parameters in bind order, see
+/// [`crate::placeholders`]).
 pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
-    use std::fmt::Write as _;
     let j = dialect.json_param;
-    let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 80);
+    let mut p = Placeholders::new(dialect.backend);
+    let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 90);
     sql.push_str(EVENT_INSERT_COLUMNS);
     for row in 0..rows {
-        let b = INSERT_SHARED_PARAMS + row * INSERT_PARAMS_PER_ROW;
         if row > 0 {
             sql.push_str(", ");
         }
-        // Writing into a String cannot fail.
-        let _ = write!(
-            sql,
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}{j}, ${}{j}, ${}, $1)",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10,
-        );
+        // position, event_id, stream_id, stream_type, version, event_type, schema_version
+        sql.push('(');
+        sql.push_str(&p.list(7));
+        // data, metadata (JSON), correlation_id, recorded_at_us
+        let (data, metadata) = (p.next(), p.next());
+        sql.push_str(&format!(", {data}{j}, {metadata}{j}, "));
+        sql.push_str(&p.list(2));
+        sql.push(')');
     }
     sql
 }
-
-/// Per-row parameters of the multi-row stream upsert (stream_id, stream_type, version);
-/// `now_us` is the shared parameter $1.
-const UPSERT_STREAM_PARAMS_PER_ROW: usize = 3;
 
 /// Builds the multi-row stream upsert for `rows` distinct streams (PostgreSQL refuses to update
-/// one row twice in a statement: callers pass each stream once, with its last version).
-pub(crate) fn upsert_streams(rows: usize) -> String {
-    use std::fmt::Write as _;
-    let mut sql = String::from(
-        "insert into streams (stream_id, stream_type, version, created_at_us, updated_at_us) values ",
-    );
-    for row in 0..rows {
-        let b = 1 + row * UPSERT_STREAM_PARAMS_PER_ROW;
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "(${}, ${}, ${}, $1, $1)", b + 1, b + 2, b + 3);
-    }
-    sql.push_str(
-        " on conflict (stream_id) do update set version = excluded.version, \
+/// one row twice in a statement: callers pass each stream once, with its last version). Per row:
+/// stream_id, stream_type, version, created_at_us, updated_at_us.
+pub(crate) fn upsert_streams(dialect: &Dialect, rows: usize) -> String {
+    let mut p = Placeholders::new(dialect.backend);
+    format!(
+        "insert into streams (stream_id, stream_type, version, created_at_us, updated_at_us) \
+         values {} on conflict (stream_id) do update set version = excluded.version, \
          updated_at_us = excluded.updated_at_us",
-    );
-    sql
+        p.rows(rows, 5)
+    )
 }
 
-/// Builds `select stream_id, version from streams where stream_id in ($1, ..)` for `n` ids,
-/// with the dialect's row-lock suffix.
+/// Builds `select stream_id, version from streams where stream_id in (..)` for `n` ids, with the
+/// dialect's row-lock suffix.
 pub(crate) fn stream_versions(dialect: &Dialect, n: usize) -> String {
-    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let mut p = Placeholders::new(dialect.backend);
     format!(
         "select stream_id, version from streams where stream_id in ({}){}",
-        placeholders.join(", "),
+        p.list(n),
         dialect.lock_rows
     )
 }

@@ -3,6 +3,7 @@
 use super::Dialect;
 
 pub(crate) const DIALECT: Dialect = Dialect {
+    backend: crate::db::Backend::Postgres,
     begin_write: "begin",
     // On by default; set explicitly so a server-wide `off` cannot weaken the log's durability.
     connection_setup: &["set synchronous_commit = on"],

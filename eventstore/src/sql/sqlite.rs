@@ -3,6 +3,7 @@
 use super::Dialect;
 
 pub(crate) const DIALECT: Dialect = Dialect {
+    backend: crate::db::Backend::Sqlite,
     begin_write: "begin immediate",
     // busy_timeout first: switching to WAL needs a lock another connection may hold.
     connection_setup: &[

@@ -107,6 +107,7 @@ async fn apply_events(
     names.flush(tx).await?;
     for chunk in rows.chunks(INSERT_CHUNK) {
         let statement = values_sql(
+            tx,
             "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
              text, at_us) values ",
             chunk.len(),
@@ -218,6 +219,7 @@ impl ProductNames {
             };
             for chunk in rows.chunks(INSERT_CHUNK) {
                 let statement = values_sql(
+                    tx,
                     "insert into rm_activity_products (generation, product_id, name) values ",
                     chunk.len(),
                     3,

@@ -216,6 +216,7 @@ impl NewDashOrders {
             .collect();
         for chunk in orders.chunks(INSERT_CHUNK) {
             let statement = values_sql(
+                tx,
                 "insert into rm_dash_orders (generation, order_id, status, total_cents) values ",
                 chunk.len(),
                 4,
@@ -240,6 +241,7 @@ impl NewDashOrders {
             .collect();
         for chunk in lines.chunks(INSERT_CHUNK) {
             let statement = values_sql(
+                tx,
                 "insert into rm_dash_lines (generation, order_id, product_id, product_name, \
                  quantity) values ",
                 chunk.len(),

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use domain::aggregate::{Aggregate, DomainEvent, parse_stream_id};
 use eventstore::RecordedEvent;
+use eventstore::placeholders::Placeholders;
 use eventstore::projection::Projection;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 pub use activity::{ACTIVITY_KEEP, ActivityProjection};
@@ -74,25 +76,18 @@ pub(crate) fn decode<A: Aggregate>(
 /// SQLite's and PostgreSQL's parameter limits).
 pub(crate) const INSERT_CHUNK: usize = 500;
 
-/// `{head}($1, .., $w), ($w+1, ..), ..{tail}`: a multi-row `values` list of `rows` rows of `width`
-/// parameters each, numbered row by row.
-pub(crate) fn values_sql(head: &str, rows: usize, width: usize, tail: &str) -> String {
-    use std::fmt::Write as _;
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5);
-    sql.push_str(head);
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..width {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            // Writing into a String cannot fail.
-            let _ = write!(sql, "${}", row * width + col + 1);
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
+/// `{head}(p, .., p), (p, ..), ..{tail}`: a multi-row `values` list of `rows` rows of `width`
+/// parameters each, in bind order, in the placeholder style of the backend `conn` talks to (see
+/// [`eventstore::placeholders`]).
+pub(crate) fn values_sql(
+    conn: &AnyConnection,
+    head: &str,
+    rows: usize,
+    width: usize,
+    tail: &str,
+) -> String {
+    let values = Placeholders::for_connection(conn).rows(rows, width);
+    format!("{head}{values}{tail}")
 }
 
 /// The event's recorded time in microseconds since the epoch (the `*_at_us` columns).

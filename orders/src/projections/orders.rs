@@ -9,6 +9,7 @@ use domain::aggregate::Aggregate as _;
 use domain::customer::{Customer, CustomerEvent};
 use domain::order::{Order, OrderEvent, OrderStatus};
 use eventstore::RecordedEvent;
+use eventstore::placeholders::Placeholders;
 use eventstore::projection::Projection;
 use sqlx::AnyConnection;
 use tracing::{instrument, warn};
@@ -184,11 +185,12 @@ impl NewOrders {
         ids.sort_unstable();
         ids.dedup();
         for chunk in ids.chunks(INSERT_CHUNK) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let mut p = Placeholders::for_connection(tx);
             let statement = format!(
-                "select customer_id, name from rm_order_customers where generation = $1 \
+                "select customer_id, name from rm_order_customers where generation = {} \
                  and customer_id in ({})",
-                placeholders.join(", ")
+                p.next(),
+                p.list(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, String)>(&statement).bind(generation);
             for id in chunk {
@@ -335,6 +337,7 @@ impl NewOrders {
             .collect();
         for chunk in orders.chunks(INSERT_CHUNK) {
             let statement = values_sql(
+                tx,
                 "insert into rm_orders (generation, order_id, customer_id, customer_name, status, \
                  item_count, total_cents, created_at_us, updated_at_us, version, carrier, \
                  tracking_number, cancel_reason) values ",
@@ -370,6 +373,7 @@ impl NewOrders {
             .collect();
         for chunk in lines.chunks(INSERT_CHUNK) {
             let statement = values_sql(
+                tx,
                 "insert into rm_order_lines (generation, order_id, product_id, added_position, \
                  sku, product_name, unit_price_cents, quantity) values ",
                 chunk.len(),
