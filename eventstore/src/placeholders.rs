@@ -31,7 +31,7 @@ impl Placeholders {
     }
 
     /// The next parameter's placeholder.
-    pub fn next(&mut self) -> String {
+    pub fn param(&mut self) -> String {
         let n = self.next;
         self.next += 1;
         match self.backend {
@@ -42,7 +42,7 @@ impl Placeholders {
 
     /// `n` placeholders separated by commas: `$1, $2, $3` / `?, ?, ?`.
     pub fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+        (0..n).map(|_| self.param()).collect::<Vec<_>>().join(", ")
     }
 
     /// `rows` parenthesised tuples of `width` placeholders: `($1, $2), ($3, $4)`, the
@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn numbered_in_bind_order_on_postgres_plain_on_sqlite() {
         let mut pg = Placeholders::new(Backend::Postgres);
-        assert_eq!(pg.next(), "$1");
+        assert_eq!(pg.param(), "$1");
         assert_eq!(pg.rows(2, 2), "($2, $3), ($4, $5)");
         assert_eq!(pg.list(2), "$6, $7");
         let mut lite = Placeholders::new(Backend::Sqlite);

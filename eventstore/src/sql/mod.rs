@@ -117,7 +117,7 @@ pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
         sql.push('(');
         sql.push_str(&p.list(7));
         // data, metadata (JSON), correlation_id, recorded_at_us
-        let (data, metadata) = (p.next(), p.next());
+        let (data, metadata) = (p.param(), p.param());
         sql.push_str(&format!(", {data}{j}, {metadata}{j}, "));
         sql.push_str(&p.list(2));
         sql.push(')');

@@ -189,7 +189,7 @@ impl NewOrders {
             let statement = format!(
                 "select customer_id, name from rm_order_customers where generation = {} \
                  and customer_id in ({})",
-                p.next(),
+                p.param(),
                 p.list(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, String)>(&statement).bind(generation);
