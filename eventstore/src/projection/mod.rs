@@ -7,6 +7,7 @@
 //! `select ... from my_table where generation = (select generation from projections where name = $1)`
 //! (see [`LIVE_GENERATION`]).
 
+mod log_cache;
 mod runner;
 mod sql;
 mod status;

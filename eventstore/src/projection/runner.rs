@@ -35,6 +35,7 @@ use tracing::{Instrument as _, debug, debug_span, info, info_span, warn};
 use uuid::Uuid;
 
 use super::Projection;
+use super::log_cache::LogCache;
 use super::sql::{self, NOTICE_CHANNEL, checkpoint_name, checkpoint_prefix, lease_name};
 use super::status::{
     BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RateMeter, RebuildProgress,
@@ -310,13 +311,14 @@ impl ProjectionRunner {
         let config = Arc::new(config);
         let (notify, _) = broadcast::channel(NOTIFY_CAPACITY);
         let (shutdown, _) = watch::channel(false);
+        let log = Arc::new(LogCache::new(store.clone()));
         let mut tasks: Vec<JoinHandle<()>> = shared
             .iter()
             .map(|s| {
                 let task = Task {
                     shared: s.clone(),
                     db: db.clone(),
-                    store: store.clone(),
+                    log: log.clone(),
                     config: config.clone(),
                     notify: notify.clone(),
                     shutdown: shutdown.subscribe(),
@@ -890,7 +892,8 @@ impl Listener {
 struct Task {
     shared: Arc<Shared>,
     db: Db,
-    store: Arc<SqlEventStore>,
+    /// Batches read by one task serve the others.
+    log: Arc<LogCache>,
     config: Arc<RunnerConfig>,
     notify: broadcast::Sender<BatchApplied>,
     shutdown: watch::Receiver<bool>,
@@ -1164,7 +1167,7 @@ impl Task {
                 None => return Ok(Step::Idle),
             },
         };
-        let events = self.store.read_all(from, self.config.batch_size).await?;
+        let events = self.log.read_all(from, self.config.batch_size).await?;
         let swap = target == Target::Rebuild && events.len() < self.config.batch_size as usize;
         if events.is_empty() && !swap {
             return Ok(Step::Idle);

@@ -1,0 +1,148 @@
+//! The recently read part of the log, shared by a runner's projection tasks.
+//!
+//! During a catch-up or a rebuild every projection reads the same positions at nearly the same
+//! time; without this each batch would be read and decoded from the database once per
+//! projection. The log is gap-free and never changes below the head, so a cached event is final.
+//! A read is served from the cache only when the cache holds the whole batch asked for: a short
+//! answer means "caught up" to the runner (a rebuild swaps on it), so it must come from the
+//! database.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::envelope::RecordedEvent;
+use crate::error::StoreResult;
+use crate::sql_store::SqlEventStore;
+use crate::store::EventStore as _;
+
+/// Events kept (the newest ones read).
+const CAPACITY: usize = 10_000;
+
+pub(crate) struct LogCache {
+    store: Arc<SqlEventStore>,
+    recent: Mutex<Recent>,
+}
+
+impl LogCache {
+    pub(crate) fn new(store: Arc<SqlEventStore>) -> Self {
+        Self {
+            store,
+            recent: Mutex::new(Recent::default()),
+        }
+    }
+
+    /// `read_all(after, limit)` of the store, from the cache when it holds all `limit` events.
+    pub(crate) async fn read_all(&self, after: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+        if let Some(hit) = self.recent().lookup(after, limit as usize) {
+            return Ok(hit);
+        }
+        let events = self.store.read_all(after, limit).await?;
+        self.recent().remember(&events);
+        Ok(events)
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A contiguous run of the newest events read, oldest first, at most [`CAPACITY`].
+#[derive(Default)]
+struct Recent {
+    events: VecDeque<RecordedEvent>,
+}
+
+impl Recent {
+    fn lookup(&self, after: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
+        let first = self.events.front()?.position;
+        let start = usize::try_from(after + 1 - first).ok()?;
+        if limit == 0 || start + limit > self.events.len() {
+            return None;
+        }
+        let hit: Vec<RecordedEvent> = self.events.range(start..start + limit).cloned().collect();
+        // Positions are contiguous (gap-free log); check rather than trust.
+        let contiguous = hit.first().is_some_and(|e| e.position == after + 1)
+            && hit
+                .last()
+                .is_some_and(|e| e.position == after + limit as i64);
+        contiguous.then_some(hit)
+    }
+
+    fn remember(&mut self, events: &[RecordedEvent]) {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return;
+        };
+        match self.events.back().map(|e| e.position + 1) {
+            // Continues the cached run (or overlaps its end): append the new part.
+            Some(next) if first.position <= next && last.position >= next => {
+                let skip = usize::try_from(next - first.position).unwrap_or(0);
+                self.events.extend(events.iter().skip(skip).cloned());
+            }
+            // Older than the cached end: a projection behind the others; keep the newer run.
+            Some(next) if last.position < next => {}
+            // Empty, or past a gap after the cached run: start a new run.
+            _ => {
+                self.events.clear();
+                self.events.extend(events.iter().cloned());
+            }
+        }
+        while self.events.len() > CAPACITY {
+            self.events.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(positions: std::ops::RangeInclusive<i64>) -> Vec<RecordedEvent> {
+        positions
+            .map(|position| RecordedEvent {
+                position,
+                event_id: uuid::Uuid::now_v7(),
+                stream_id: "s".into(),
+                stream_type: "t".into(),
+                version: position,
+                event_type: "E".into(),
+                schema_version: 1,
+                data: serde_json::Value::Null,
+                metadata: Default::default(),
+                recorded_at: chrono::Utc::now(),
+            })
+            .collect()
+    }
+
+    fn positions(hit: Option<Vec<RecordedEvent>>) -> Option<Vec<i64>> {
+        hit.map(|events| events.iter().map(|e| e.position).collect())
+    }
+
+    #[test]
+    fn serves_only_whole_batches_it_holds() {
+        let mut recent = Recent::default();
+        assert_eq!(positions(recent.lookup(0, 2)), None);
+        recent.remember(&events(1..=4));
+        recent.remember(&events(3..=6)); // overlapping continuation
+        assert_eq!(positions(recent.lookup(0, 3)), Some(vec![1, 2, 3]));
+        assert_eq!(positions(recent.lookup(4, 2)), Some(vec![5, 6]));
+        // Not all of the batch is cached: the database must answer (a short read means
+        // "caught up").
+        assert_eq!(positions(recent.lookup(5, 2)), None);
+        // An older batch does not replace the newer run; a gap starts a new one.
+        recent.remember(&events(1..=2));
+        assert_eq!(positions(recent.lookup(5, 1)), Some(vec![6]));
+        recent.remember(&events(10..=11));
+        assert_eq!(positions(recent.lookup(0, 1)), None);
+        assert_eq!(positions(recent.lookup(9, 2)), Some(vec![10, 11]));
+    }
+
+    #[test]
+    fn keeps_at_most_capacity() {
+        let mut recent = Recent::default();
+        let total = CAPACITY as i64 + 10;
+        recent.remember(&events(1..=total));
+        assert_eq!(recent.events.len(), CAPACITY);
+        assert_eq!(positions(recent.lookup(0, 1)), None);
+        assert_eq!(positions(recent.lookup(total - 1, 1)), Some(vec![total]));
+    }
+}
