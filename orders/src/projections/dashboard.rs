@@ -73,7 +73,7 @@ impl Projection for DashboardProjection {
             if let Some((order_id, e)) = decode::<Order>(event)? {
                 if matches!(e, OrderEvent::Placed(_)) {
                     fold.place(order_id)?;
-                    count_placement(tx, generation, event).await?;
+                    fold.minutes.count(event);
                 } else if !fold.apply(order_id, &e)? {
                     apply_order(tx, generation, event, &order_id.to_string(), e)
                         .await
@@ -147,6 +147,78 @@ struct NewDashOrder {
 struct NewDashOrders {
     order: Vec<Uuid>,
     orders: HashMap<Uuid, NewDashOrder>,
+    minutes: MinuteCounts,
+}
+
+/// Placements per minute over one batch, written by [`MinuteCounts::flush`] with the effect of
+/// [`count_placement`] per placement: each prune deletes every minute below its cut, so the
+/// batch's highest cut is one delete, and counts below a cut seen earlier restart from zero.
+#[derive(Default)]
+struct MinuteCounts {
+    /// Highest prune cut of the batch so far: minutes below it are deleted.
+    cut: Option<i64>,
+    /// minute -> (placements in this batch, whether the stored row was deleted first).
+    counts: std::collections::BTreeMap<i64, (i64, bool)>,
+}
+
+impl MinuteCounts {
+    fn count(&mut self, event: &RecordedEvent) {
+        let minute = at_us(event).div_euclid(MINUTE_US);
+        let cut = self.cut;
+        let entry = self
+            .counts
+            .entry(minute)
+            .or_insert((0, cut.is_some_and(|c| minute < c)));
+        entry.0 += 1;
+        if event.position % PRUNE_EVERY == 0 {
+            let c = minute - KEEP_MINUTES;
+            self.counts.retain(|m, _| *m >= c);
+            self.cut = Some(self.cut.map_or(c, |old| old.max(c)));
+        }
+    }
+
+    async fn flush(self, tx: &mut AnyConnection, generation: i64) -> anyhow::Result<()> {
+        if let Some(cut) = self.cut {
+            sqlx::query("delete from rm_dash_minutes where generation = $1 and minute < $2")
+                .bind(generation)
+                .bind(cut)
+                .execute(&mut *tx)
+                .await
+                .context("pruning minutes")?;
+        }
+        for restarted in [false, true] {
+            let rows: Vec<(i64, i64)> = self
+                .counts
+                .iter()
+                .filter(|(_, (_, r))| *r == restarted)
+                .map(|(m, (n, _))| (*m, *n))
+                .collect();
+            let conflict = if restarted {
+                " on conflict (generation, minute) do update set placed = excluded.placed"
+            } else {
+                " on conflict (generation, minute) do update \
+                 set placed = rm_dash_minutes.placed + excluded.placed"
+            };
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let statement = values_sql(
+                    tx,
+                    "insert into rm_dash_minutes (generation, minute, placed) values ",
+                    chunk.len(),
+                    3,
+                    conflict,
+                );
+                let mut query = sqlx::query(&statement);
+                for (minute, placed) in chunk {
+                    query = query.bind(generation).bind(*minute).bind(*placed);
+                }
+                query
+                    .execute(&mut *tx)
+                    .await
+                    .context("counting placements per minute")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl NewDashOrders {
@@ -207,7 +279,8 @@ impl NewDashOrders {
         Ok(true)
     }
 
-    /// Inserts the batch's new orders and their lines (multi-row statements).
+    /// Inserts the batch's new orders and their lines, writes the minute counts (multi-row
+    /// statements).
     async fn flush(self, tx: &mut AnyConnection, generation: i64) -> anyhow::Result<()> {
         let orders: Vec<(Uuid, &NewDashOrder)> = self
             .order
@@ -262,7 +335,7 @@ impl NewDashOrders {
                 .await
                 .context("inserting the batch's new order lines")?;
         }
-        Ok(())
+        self.minutes.flush(tx, generation).await
     }
 }
 
