@@ -75,7 +75,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "eventide".to_owned());
         Self {
-            batch_size: 500,
+            batch_size: 2000,
             max_attempts: 5,
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(5),
