@@ -386,7 +386,10 @@ async fn abrupt_stop_mid_batch(backend: Backend) {
     let runner = ProjectionRunner::start(
         store.clone(),
         vec![counter.clone()],
-        RunnerConfig::default(),
+        RunnerConfig {
+            batch_size: 500,
+            ..RunnerConfig::default()
+        },
     )
     .await
     .unwrap();
