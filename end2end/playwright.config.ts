@@ -57,7 +57,8 @@ export default defineConfig({
   webServer: {
     command:
       `${root}/target/release/server --data-dir ${process.env.EVENTIDE_E2E_DATA} seed --orders 1500 && ` +
-      `exec ${root}/target/release/server --addr 127.0.0.1:${port} --data-dir ${process.env.EVENTIDE_E2E_DATA} --site-root ${root}/target/site`,
+      // Small projection batches: the admin test must see a rebuild of the seeded log in progress.
+      `exec ${root}/target/release/server --addr 127.0.0.1:${port} --data-dir ${process.env.EVENTIDE_E2E_DATA} --site-root ${root}/target/site --projection-batch-size 10`,
     url: `${baseURL}/health`,
     reuseExistingServer: false,
     timeout: 180_000,

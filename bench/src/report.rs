@@ -178,7 +178,7 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    service's loader, without a snapshot and with a snapshot at the head (what the loader leaves
    after a load that read at least `snapshot_every` events), p50 and p99.
 4. **Projection rebuild**: a log of valid customer, product and order events (7 per order) is
-   written in big batches through the store, then a fresh projection runner catches the five
+   appended through the store (one order per append, 512 appends in flight), then a fresh projection runner catches the five
    read models (orders, customers, products, dashboard, activity) up from position 0; events/s
    of the log (each event is applied by every read model).
 5. **Command-to-browser latency**: the release server binary (`target/release/server`, or
@@ -188,8 +188,8 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
 6. **HTTP command throughput**: 64 concurrent clients sending `POST /api/orders/{id}/items` to
    their own orders, commands/s and latency percentiles.
 
-The numbers are from a shared 2-core machine on which other engineers were compiling at the same
-time: they vary from run to run by tens of percent; compare ratios within one run rather than
-absolute figures across runs.
+The numbers come from a 2-core machine that runs the databases, the server and the benchmark's
+own clients at once: they vary from run to run by tens of percent; compare ratios within one run
+rather than absolute figures across runs.
 
 ";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt as _;
 use eventstore::SqlEventStore;
-use eventstore::projection::{ProjectionRunner, RunnerConfig};
+use eventstore::projection::ProjectionRunner;
 use leptos::config::{Env, LeptosOptions};
 use orders::command::{CommandConfig, CommandService, upcaster_registry};
 use orders::hub::{HubConfig, LiveHub};
@@ -81,10 +81,7 @@ impl Application {
         let runner = ProjectionRunner::start(
             Arc::new(store.clone()),
             orders::projections::all(),
-            RunnerConfig {
-                instance: instance.clone(),
-                ..RunnerConfig::default()
-            },
+            config.runner_config(instance.clone()),
         )
         .await
         .context("cannot start the projections")?;

@@ -140,6 +140,17 @@ pub struct Config {
     )]
     pub trusted_proxy: Vec<IpAddr>,
 
+    /// Most events a projection applies per transaction (catch-ups and rebuilds read the log in
+    /// batches this large; live batches are as large as what arrived).
+    #[arg(
+        long,
+        env = "EVENTIDE_PROJECTION_BATCH_SIZE",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u32).range(1..=10_000),
+        global = true
+    )]
+    pub projection_batch_size: u32,
+
     /// Seconds between websocket heartbeats.
     #[arg(
         long,
@@ -170,6 +181,15 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The projection runner's settings for this instance.
+    pub fn runner_config(&self, instance: String) -> eventstore::projection::RunnerConfig {
+        eventstore::projection::RunnerConfig {
+            batch_size: self.projection_batch_size,
+            instance,
+            ..eventstore::projection::RunnerConfig::default()
+        }
+    }
+
     /// The database URL to open: the configured one, or the embedded SQLite file.
     pub fn resolved_database_url(&self) -> String {
         match &self.database_url {

@@ -35,6 +35,9 @@ async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
     })
     .await;
     eprintln!();
+    if result.is_ok() {
+        build_read_models(&config, &services).await?;
+    }
     services.store.shutdown().await;
     services.db.close().await;
     let summary = result.context("seeding failed")?;
@@ -44,6 +47,29 @@ async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
         summary.products.len(),
         summary.orders.len()
     );
+    Ok(())
+}
+
+/// Catches every read model up with what was just seeded, so a server started next answers
+/// from complete read models at once.
+async fn build_read_models(
+    config: &Config,
+    services: &server::app::Services,
+) -> anyhow::Result<()> {
+    let runner = eventstore::projection::ProjectionRunner::start(
+        std::sync::Arc::new(services.store.clone()),
+        orders::projections::all(),
+        config.runner_config(config.instance()),
+    )
+    .await
+    .context("cannot start the projections")?;
+    let head = eventstore::EventStore::head_position(&services.store).await?;
+    eprintln!("building the read models up to position {head}");
+    let done = runner
+        .wait_for_all(head, std::time::Duration::from_secs(600))
+        .await;
+    runner.shutdown().await;
+    anyhow::ensure!(done, "the read models did not catch up within 10 minutes");
     Ok(())
 }
 
