@@ -243,13 +243,14 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
         .first()
         .map(|r| r.projections.join(", "))
         .unwrap_or_default();
+    let batch = RunnerConfig::default().batch_size;
     Ok(Section {
         id: "rebuild",
         title: "4. Projection rebuild".to_owned(),
         tables: vec![table],
         notes: vec![format!(
-            "A fresh `ProjectionRunner` (default config, batches of 500) with every read model \
-             ({names}) starts at position 0; the time until all of them reached the head. Each \
+            "A fresh `ProjectionRunner` (default config, batches of up to {batch} events) with \
+             every read model ({names}) starts at position 0; the time until all of them reached the head. Each \
              event of the log is applied by each read model (customer, product and order events; \
              7 events per order). Fill: orders appended 7 events at a time, {IN_FLIGHT} in flight."
         )],
