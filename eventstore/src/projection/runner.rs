@@ -731,7 +731,6 @@ fn encode_batch_notice(instance: &str, mut batch: BatchApplied) -> Option<String
     .ok()
 }
 
-/// Distinct stream ids of `events`, in first-seen order.
 /// The distinct streams of the events `projection` handles, in first-seen order (empty when it
 /// handles none: the batch changed nothing a client could see).
 fn handled_streams(projection: &dyn Projection, events: &[RecordedEvent]) -> Vec<String> {
