@@ -685,18 +685,30 @@ async fn three_instances_with_restarts_under_load_match_a_rebuild() {
     );
     for round in 0..3 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        // Kill whichever instance runs the orders projection (as the others see it).
-        let statuses = projections(&client, &instances[(round + 1) % 3].base()).await;
-        let holder = statuses
-            .iter()
-            .find(|p| p["name"] == "orders")
-            .and_then(|p| p["instance"].as_str())
-            .unwrap_or("one")
-            .to_owned();
+        // Kill whichever instance runs the orders projection (as the others see it). Right
+        // after a failover the lease can be between holders ("unknown"): ask again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let holder = loop {
+            let statuses = projections(&client, &instances[(round + 1) % 3].base()).await;
+            let holder = statuses
+                .iter()
+                .find(|p| p["name"] == "orders")
+                .and_then(|p| p["instance"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            if instances.iter().any(|i| i.name == holder) {
+                break holder;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no instance holds the orders projection: {statuses:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         let victim = instances
             .iter_mut()
             .find(|i| i.name == holder)
-            .expect("the holder is one of ours");
+            .expect("the holder is one of ours (checked above)");
         victim.kill9();
         tokio::time::sleep(Duration::from_millis(500)).await;
         victim.start();
