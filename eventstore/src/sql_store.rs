@@ -748,17 +748,16 @@ async fn run_batch_bulk(
     let mut stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
+    // One statement: a batch holds at most MAX_BATCH_APPENDS appends.
+    let statement = sql::stream_versions(dialect, stream_ids.len());
+    let mut query = sqlx::query_as::<_, (String, i64)>(&statement);
+    for id in &stream_ids {
+        query = query.bind(*id);
+    }
     let mut versions: HashMap<&str, i64> = HashMap::with_capacity(stream_ids.len());
-    for chunk in stream_ids.chunks(sql::INSERT_CHUNK_ROWS) {
-        let statement = sql::stream_versions(dialect, chunk.len());
-        let mut query = sqlx::query_as::<_, (String, i64)>(&statement);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for (id, version) in query.fetch_all(&mut *tx).await? {
-            if let Some(key) = chunk.iter().find(|c| **c == id) {
-                versions.insert(*key, version);
-            }
+    for (id, version) in query.fetch_all(&mut *tx).await? {
+        if let Ok(i) = stream_ids.binary_search(&id.as_str()) {
+            versions.insert(stream_ids[i], version);
         }
     }
 
@@ -825,21 +824,13 @@ async fn run_batch_bulk(
         outcomes.push(match plan {
             Ok(result) => Ok(result),
             // A retry of a stored append fails its version check: answer the original result.
-            Err(e) => match find_duplicate(&mut tx, dialect, request).await {
-                Ok(Some(result)) => Ok(result),
-                Ok(None) => Err(e),
-                Err(other) => Err(other),
-            },
+            Err(e) => resolve_failure(&mut tx, dialect, request, Failure::Version(e))
+                .await
+                .map(Outcome::into_result),
         });
     }
     let new_head = (!rows.is_empty()).then_some(last_position);
-    if let (Some(position), Some(notify)) = (new_head, dialect.notify) {
-        sqlx::query(notify)
-            .bind(position.to_string())
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    commit_batch(tx, dialect, new_head).await?;
     Ok((outcomes, new_head))
 }
 
@@ -882,14 +873,24 @@ async fn run_batch_per_append(
         }
         outcomes.push(outcome.map(Outcome::into_result));
     }
+    commit_batch(tx, dialect, new_head).await?;
+    Ok((outcomes, new_head))
+}
+
+/// Commits a batch; when it wrote something, other processes are woken with the new head in the
+/// same transaction (PostgreSQL `pg_notify`, delivered at commit).
+async fn commit_batch(
+    mut tx: sqlx::Transaction<'_, Any>,
+    dialect: &Dialect,
+    new_head: Option<i64>,
+) -> Result<(), sqlx::Error> {
     if let (Some(position), Some(notify)) = (new_head, dialect.notify) {
         sqlx::query(notify)
             .bind(position.to_string())
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
-    Ok((outcomes, new_head))
+    tx.commit().await
 }
 
 /// One row of a multi-row event insert.

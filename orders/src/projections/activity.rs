@@ -17,7 +17,7 @@ use sqlx::AnyConnection;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::{ACTIVITY, INSERT_CHUNK, at_us, decode, short_id, values_sql};
+use super::{ACTIVITY, at_us, decode, short_id, write_rows};
 
 /// Rows the feed keeps.
 pub const ACTIVITY_KEEP: i64 = 100;
@@ -105,31 +105,26 @@ async fn apply_events(
         }
     }
     names.flush(tx).await?;
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let statement = values_sql(
-            tx,
-            "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
-             text, at_us) values ",
-            chunk.len(),
-            7,
-            "",
-        );
-        let mut query = sqlx::query(&statement);
-        for (event, text) in chunk {
-            query = query
+    write_rows(
+        tx,
+        "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
+         text, at_us) values ",
+        7,
+        "",
+        &rows,
+        |query, &(event, ref text)| {
+            query
                 .bind(generation)
                 .bind(event.position)
                 .bind(event.event_id.to_string())
                 .bind(&event.stream_id)
                 .bind(&event.event_type)
                 .bind(text.as_str())
-                .bind(at_us(event));
-        }
-        query
-            .execute(&mut *tx)
-            .await
-            .context("inserting activity rows")?;
-    }
+                .bind(at_us(event))
+        },
+    )
+    .await
+    .context("inserting activity rows")?;
     // Between prunes the table holds up to ACTIVITY_KEEP + PRUNE_EVERY rows; queries read 100.
     if let Some(cut) = cut {
         sqlx::query("delete from rm_activity where generation = $1 and position <= $2")
@@ -217,26 +212,21 @@ impl ProductNames {
             } else {
                 " on conflict (generation, product_id) do nothing"
             };
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let statement = values_sql(
-                    tx,
-                    "insert into rm_activity_products (generation, product_id, name) values ",
-                    chunk.len(),
-                    3,
-                    conflict,
-                );
-                let mut query = sqlx::query(&statement);
-                for (id, name) in chunk {
-                    query = query
+            write_rows(
+                tx,
+                "insert into rm_activity_products (generation, product_id, name) values ",
+                3,
+                conflict,
+                &rows,
+                |query, &(id, name)| {
+                    query
                         .bind(self.generation)
                         .bind(id.to_string())
-                        .bind(name.as_str());
-                }
-                query
-                    .execute(&mut *tx)
-                    .await
-                    .context("saving product names")?;
-            }
+                        .bind(name.as_str())
+                },
+            )
+            .await
+            .context("saving product names")?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use sqlx::AnyConnection;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{DASHBOARD, INSERT_CHUNK, at_us, decode, qty, values_sql};
+use super::{DASHBOARD, at_us, decode, qty, write_rows};
 
 /// Microseconds per minute: `minute = recorded_at_us / MINUTE_US`.
 pub const MINUTE_US: i64 = 60_000_000;
@@ -199,23 +199,16 @@ impl MinuteCounts {
                 " on conflict (generation, minute) do update \
                  set placed = rm_dash_minutes.placed + excluded.placed"
             };
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let statement = values_sql(
-                    tx,
-                    "insert into rm_dash_minutes (generation, minute, placed) values ",
-                    chunk.len(),
-                    3,
-                    conflict,
-                );
-                let mut query = sqlx::query(&statement);
-                for (minute, placed) in chunk {
-                    query = query.bind(generation).bind(*minute).bind(*placed);
-                }
-                query
-                    .execute(&mut *tx)
-                    .await
-                    .context("counting placements per minute")?;
-            }
+            write_rows(
+                tx,
+                "insert into rm_dash_minutes (generation, minute, placed) values ",
+                3,
+                conflict,
+                &rows,
+                |query, &(minute, placed)| query.bind(generation).bind(minute).bind(placed),
+            )
+            .await
+            .context("counting placements per minute")?;
         }
         Ok(())
     }
@@ -287,54 +280,44 @@ impl NewDashOrders {
             .iter()
             .filter_map(|id| self.orders.get(id).map(|o| (*id, o)))
             .collect();
-        for chunk in orders.chunks(INSERT_CHUNK) {
-            let statement = values_sql(
-                tx,
-                "insert into rm_dash_orders (generation, order_id, status, total_cents) values ",
-                chunk.len(),
-                4,
-                "",
-            );
-            let mut query = sqlx::query(&statement);
-            for (id, o) in chunk {
-                query = query
+        write_rows(
+            tx,
+            "insert into rm_dash_orders (generation, order_id, status, total_cents) values ",
+            4,
+            "",
+            &orders,
+            |query, &(id, o)| {
+                query
                     .bind(generation)
                     .bind(id.to_string())
                     .bind(o.status.as_str())
-                    .bind(o.total_cents);
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .context("inserting the batch's new orders")?;
-        }
+                    .bind(o.total_cents)
+            },
+        )
+        .await
+        .context("inserting the batch's new orders")?;
         let lines: Vec<(Uuid, &(Uuid, String, i64))> = orders
             .iter()
             .flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l)))
             .collect();
-        for chunk in lines.chunks(INSERT_CHUNK) {
-            let statement = values_sql(
-                tx,
-                "insert into rm_dash_lines (generation, order_id, product_id, product_name, \
-                 quantity) values ",
-                chunk.len(),
-                5,
-                "",
-            );
-            let mut query = sqlx::query(&statement);
-            for (id, (product_id, name, quantity)) in chunk {
-                query = query
+        write_rows(
+            tx,
+            "insert into rm_dash_lines (generation, order_id, product_id, product_name, \
+             quantity) values ",
+            5,
+            "",
+            &lines,
+            |query, &(id, (product_id, name, quantity))| {
+                query
                     .bind(generation)
                     .bind(id.to_string())
                     .bind(product_id.to_string())
                     .bind(name.as_str())
-                    .bind(*quantity);
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .context("inserting the batch's new order lines")?;
-        }
+                    .bind(*quantity)
+            },
+        )
+        .await
+        .context("inserting the batch's new order lines")?;
         self.minutes.flush(tx, generation).await
     }
 }

@@ -72,22 +72,31 @@ pub(crate) fn decode<A: Aggregate>(
     Ok(Some((id, decoded)))
 }
 
-/// Rows per multi-row statement of a batch apply (at most 8 parameters per row here: far below
+/// Rows per multi-row statement of a batch apply (at most 13 parameters per row here: far below
 /// SQLite's and PostgreSQL's parameter limits).
-pub(crate) const INSERT_CHUNK: usize = 500;
+const INSERT_CHUNK: usize = 500;
 
-/// `{head}(p, .., p), (p, ..), ..{tail}`: a multi-row `values` list of `rows` rows of `width`
-/// parameters each, in bind order, in the placeholder style of the backend `conn` talks to (see
-/// [`eventstore::placeholders`]).
-pub(crate) fn values_sql(
-    conn: &AnyConnection,
+/// A statement being built on the `Any` driver.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Writes `rows` with multi-row statements `{head}(p, .., p), (p, ..){tail}` of at most
+/// [`INSERT_CHUNK`] rows; `bind` binds one row's `width` parameters in column order. Placeholders
+/// are in the style of the backend `tx` talks to (see [`eventstore::placeholders`]).
+pub(crate) async fn write_rows<T>(
+    tx: &mut AnyConnection,
     head: &str,
-    rows: usize,
     width: usize,
     tail: &str,
-) -> String {
-    let values = Placeholders::for_connection(conn).rows(rows, width);
-    format!("{head}{values}{tail}")
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let values = Placeholders::for_connection(tx).rows(chunk.len(), width);
+        let statement = format!("{head}{values}{tail}");
+        let query = chunk.iter().fold(sqlx::query(&statement), &bind);
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// The event's recorded time in microseconds since the epoch (the `*_at_us` columns).

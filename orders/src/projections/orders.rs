@@ -15,7 +15,7 @@ use sqlx::AnyConnection;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::{INSERT_CHUNK, ORDERS, at_us, decode, qty, values_sql};
+use super::{ORDERS, at_us, decode, qty, write_rows};
 
 /// See the module docs. Tables: `rm_orders`, `rm_order_lines`, `rm_order_customers`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,12 +38,12 @@ impl Projection for OrdersProjection {
         generation: i64,
         event: &RecordedEvent,
     ) -> anyhow::Result<()> {
-        if let Some((order_id, e)) = decode::<Order>(event)? {
-            apply_order(tx, generation, event, order_id, e).await
-        } else if let Some((customer_id, e)) = decode::<Customer>(event)? {
-            apply_customer(tx, generation, customer_id, e).await
-        } else {
-            Ok(())
+        match Decoded::of(event)? {
+            Decoded::Order(order_id, e) => apply_order(tx, generation, event, order_id, e).await,
+            Decoded::Customer(customer_id, e) => {
+                apply_customer(tx, generation, customer_id, e).await
+            }
+            Decoded::Other => Ok(()),
         }
     }
 
@@ -59,24 +59,37 @@ impl Projection for OrdersProjection {
         generation: i64,
         events: &[&RecordedEvent],
     ) -> anyhow::Result<()> {
+        let decoded = events
+            .iter()
+            .map(|event| Decoded::of(event))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut fold = NewOrders::default();
-        fold.preload_customers(tx, generation, events).await?;
-        for event in events {
-            if let Some((order_id, e)) = decode::<Order>(event)? {
-                if let OrderEvent::Placed(p) = &e {
+        let placed_by = decoded.iter().filter_map(|d| match d {
+            Decoded::Order(_, OrderEvent::Placed(p)) => Some(p.customer_id.as_uuid()),
+            _ => None,
+        });
+        fold.load_customers(tx, generation, placed_by.collect())
+            .await?;
+        for (event, decoded) in events.iter().zip(decoded) {
+            match decoded {
+                Decoded::Order(order_id, OrderEvent::Placed(p)) => {
                     let name = fold
-                        .customer_name(tx, generation, p.customer_id.as_uuid())
-                        .await?
+                        .customer_name(p.customer_id.as_uuid())
                         .unwrap_or_else(|| p.customer_name.as_str().to_owned());
                     fold.place(order_id, p.customer_id.as_uuid(), name, event)?;
-                } else if !fold.apply(order_id, event, &e)? {
-                    apply_order(tx, generation, event, order_id, e).await?;
                 }
-            } else if let Some((customer_id, e)) = decode::<Customer>(event)? {
-                if let Some(name) = customer_name_in(&e) {
-                    fold.rename(customer_id, name);
+                Decoded::Order(order_id, e) => {
+                    if !fold.apply(order_id, event, &e)? {
+                        apply_order(tx, generation, event, order_id, e).await?;
+                    }
                 }
-                apply_customer(tx, generation, customer_id, e).await?;
+                Decoded::Customer(customer_id, e) => {
+                    if let Some(name) = customer_name_in(&e) {
+                        fold.rename(customer_id, name);
+                    }
+                    apply_customer(tx, generation, customer_id, e).await?;
+                }
+                Decoded::Other => {}
             }
         }
         fold.flush(tx, generation).await
@@ -95,6 +108,25 @@ impl Projection for OrdersProjection {
                 .with_context(|| format!("dropping generation {generation} of {table}"))?;
         }
         Ok(())
+    }
+}
+
+/// An event as this projection reads it.
+enum Decoded {
+    Order(Uuid, OrderEvent),
+    Customer(Uuid, CustomerEvent),
+    Other,
+}
+
+impl Decoded {
+    fn of(event: &RecordedEvent) -> anyhow::Result<Self> {
+        Ok(if let Some((id, e)) = decode::<Order>(event)? {
+            Self::Order(id, e)
+        } else if let Some((id, e)) = decode::<Customer>(event)? {
+            Self::Customer(id, e)
+        } else {
+            Self::Other
+        })
     }
 }
 
@@ -144,67 +176,47 @@ struct NewOrders {
 }
 
 impl NewOrders {
-    /// The name `rm_order_customers` holds for the customer at this point of the batch.
-    async fn customer_name(
-        &mut self,
-        tx: &mut AnyConnection,
-        generation: i64,
-        customer_id: Uuid,
-    ) -> anyhow::Result<Option<String>> {
-        if let Some(known) = self.customers.get(&customer_id) {
-            return Ok(known.clone());
-        }
-        let known: Option<String> = sqlx::query_scalar(
-            "select name from rm_order_customers where generation = $1 and customer_id = $2",
-        )
-        .bind(generation)
-        .bind(customer_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .context("reading the customer name")?;
-        self.customers.insert(customer_id, known.clone());
-        Ok(known)
+    /// The name `rm_order_customers` holds for a customer of [`load_customers`] at this point
+    /// of the batch.
+    ///
+    /// [`load_customers`]: Self::load_customers
+    fn customer_name(&self, customer_id: Uuid) -> Option<String> {
+        self.customers.get(&customer_id).cloned().flatten()
     }
 
-    /// Reads the names of every customer the batch's placements name, in one statement (the
-    /// batch's own customer events then update them in log order).
-    async fn preload_customers(
+    /// Reads the stored names of `ids` (the customers the batch's placements name) in one
+    /// statement; the batch's own customer events then update them in log order.
+    async fn load_customers(
         &mut self,
         tx: &mut AnyConnection,
         generation: i64,
-        events: &[&RecordedEvent],
+        mut ids: Vec<Uuid>,
     ) -> anyhow::Result<()> {
-        let mut ids: Vec<Uuid> = Vec::new();
-        for event in events {
-            if event.event_type == "OrderPlaced"
-                && let Some((_, OrderEvent::Placed(p))) = decode::<Order>(event)?
-            {
-                ids.push(p.customer_id.as_uuid());
-            }
-        }
         ids.sort_unstable();
         ids.dedup();
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let mut p = Placeholders::for_connection(tx);
-            let statement = format!(
-                "select customer_id, name from rm_order_customers where generation = {} \
-                 and customer_id in ({})",
-                p.param(),
-                p.list(chunk.len())
-            );
-            let mut query = sqlx::query_as::<_, (String, String)>(&statement).bind(generation);
-            for id in chunk {
-                query = query.bind(id.to_string());
-                self.customers.insert(*id, None);
-            }
-            for (id, name) in query
-                .fetch_all(&mut *tx)
-                .await
-                .context("reading the customer names")?
-            {
-                if let Ok(id) = Uuid::parse_str(&id) {
-                    self.customers.insert(id, Some(name));
-                }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // At most one parameter per event of the batch: far below both backends' limits.
+        let mut p = Placeholders::for_connection(tx);
+        let statement = format!(
+            "select customer_id, name from rm_order_customers where generation = {} \
+             and customer_id in ({})",
+            p.param(),
+            p.list(ids.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&statement).bind(generation);
+        for id in &ids {
+            query = query.bind(id.to_string());
+            self.customers.insert(*id, None);
+        }
+        for (id, name) in query
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading the customer names")?
+        {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                self.customers.insert(id, Some(name));
             }
         }
         Ok(())
@@ -335,19 +347,16 @@ impl NewOrders {
             .iter()
             .filter_map(|id| self.orders.get(id).map(|o| (*id, o)))
             .collect();
-        for chunk in orders.chunks(INSERT_CHUNK) {
-            let statement = values_sql(
-                tx,
-                "insert into rm_orders (generation, order_id, customer_id, customer_name, status, \
-                 item_count, total_cents, created_at_us, updated_at_us, version, carrier, \
-                 tracking_number, cancel_reason) values ",
-                chunk.len(),
-                13,
-                "",
-            );
-            let mut query = sqlx::query(&statement);
-            for (id, o) in chunk {
-                query = query
+        write_rows(
+            tx,
+            "insert into rm_orders (generation, order_id, customer_id, customer_name, status, \
+             item_count, total_cents, created_at_us, updated_at_us, version, carrier, \
+             tracking_number, cancel_reason) values ",
+            13,
+            "",
+            &orders,
+            |query, &(id, o)| {
+                query
                     .bind(generation)
                     .bind(id.to_string())
                     .bind(o.customer_id.to_string())
@@ -360,29 +369,24 @@ impl NewOrders {
                     .bind(o.version)
                     .bind(o.carrier.as_deref())
                     .bind(o.tracking_number.as_deref())
-                    .bind(o.cancel_reason.as_deref());
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .context("inserting the batch's new orders")?;
-        }
+                    .bind(o.cancel_reason.as_deref())
+            },
+        )
+        .await
+        .context("inserting the batch's new orders")?;
         let lines: Vec<(Uuid, &NewLine)> = orders
             .iter()
             .flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l)))
             .collect();
-        for chunk in lines.chunks(INSERT_CHUNK) {
-            let statement = values_sql(
-                tx,
-                "insert into rm_order_lines (generation, order_id, product_id, added_position, \
-                 sku, product_name, unit_price_cents, quantity) values ",
-                chunk.len(),
-                8,
-                "",
-            );
-            let mut query = sqlx::query(&statement);
-            for (id, l) in chunk {
-                query = query
+        write_rows(
+            tx,
+            "insert into rm_order_lines (generation, order_id, product_id, added_position, \
+             sku, product_name, unit_price_cents, quantity) values ",
+            8,
+            "",
+            &lines,
+            |query, &(id, l)| {
+                query
                     .bind(generation)
                     .bind(id.to_string())
                     .bind(l.product_id.to_string())
@@ -390,13 +394,11 @@ impl NewOrders {
                     .bind(l.sku.as_str())
                     .bind(l.product_name.as_str())
                     .bind(l.unit_price_cents)
-                    .bind(l.quantity);
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .context("inserting the batch's new order lines")?;
-        }
+                    .bind(l.quantity)
+            },
+        )
+        .await
+        .context("inserting the batch's new order lines")?;
         Ok(())
     }
 }
