@@ -1,6 +1,8 @@
-//! Eventide order management: command service, projections, queries, relay, live hub.
+//! Eventide order management: the application layer (every use case, for REST and the UI
+//! alike), the command service, projections, queries, relay, live hub.
 #![forbid(unsafe_code)]
 
+pub mod application;
 pub mod audit;
 pub mod command;
 pub mod seed;

@@ -147,6 +147,7 @@ on_both_backends!(
     metadata_on_events,
     upcasting_end_to_end,
     seed_creates_every_status,
+    place_with_lines_is_atomic_and_idempotent,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -893,4 +894,90 @@ async fn idempotency_recovery_checks_the_request(backend: Backend) {
     assert!(again.replayed);
     assert_same_outcome(&first, &again);
     assert_eq!(env.version(&order_stream(order)).await, 2);
+}
+
+/// Placing an order with its lines is one command and one append: every line or none, and a
+/// retry with the same key answers the first result.
+async fn place_with_lines_is_atomic_and_idempotent(backend: Backend) {
+    let env = Env::new(backend).await;
+    let customer = env.customer("Lina Line").await;
+    let a = env.product("PWL-A", 250).await;
+    let b = env.product("PWL-B", 1000).await;
+    let missing = ProductId::new(Uuid::now_v7());
+
+    // A refused line (an unknown product) leaves no order at all, and writes nothing.
+    let head = env.head().await;
+    let order_id = OrderId::new(Uuid::now_v7());
+    let refused = env
+        .service
+        .place_order_with_lines(
+            Some(order_id),
+            customer,
+            &[(a, qty(1)), (missing, qty(2))],
+            &ctx(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(CommandError::NotFound { kind: "product", id }) if id == missing.as_uuid()),
+        "{refused:?}"
+    );
+    assert_eq!(env.version(&order_stream(order_id)).await, 0);
+    assert_eq!(env.head().await, head, "nothing written");
+
+    // A line that breaks an order rule (the same product twice) refuses the whole placement.
+    let twice = env
+        .service
+        .place_order_with_lines(Some(order_id), customer, &[(a, qty(1)), (a, qty(2))], &ctx())
+        .await;
+    assert!(
+        matches!(twice, Err(CommandError::Domain(domain::DomainError::ProductAlreadyInOrder { .. }))),
+        "{twice:?}"
+    );
+    assert_eq!(env.head().await, head, "nothing written");
+
+    // Accepted: OrderPlaced and one ItemAdded per line, in one append (consecutive positions).
+    let keyed = ctx().with_idempotency_key("place-with-lines-1");
+    let placed = env
+        .service
+        .place_order_with_lines(None, customer, &[(a, qty(2)), (b, qty(1))], &keyed)
+        .await
+        .unwrap();
+    assert_eq!(placed.version, 3);
+    assert_eq!(placed.events.len(), 3);
+    assert_eq!(placed.events[0].event_type(), "OrderPlaced");
+    assert_eq!(placed.events[1].event_type(), "ItemAdded");
+    assert_eq!(placed.events[2].event_type(), "ItemAdded");
+    let stored = env
+        .service
+        .store()
+        .read_stream(&placed.stream_id, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[2].position - stored[0].position, 2, "one append, no gaps");
+    let state = env.order_state(OrderId::new(placed.id)).await;
+    assert_eq!(state.total, money(2 * 250 + 1000));
+    assert_eq!(state.lines.len(), 2);
+
+    // The same submission again: the first result, nothing written.
+    let head = env.head().await;
+    let again = env
+        .service
+        .place_order_with_lines(None, customer, &[(a, qty(2)), (b, qty(1))], &keyed)
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.id, again.version, again.position), (placed.id, placed.version, placed.position));
+    assert_eq!(env.head().await, head);
+
+    // The same key with other lines is refused.
+    let other = env
+        .service
+        .place_order_with_lines(None, customer, &[(a, qty(3))], &keyed)
+        .await;
+    assert!(
+        matches!(other, Err(CommandError::IdempotencyKeyReused { .. })),
+        "{other:?}"
+    );
+    env.finish().await;
 }

@@ -19,6 +19,18 @@ pub enum OrderCommand {
         /// The customer's name at ordering time (copied so the order reads on its own).
         customer_name: CustomerName,
     },
+    /// Opens a new draft order with its first lines, all at once: one `OrderPlaced` and one
+    /// `ItemAdded` per line, or (if any line breaks a rule) nothing at all.
+    PlaceWithLines {
+        /// The new order's id.
+        order_id: OrderId,
+        /// Who orders.
+        customer_id: CustomerId,
+        /// The customer's name at ordering time.
+        customer_name: CustomerName,
+        /// The lines, in the order given; each is checked like an `AddItem`.
+        lines: Vec<PricedLine>,
+    },
     /// Adds a product line to a draft; the product's details are copied at this moment.
     AddItem {
         /// The product.
@@ -62,11 +74,41 @@ pub enum OrderCommand {
     },
 }
 
+/// A product line with the product's details copied at ordering time (see
+/// [`OrderCommand::AddItem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    /// The product.
+    pub product_id: ProductId,
+    /// Its SKU.
+    pub sku: Sku,
+    /// Its name.
+    pub product_name: ProductName,
+    /// Its price per unit.
+    pub unit_price: Money,
+    /// How many units.
+    pub quantity: Quantity,
+}
+
+impl PricedLine {
+    /// The `AddItem` command of this line.
+    pub fn add_item(&self) -> OrderCommand {
+        OrderCommand::AddItem {
+            product_id: self.product_id,
+            sku: self.sku.clone(),
+            product_name: self.product_name.clone(),
+            unit_price: self.unit_price,
+            quantity: self.quantity,
+        }
+    }
+}
+
 impl OrderCommand {
-    /// The UI action this command corresponds to (`None` for `Place`, which has no order yet).
+    /// The UI action this command corresponds to (`None` for `Place` and `PlaceWithLines`,
+    /// which have no order yet).
     pub fn action(&self) -> Option<OrderAction> {
         Some(match self {
-            Self::Place { .. } => return None,
+            Self::Place { .. } | Self::PlaceWithLines { .. } => return None,
             Self::AddItem { .. } => OrderAction::AddItem,
             Self::RemoveItem { .. } => OrderAction::RemoveItem,
             Self::ChangeQuantity { .. } => OrderAction::ChangeQuantity,

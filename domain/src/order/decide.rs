@@ -3,7 +3,7 @@
 use crate::error::DomainError;
 use crate::order::{
     ItemAdded, ItemQuantityChanged, ItemRemoved, OrderCancelled, OrderCommand, OrderConfirmed,
-    OrderDelivered, OrderEvent, OrderPlaced, OrderShipped, OrderState, OrderStatus,
+    OrderDelivered, OrderEvent, OrderPlaced, OrderShipped, OrderState, OrderStatus, evolve,
 };
 use crate::values::Money;
 
@@ -34,6 +34,30 @@ pub(crate) fn decide(
         ]);
     }
 
+    if let OrderCommand::PlaceWithLines {
+        order_id,
+        customer_id,
+        customer_name,
+        lines,
+    } = command
+    {
+        // The placement, then each line decided against the state the earlier events made:
+        // every rule of `AddItem` holds for every line, and one refusal refuses them all.
+        let place = OrderCommand::Place {
+            order_id: *order_id,
+            customer_id: *customer_id,
+            customer_name: customer_name.clone(),
+        };
+        let mut events = decide(state, &place)?;
+        let mut next = events.iter().fold(state.clone(), evolve::evolve);
+        for line in lines {
+            let added = decide(&next, &line.add_item())?;
+            next = added.iter().fold(next, evolve::evolve);
+            events.extend(added);
+        }
+        return Ok(events);
+    }
+
     // Checks shared by every command on an existing order, in the order users find most
     // useful: a missing or finished order explains itself better than a status mismatch.
     if !state.exists {
@@ -47,7 +71,9 @@ pub(crate) fn decide(
 
     let event: OrderEvent = match command {
         // Handled above; repeated so the match stays exhaustive without a wildcard.
-        OrderCommand::Place { .. } => return Err(DomainError::OrderAlreadyExists),
+        OrderCommand::Place { .. } | OrderCommand::PlaceWithLines { .. } => {
+            return Err(DomainError::OrderAlreadyExists);
+        }
         OrderCommand::AddItem {
             product_id,
             sku,

@@ -8,7 +8,7 @@ mod evolve;
 mod state;
 mod status;
 
-pub use command::OrderCommand;
+pub use command::{OrderCommand, PricedLine};
 pub use decide::MAX_LINES;
 pub use event::{
     ItemAdded, ItemQuantityChanged, ItemRemoved, OrderCancelled, OrderConfirmed, OrderDelivered,

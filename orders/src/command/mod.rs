@@ -1,21 +1,33 @@
-//! The write side: the command service, the one path every use case takes to change state
-//! (REST API and Leptos server functions alike).
+//! The write side: the command service, the engine behind every use case of the application
+//! layer (`crate::application`), which the REST API and the Leptos server functions call.
 //!
-//! * [`CommandService`]: load (snapshot + later events), decide, append with the exact expected
-//!   version; retries with jittered backoff, or a typed conflict when the caller passed the
-//!   version it saw; idempotency keys; snapshots; cross-aggregate checks;
-//! * [`CommandContext`]: command id (the events' causation id), correlation id, user id,
-//!   idempotency key, expected version;
-//! * [`CommandError`]: what can go wrong, with stable codes.
+//! * [`CommandService`] (`service.rs`): the handle; `engine.rs` loads (snapshot + later events),
+//!   decides and appends with the exact expected version, retrying with jittered backoff, or
+//!   answering a typed conflict when the caller passed the version it saw; `replay.rs` answers
+//!   a used idempotency key with its first result; `locks.rs` queues the commands of one
+//!   stream; `orders.rs`, `customers.rs`, `products.rs` are the typed entry points per
+//!   aggregate, with their cross-aggregate checks;
+//! * [`CommandContext`] (`metadata.rs`): command id (the events' causation id), correlation id,
+//!   user id, idempotency key, expected version;
+//! * `identity.rs`: the canonical request identity an idempotency key is compared with;
+//! * [`CommandError`] (`error.rs`): what can go wrong, with stable codes.
 
+mod customers;
+mod engine;
 pub mod error;
 pub mod idempotency;
+pub mod identity;
 pub mod loader;
+mod locks;
 pub mod metadata;
+mod orders;
+mod products;
 pub mod registry;
+mod replay;
 pub mod service;
 
 pub use error::{CommandError, CommandResult};
+pub use identity::RequestIdentity;
 pub use loader::{LoadStats, Loaded};
 pub use metadata::CommandContext;
 pub use registry::upcaster_registry;

@@ -1,0 +1,93 @@
+//! The audit use cases: the streams of the event log and their events, read from the log itself
+//! by design (the audit trail is the log, not a read model). Every list is bounded.
+
+use domain::requests::ListStreams;
+use domain::views::{EventView, StreamPage};
+use eventstore::{EventStore as _, StreamFilter};
+use uuid::Uuid;
+
+use crate::application::{AppError, AppResult, Application};
+use crate::audit::{event_view, stream_view};
+
+/// Page size when none is asked for.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page of streams or events.
+pub const MAX_PAGE: u32 = 500;
+/// Longest stream id, prefix or cursor accepted.
+const MAX_TEXT: usize = 200;
+
+fn limit(requested: Option<u32>) -> u32 {
+    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_PAGE)
+}
+
+fn short(value: Option<String>, what: &str) -> AppResult<Option<String>> {
+    match value {
+        Some(v) if v.len() > MAX_TEXT => Err(AppError::invalid(
+            "invalid_query",
+            format!("{what} is too long."),
+        )),
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+impl Application {
+    /// A page of streams, by type and id prefix, after a cursor.
+    pub async fn streams(&self, input: ListStreams) -> AppResult<StreamPage> {
+        let limit = limit(input.limit);
+        let filter = StreamFilter {
+            stream_type: short(input.stream_type, "type")?,
+            id_prefix: short(input.prefix, "prefix")?,
+            after: short(input.after, "after")?,
+            limit: limit + 1,
+        };
+        let mut streams = self.inner.store.list_streams(&filter).await?;
+        let next_after = if streams.len() > limit as usize {
+            streams.truncate(limit as usize);
+            streams.last().map(|s| s.stream_id.clone())
+        } else {
+            None
+        };
+        Ok(StreamPage {
+            streams: streams.into_iter().map(stream_view).collect(),
+            next_after,
+        })
+    }
+
+    /// The events of a stream from `from_version` (default 1), at most `limit`; 404 for a
+    /// stream that does not exist.
+    pub async fn stream_events(
+        &self,
+        stream_id: &str,
+        from_version: Option<i64>,
+        limit_: Option<u32>,
+    ) -> AppResult<Vec<EventView>> {
+        if stream_id.len() > MAX_TEXT {
+            return Err(AppError::invalid(
+                "invalid_path",
+                "The stream id is too long.",
+            ));
+        }
+        let store = &self.inner.store;
+        let from = from_version.unwrap_or(1).max(1);
+        let events = store.read_stream(stream_id, from, limit(limit_)).await?;
+        if events.is_empty() && store.stream_version(stream_id).await? == 0 {
+            return Err(AppError::not_found("stream", stream_id));
+        }
+        Ok(events.into_iter().map(event_view).collect())
+    }
+
+    /// The events of one correlation id (one user action), in log order, at most `limit`.
+    pub async fn correlated(
+        &self,
+        correlation_id: Uuid,
+        limit_: Option<u32>,
+    ) -> AppResult<Vec<EventView>> {
+        let events = self
+            .inner
+            .store
+            .read_correlated(correlation_id, limit(limit_))
+            .await?;
+        Ok(events.into_iter().map(event_view).collect())
+    }
+}

@@ -1,0 +1,73 @@
+//! The customer use cases: register, rename, change email; the list and one customer (read
+//! model).
+
+use domain::CustomerId;
+use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
+use domain::values::{CustomerName, Email};
+use domain::views::{CustomerView, Fresh};
+use uuid::Uuid;
+
+use crate::application::{Accepted, AppResult, Application, RequestContext};
+
+impl Application {
+    /// Registers a customer; idempotent with a key.
+    pub async fn register_customer(
+        &self,
+        ctx: &RequestContext,
+        input: RegisterCustomer,
+    ) -> AppResult<Accepted> {
+        let name = CustomerName::parse(&input.name)?;
+        let email = Email::parse(&input.email)?;
+        let ctx = ctx.command();
+        let id = input.customer_id.map(CustomerId::new);
+        self.command(
+            "register_customer",
+            self.commands().register_customer(id, name, email, &ctx),
+        )
+        .await
+    }
+
+    /// Renames a customer.
+    pub async fn rename_customer(
+        &self,
+        ctx: &RequestContext,
+        customer_id: Uuid,
+        input: RenameCustomer,
+    ) -> AppResult<Accepted> {
+        let name = CustomerName::parse(&input.name)?;
+        let ctx = ctx.command();
+        self.command(
+            "rename_customer",
+            self.commands()
+                .rename_customer(CustomerId::new(customer_id), name, &ctx),
+        )
+        .await
+    }
+
+    /// Changes a customer's email.
+    pub async fn change_email(
+        &self,
+        ctx: &RequestContext,
+        customer_id: Uuid,
+        input: ChangeEmail,
+    ) -> AppResult<Accepted> {
+        let email = Email::parse(&input.email)?;
+        let ctx = ctx.command();
+        self.command(
+            "change_email",
+            self.commands()
+                .change_email(CustomerId::new(customer_id), email, &ctx),
+        )
+        .await
+    }
+
+    /// Every customer.
+    pub async fn customers(&self, min_position: Option<i64>) -> AppResult<Fresh<Vec<CustomerView>>> {
+        Ok(self.queries().customers(min_position).await?)
+    }
+
+    /// One customer.
+    pub async fn customer(&self, id: Uuid, min_position: Option<i64>) -> AppResult<Fresh<CustomerView>> {
+        Ok(self.queries().get_customer(id, min_position).await?)
+    }
+}

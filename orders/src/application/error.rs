@@ -1,0 +1,268 @@
+//! The one error of the application layer, with the one classification both ways in use.
+//!
+//! Every failure of a use case (bad input, a refused rule, a missing aggregate, a conflict, a
+//! failed store) becomes an [`AppError`]: a [`ErrorKind`] (which decides the HTTP status), a
+//! stable snake_case `code`, a message a person can read and optional JSON `details`. The REST
+//! API and the server functions map it with a `From` impl each and never classify errors
+//! themselves, so the same failure has the same status and code on both.
+//!
+//! Internal failures are logged here, once, with their whole chain; the message sent out is
+//! generic (no SQL, no paths, no credentials).
+
+use domain::{DomainError, ValidationError};
+use eventstore::StoreError;
+use eventstore::projection::RunnerError;
+use serde_json::{Value, json};
+
+use crate::command::CommandError;
+use crate::query::QueryError;
+
+/// What kind of failure, and so which status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The input could not be understood or breaks a value rule (400).
+    Invalid,
+    /// Not signed in (401).
+    Unauthorized,
+    /// Signed in, not allowed (403).
+    Forbidden,
+    /// The thing asked for does not exist (404).
+    NotFound,
+    /// Someone else changed it first, or the operation is already running (409).
+    Conflict,
+    /// A business rule said no (422).
+    Rejected,
+    /// The server cannot do it right now; try again later (503).
+    Unavailable,
+    /// The database is out of space (507).
+    StorageFull,
+    /// A bug or an unexpected failure, logged (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status of this kind.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Invalid => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::Rejected => 422,
+            Self::Unavailable => 503,
+            Self::StorageFull => 507,
+            Self::Internal => 500,
+        }
+    }
+
+    /// Whether the caller is at fault (a 4xx).
+    pub fn is_client_error(self) -> bool {
+        self.status() < 500
+    }
+}
+
+/// Why a use case failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AppError {
+    /// The classification.
+    pub kind: ErrorKind,
+    /// Stable machine-readable code, e.g. `order_not_draft`, `version_conflict`.
+    pub code: &'static str,
+    /// What a person reads.
+    pub message: String,
+    /// Machine-readable detail (`null` when none).
+    pub details: Value,
+    /// Seconds after which a retry makes sense (`Retry-After` for 503s).
+    pub retry_after: Option<u64>,
+}
+
+impl AppError {
+    /// An error of `kind` with `code` and `message`.
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            details: Value::Null,
+            retry_after: None,
+        }
+    }
+
+    /// Adds machine-readable details.
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// A 400 with `code`.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, code, message)
+    }
+
+    /// A 404 for a missing `kind` (`order`, `customer`, `product`, or another word).
+    pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            not_found_code(kind),
+            format!("This {kind} does not exist."),
+        )
+        .with_details(json!({ "kind": kind, "id": id.to_string() }))
+    }
+
+    /// Logs `error` with its whole chain (`what` says where) and answers a generic 500.
+    pub fn internal(what: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "{what} failed");
+        Self::new(
+            ErrorKind::Internal,
+            "internal_error",
+            "Something went wrong on our side. Please try again later.",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+}
+
+/// The aggregate kind of a stream id (`order`, `customer`, `product`), `item` for others.
+fn stream_kind(stream: &str) -> &'static str {
+    use domain::customer::Customer;
+    use domain::order::Order;
+    use domain::product::Product;
+    use domain::{Aggregate, parse_stream_id};
+    if parse_stream_id::<Order>(stream).is_some() {
+        Order::STREAM_TYPE
+    } else if parse_stream_id::<Customer>(stream).is_some() {
+        Customer::STREAM_TYPE
+    } else if parse_stream_id::<Product>(stream).is_some() {
+        Product::STREAM_TYPE
+    } else {
+        "item"
+    }
+}
+
+fn not_found_code(kind: &str) -> &'static str {
+    match kind {
+        "order" => "order_not_found",
+        "customer" => "customer_not_found",
+        "product" => "product_not_found",
+        "stream" => "stream_not_found",
+        "projection" => "projection_not_found",
+        _ => "not_found",
+    }
+}
+
+impl From<ValidationError> for AppError {
+    fn from(error: ValidationError) -> Self {
+        Self::invalid(error.code(), error.to_string())
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Validation(v) => v.into(),
+            e if e.is_rejection() => Self::new(ErrorKind::Rejected, e.code(), e.to_string()),
+            e => Self::internal("domain", e),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::StorageFull(detail) => {
+                tracing::error!(%detail, "write refused: the database is out of disk space");
+                Self::new(
+                    ErrorKind::StorageFull,
+                    "storage_full",
+                    "The server is out of disk space, so this change was not saved. Try again once space has been freed.",
+                )
+            }
+            other => Self::internal("event store", other),
+        }
+    }
+}
+
+impl From<CommandError> for AppError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Domain(e) => e.into(),
+            CommandError::NotFound { kind, id } => Self::not_found(kind, id),
+            CommandError::Conflict {
+                stream,
+                expected,
+                current,
+            } => {
+                let kind = stream_kind(&stream);
+                Self::new(
+                    ErrorKind::Conflict,
+                    "version_conflict",
+                    format!(
+                        "Someone else changed this {kind} meanwhile (it is now at version {current}); reload and try again."
+                    ),
+                )
+                .with_details(json!({
+                    "stream": stream,
+                    "kind": kind,
+                    "expected_version": expected,
+                    "current_version": current,
+                }))
+            }
+            e @ CommandError::IdempotencyKeyReused { .. } => {
+                Self::new(ErrorKind::Conflict, "idempotency_key_reused", e.to_string())
+            }
+            e @ CommandError::InvalidIdempotencyKey { .. } => {
+                Self::invalid("invalid_idempotency_key", e.to_string())
+            }
+            CommandError::Store(e) => e.into(),
+            CommandError::Internal(e) => Self::internal("command", format!("{e:#}")),
+        }
+    }
+}
+
+impl From<QueryError> for AppError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::NotFound { entity, id } => Self::not_found(entity, id),
+            QueryError::InvalidCursor => Self::invalid(
+                "invalid_cursor",
+                "The cursor is invalid; start from the first page.",
+            ),
+            other => Self::internal("query", other),
+        }
+    }
+}
+
+impl From<RunnerError> for AppError {
+    fn from(error: RunnerError) -> Self {
+        match error {
+            RunnerError::UnknownProjection(name) => Self::new(
+                ErrorKind::NotFound,
+                "projection_not_found",
+                "No projection has this name.",
+            )
+            .with_details(json!({ "projection": name })),
+            RunnerError::RebuildInProgress {
+                projection,
+                generation,
+            } => Self::new(
+                ErrorKind::Conflict,
+                "rebuild_in_progress",
+                "A rebuild of this projection is already running.",
+            )
+            .with_details(json!({ "projection": projection, "generation": generation })),
+            RunnerError::NotFaulted(name) => Self::new(
+                ErrorKind::Conflict,
+                "projection_not_faulted",
+                "This projection is not faulted.",
+            )
+            .with_details(json!({ "projection": name })),
+            other => Self::internal("projection runner", other),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The application layer: every use case of Eventide, once, for every way in.
+//!
+//! The REST API (`server/src/api`) and the Leptos server functions (`app/src/ssr.rs`) are thin
+//! adapters over [`Application`]: they take the request's input (a `domain::requests` type) and
+//! its [`RequestContext`], call one method here, and map the answer or the [`AppError`] with a
+//! `From` impl. Everything else is decided here, once:
+//!
+//! * input -> validated command (value types parsed, quantities range-checked);
+//! * the command context (correlation id from the request, the acting user, idempotency key,
+//!   expected version) from [`RequestContext`];
+//! * idempotency, one span and retries (in the command service, `crate::command`);
+//! * the command metrics ([`CommandObserver`]) and the log line of the outcome;
+//! * one error type with one classification ([`AppError`], [`ErrorKind`]).
+//!
+//! Where a use case lives: `orders.rs` (place with lines, items, confirm, ship, deliver, cancel,
+//! the order list and detail, dashboard, activity), `customers.rs`, `products.rs`, `audit.rs`
+//! (the event log's streams and events, by design read from the log), `operations.rs`
+//! (projections, rebuilds, dead letters, the relay).
+
+mod audit;
+pub mod context;
+mod customers;
+pub mod error;
+mod observer;
+mod operations;
+mod orders;
+mod products;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use domain::views::CommandReply;
+use eventstore::SqlEventStore;
+use eventstore::projection::ProjectionRunner;
+
+pub use audit::MAX_PAGE;
+pub use context::{CorrelationId, RequestContext};
+pub use error::{AppError, ErrorKind};
+pub use observer::{CommandObserver, NoMetrics};
+
+use crate::command::{CommandError, CommandOutcome, CommandService};
+use crate::query::QueryService;
+use crate::relay::Relay;
+
+/// What a command use case answers: the reply, and whether it is the stored result of an
+/// earlier request with the same idempotency key (nothing was written this time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// Id, version and position of the command.
+    pub reply: CommandReply,
+    /// An idempotent replay.
+    pub replayed: bool,
+}
+
+/// The result of a use case.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The application: every use case. Cheap to clone.
+#[derive(Clone)]
+pub struct Application {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: CommandService,
+    queries: QueryService,
+    store: SqlEventStore,
+    runner: ProjectionRunner,
+    relay: Arc<Relay>,
+    observer: Arc<dyn CommandObserver>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// The application over these services; `observer` counts commands (see
+    /// [`CommandObserver`]; [`NoMetrics`] counts nothing).
+    pub fn new(
+        commands: CommandService,
+        queries: QueryService,
+        runner: ProjectionRunner,
+        relay: Arc<Relay>,
+        observer: Arc<dyn CommandObserver>,
+    ) -> Self {
+        let store = commands.store().clone();
+        Self {
+            inner: Arc::new(Inner {
+                commands,
+                queries,
+                store,
+                runner,
+                relay,
+                observer,
+            }),
+        }
+    }
+
+    /// The command service (the write engine).
+    pub fn commands(&self) -> &CommandService {
+        &self.inner.commands
+    }
+
+    /// The query service (read models).
+    pub fn queries(&self) -> &QueryService {
+        &self.inner.queries
+    }
+
+    /// The projection runner.
+    pub fn runner(&self) -> &ProjectionRunner {
+        &self.inner.runner
+    }
+
+    /// The broker relay.
+    pub fn relay(&self) -> &Relay {
+        &self.inner.relay
+    }
+
+    /// Runs one command use case: counts it (name, outcome, duration), logs the outcome, and
+    /// turns the service's answer into [`Accepted`] or an [`AppError`].
+    async fn command<E, F>(&self, name: &'static str, command: F) -> AppResult<Accepted>
+    where
+        F: Future<Output = Result<CommandOutcome<E>, CommandError>>,
+    {
+        let start = Instant::now();
+        let result = command.await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) if e.is_client_error() => e.code(),
+            Err(_) => "error",
+        };
+        self.inner
+            .observer
+            .command(name, outcome, start.elapsed());
+        let outcome = result.map_err(AppError::from)?;
+        Ok(Accepted {
+            reply: CommandReply {
+                id: outcome.id,
+                version: outcome.version,
+                position: outcome.position,
+            },
+            replayed: outcome.replayed,
+        })
+    }
+}

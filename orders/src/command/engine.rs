@@ -1,0 +1,332 @@
+//! The generic path every command takes: idempotency check, per-stream lock, load (snapshot +
+//! tail), decide, append with the exact expected version, bounded jittered retries when the
+//! stream moved (or a typed conflict when the caller named the version), snapshot, key row.
+
+use std::future::Future;
+use std::time::Duration;
+
+use domain::{Aggregate, DomainError};
+use eventstore::{AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError};
+use rand::Rng as _;
+use tracing::{Instrument as _, debug, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::command::error::{CommandError, CommandResult};
+use crate::command::idempotency::{self, IdempotencyRecord};
+use crate::command::loader::{self, Loaded};
+use crate::command::metadata::CommandContext;
+use crate::command::service::{CommandConfig, CommandOutcome, CommandService};
+
+impl CommandService {
+    /// The one implementation behind every command. `request` identifies what the caller asked
+    /// for (the idempotency comparison); `command` builds the command and is only awaited once
+    /// the idempotency key (if any) turned out to be new, so a replay does no cross-aggregate
+    /// loads and cannot fail on their rules.
+    pub(super) async fn execute_request<A, F>(
+        &self,
+        name: &'static str,
+        id: Uuid,
+        request: String,
+        ctx: &CommandContext,
+        command: F,
+    ) -> CommandResult<CommandOutcome<A::Event>>
+    where
+        A: Aggregate,
+        F: Future<Output = CommandResult<A::Command>>,
+    {
+        let stream_id = A::stream_id(id);
+        let span = info_span!(
+            "command",
+            command = name,
+            aggregate = A::STREAM_TYPE,
+            stream = %stream_id,
+            command_id = %ctx.command_id,
+            correlation_id = %ctx.correlation_id,
+            user_id = ctx.user_id.as_deref().unwrap_or(""),
+            expected_version = ctx.expected_version,
+            idempotency_key = ctx.idempotency_key.as_deref().unwrap_or(""),
+        );
+        async move {
+            let keyed = match &ctx.idempotency_key {
+                Some(key) => {
+                    idempotency::validate_key(key)?;
+                    let request_hash = format!("{}:{id}:{request}", A::STREAM_TYPE);
+                    if let Some(outcome) =
+                        self.replay::<A>(key, &request_hash, id, &stream_id).await?
+                    {
+                        info!(version = outcome.version, "idempotent replay");
+                        return Ok(outcome);
+                    }
+                    Some((key.as_str(), request_hash))
+                }
+                None => None,
+            };
+            let command = command.await?;
+            let result = self
+                .decide_and_append::<A>(id, &stream_id, &command, ctx, keyed.as_ref())
+                .await;
+            match &result {
+                Ok(outcome) => info!(
+                    version = outcome.version,
+                    position = outcome.position,
+                    "command executed"
+                ),
+                Err(e) => info!(code = e.code(), error = %e, "command rejected"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn decide_and_append<A: Aggregate>(
+        &self,
+        id: Uuid,
+        stream_id: &str,
+        command: &A::Command,
+        ctx: &CommandContext,
+        keyed: Option<&(&str, String)>,
+    ) -> CommandResult<CommandOutcome<A::Event>> {
+        let config = &self.inner.config;
+        let _guard = if config.serialize_per_stream {
+            Some(self.inner.locks.lock(stream_id).await)
+        } else {
+            None
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let loaded = self.load::<A>(id).await?;
+            if let Some(expected) = ctx.expected_version
+                && loaded.version != expected
+            {
+                return Err(CommandError::Conflict {
+                    stream: stream_id.to_owned(),
+                    expected,
+                    current: loaded.version,
+                });
+            }
+            let events = match A::decide(&loaded.state, command) {
+                Ok(events) => events,
+                Err(rule) => {
+                    // A twin with the same key may have landed between our replay check and
+                    // our load (its line is there now, say): its result is ours.
+                    if let Some((key, request_hash)) = keyed
+                        && let Some(outcome) =
+                            self.replay::<A>(key, request_hash, id, stream_id).await?
+                    {
+                        return Ok(outcome);
+                    }
+                    return Err(not_found::<A>(rule, id));
+                }
+            };
+            if events.is_empty() {
+                return Ok(CommandOutcome {
+                    id,
+                    stream_id: stream_id.to_owned(),
+                    version: loaded.version,
+                    position: 0,
+                    events,
+                    replayed: false,
+                    attempts: attempt,
+                });
+            }
+            let new_events =
+                new_events(&events, ctx, keyed.map(|(key, hash)| (*key, hash.as_str())));
+            let appended = self
+                .inner
+                .store
+                .append(
+                    stream_id,
+                    A::STREAM_TYPE,
+                    ExpectedVersion::Exact(loaded.version),
+                    new_events,
+                )
+                .await;
+            match appended {
+                Ok(result) => {
+                    return self
+                        .after_append::<A>(id, stream_id, loaded, events, result, keyed)
+                        .await
+                        .map(|outcome| CommandOutcome {
+                            attempts: attempt,
+                            ..outcome
+                        });
+                }
+                Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                    if let Some(expected) = ctx.expected_version {
+                        return Err(CommandError::Conflict {
+                            stream: stream_id.to_owned(),
+                            expected,
+                            current: actual,
+                        });
+                    }
+                    if let Some((key, request_hash)) = keyed
+                        && let Some(outcome) =
+                            self.replay::<A>(key, request_hash, id, stream_id).await?
+                    {
+                        // A twin with the same key got there first.
+                        return Ok(outcome);
+                    }
+                    if attempt >= config.max_attempts {
+                        warn!(attempt, current = actual, "giving up after conflicts");
+                        return Err(CommandError::Conflict {
+                            stream: stream_id.to_owned(),
+                            expected: loaded.version,
+                            current: actual,
+                        });
+                    }
+                    let pause = backoff(config, attempt);
+                    debug!(attempt, current = actual, ?pause, "stream moved; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                Err(StoreError::IdempotencyConflict { event_id }) => {
+                    // Our deterministic event ids are stored with other content: the key was
+                    // used by another request that won the race.
+                    if let Some((key, request_hash)) = keyed {
+                        if let Some(outcome) =
+                            self.replay::<A>(key, request_hash, id, stream_id).await?
+                        {
+                            return Ok(outcome);
+                        }
+                        return Err(CommandError::IdempotencyKeyReused {
+                            key: (*key).to_owned(),
+                        });
+                    }
+                    return Err(StoreError::IdempotencyConflict { event_id }.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Snapshot if the append crossed a multiple of `snapshot_every`; idempotency row.
+    async fn after_append<A: Aggregate>(
+        &self,
+        id: Uuid,
+        stream_id: &str,
+        loaded: Loaded<A::State>,
+        events: Vec<A::Event>,
+        result: AppendResult,
+        keyed: Option<&(&str, String)>,
+    ) -> CommandResult<CommandOutcome<A::Event>> {
+        let every = self.inner.config.snapshot_every;
+        // `first_version` differs from `loaded.version + 1` only when the store recognised a
+        // retry of an earlier append: then our state is not the stream's.
+        if let Ok(every) = i64::try_from(every)
+            && every > 0
+            && result.first_version == loaded.version + 1
+            && result.last_version / every > (result.first_version - 1) / every
+        {
+            let state = domain::replay_from::<A>(loaded.state, &events);
+            loader::save_snapshot::<A>(
+                &self.inner.store,
+                stream_id,
+                result.last_version,
+                A::SNAPSHOT_VERSION,
+                &state,
+            )
+            .await;
+        }
+        if let Some((key, request_hash)) = keyed {
+            let stored = self
+                .inner
+                .idempotency
+                .insert(&IdempotencyRecord {
+                    key: (*key).to_owned(),
+                    request_hash: request_hash.clone(),
+                    stream_id: stream_id.to_owned(),
+                    version: result.last_version,
+                    position: result.last_position,
+                    event_count: result.last_version - result.first_version + 1,
+                })
+                .await;
+            match stored {
+                Ok(stored) if stored.request_hash != *request_hash => {
+                    return Err(CommandError::IdempotencyKeyReused {
+                        key: (*key).to_owned(),
+                    });
+                }
+                Ok(_) => {}
+                // The events are committed: failing the command now would report a written
+                // command as failed. A retry with the key finds the events by their key-derived
+                // ids and records the key then.
+                Err(error) => tracing::warn!(
+                    %error,
+                    key = %key,
+                    "command written but its idempotency key was not recorded"
+                ),
+            }
+        }
+        Ok(CommandOutcome {
+            id,
+            stream_id: stream_id.to_owned(),
+            version: result.last_version,
+            position: result.last_position,
+            events,
+            replayed: false,
+            attempts: 1,
+        })
+    }
+}
+
+/// The "this aggregate does not exist" rules become [`CommandError::NotFound`]; other rules
+/// stay [`CommandError::Domain`].
+fn not_found<A: Aggregate>(error: DomainError, id: Uuid) -> CommandError {
+    match error {
+        DomainError::OrderNotFound
+        | DomainError::CustomerNotFound
+        | DomainError::ProductNotFound => CommandError::NotFound {
+            kind: A::STREAM_TYPE,
+            id,
+        },
+        other => CommandError::Domain(other),
+    }
+}
+
+/// Envelopes for `events`, with the context's metadata; ids derived from the idempotency key
+/// if there is one.
+/// Metadata field of a keyed command's first event holding its request hash, so a recovery from
+/// the events (no key row yet) can tell the same request from a different one under that key.
+pub(super) const IDEMPOTENCY_REQUEST_FIELD: &str = "idempotency_request";
+
+fn new_events<E: domain::DomainEvent>(
+    events: &[E],
+    ctx: &CommandContext,
+    keyed: Option<(&str, &str)>,
+) -> Vec<NewEvent> {
+    let metadata = ctx.event_metadata();
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let mut new = NewEvent::new(
+                event.event_type(),
+                event.schema_version(),
+                event.to_data(),
+                metadata.clone(),
+            );
+            if let Some((key, request_hash)) = keyed {
+                new.event_id = idempotency::event_id(key, index);
+                if index == 0 {
+                    new.metadata.extra.insert(
+                        IDEMPOTENCY_REQUEST_FIELD.to_owned(),
+                        serde_json::Value::String(request_hash.to_owned()),
+                    );
+                }
+            }
+            new
+        })
+        .collect()
+}
+
+/// Full-jitter exponential backoff before attempt `attempt + 1`.
+fn backoff(config: &CommandConfig, attempt: u32) -> Duration {
+    let exp = config
+        .retry_backoff
+        .saturating_mul(2_u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(config.max_retry_backoff);
+    let max_us = u64::try_from(exp.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(rand::rng().random_range(0..=max_us))
+}
+
