@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::Plan;
 use crate::report::{Section, Table};
-use crate::support::{FreshDb, Percentiles, PgAdmin, ms, ratio, thousands};
+use crate::support::{Percentiles, PgAdmin, ms, ratio, thousands};
 use crate::{postgres_es, raw_limit, seed_design};
 
 /// What one append attempt did.
@@ -252,7 +252,7 @@ async fn measure_ours(
     workload: Workload,
     window: Duration,
 ) -> anyhow::Result<Measured> {
-    let fresh = FreshDb::new(backend, pg, "ours").await?;
+    let fresh = pg.fresh_db(backend, "ours").await?;
     let db = fresh
         .migrated(eventstore::db::DEFAULT_MAX_CONNECTIONS)
         .await?;

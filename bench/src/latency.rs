@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use eventstore::Backend;
+use eventstore::testing::FreshDb;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::Plan;
 use crate::report::{Section, Table};
-use crate::support::{FreshDb, Percentiles, PgAdmin, ms, thousands};
+use crate::support::{Percentiles, PgAdmin, ms, thousands};
 
 pub const COMMANDS_PER_SEC: u64 = 200;
 const CLIENTS: [usize; 2] = [1, 500];
@@ -56,7 +57,7 @@ impl Server {
         let host = format!("127.0.0.1:{port}");
         let fresh = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(FreshDb::new(backend, pg, "server").await?),
+            Backend::Postgres => Some(pg.fresh_db(backend, "server").await?),
         };
         let mut command = tokio::process::Command::new(&bin);
         command
@@ -71,7 +72,7 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
         if let Some(fresh) = &fresh {
-            command.arg("--database-url").arg(&fresh.url);
+            command.arg("--database-url").arg(fresh.url());
         }
         let child = command
             .spawn()

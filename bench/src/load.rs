@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::Plan;
 use crate::report::{Section, Table};
-use crate::support::{FreshDb, Percentiles, PgAdmin, ms, thousands};
+use crate::support::{Percentiles, PgAdmin, ms, thousands};
 
 const SIZES: [i64; 3] = [10, 1_000, 10_000];
 /// Events per append while filling a stream.
@@ -96,7 +96,7 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
     let mut rows = Vec::new();
     for &backend in backends {
         eprintln!("load: {backend}");
-        let fresh = FreshDb::new(backend, pg, "load").await?;
+        let fresh = pg.fresh_db(backend, "load").await?;
         let db = fresh
             .migrated(eventstore::db::DEFAULT_MAX_CONNECTIONS)
             .await?;

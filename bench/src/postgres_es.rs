@@ -19,7 +19,7 @@ use sqlx::{Executor as _, PgPool};
 
 use crate::appends::{Appender, Attempt, Measured, Payload, Workload, drive};
 use crate::seed_design::pool_size;
-use crate::support::{FreshDb, PgAdmin};
+use crate::support::PgAdmin;
 
 /// The tables of postgres-es's `db/init.sql` (events and snapshots).
 const SCHEMA: &[&str] = &[
@@ -154,11 +154,11 @@ pub async fn measure(
     workload: Workload,
     window: Duration,
 ) -> anyhow::Result<Measured> {
-    let fresh = FreshDb::new(eventstore::Backend::Postgres, pg, "pges").await?;
+    let fresh = pg.fresh_db(eventstore::Backend::Postgres, "pges").await?;
     let result = async {
         let pool = PgPoolOptions::new()
             .max_connections(pool_size(workload.writers))
-            .connect(&fresh.url)
+            .connect(fresh.url())
             .await?;
         for statement in SCHEMA {
             pool.execute(*statement).await?;

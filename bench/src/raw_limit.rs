@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::appends::{Appender, Attempt, Measured, Payload, Workload, drive};
 use crate::seed_design::pool_size;
-use crate::support::{FreshDb, Percentiles, PgAdmin};
+use crate::support::{Percentiles, PgAdmin};
 
 pub const BATCH_ROWS: usize = 500;
 const COLUMNS: usize = 11;
@@ -100,7 +100,7 @@ pub async fn measure(
     workload: Workload,
     window: Duration,
 ) -> anyhow::Result<Measured> {
-    let fresh = FreshDb::new(backend, pg, "raw").await?;
+    let fresh = pg.fresh_db(backend, "raw").await?;
     let db = fresh.migrated(pool_size(workload.writers)).await?;
     let raw = Arc::new(Raw {
         db: db.clone(),
@@ -119,7 +119,7 @@ pub async fn measure_batched(
     pg: &PgAdmin,
     window: Duration,
 ) -> anyhow::Result<Measured> {
-    let fresh = FreshDb::new(backend, pg, "rawbatch").await?;
+    let fresh = pg.fresh_db(backend, "rawbatch").await?;
     let db = fresh.migrated(2).await?;
     let result = async {
         let insert = insert_sql(backend, BATCH_ROWS);

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::Plan;
 use crate::load::v;
 use crate::report::{Section, Table};
-use crate::support::{FreshDb, PgAdmin, thousands};
+use crate::support::{PgAdmin, thousands};
 
 const CUSTOMERS: usize = 200;
 const PRODUCTS: usize = 50;
@@ -174,7 +174,7 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
     let mut rows = Vec::new();
     for &backend in backends {
         eprintln!("rebuild: {backend}, filling {} events", plan.rebuild_events);
-        let fresh = FreshDb::new(backend, pg, "rebuild").await?;
+        let fresh = pg.fresh_db(backend, "rebuild").await?;
         let db = fresh
             .migrated(eventstore::db::DEFAULT_MAX_CONNECTIONS)
             .await?;

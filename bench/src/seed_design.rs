@@ -13,7 +13,7 @@ use sqlx::Executor as _;
 use uuid::Uuid;
 
 use crate::appends::{Appender, Attempt, Measured, Payload, Workload, drive};
-use crate::support::{FreshDb, PgAdmin};
+use crate::support::PgAdmin;
 
 const SQLITE_SCHEMA: &[&str] = &[
     "create table seed_events (
@@ -141,7 +141,7 @@ pub async fn measure(
     workload: Workload,
     window: Duration,
 ) -> anyhow::Result<Measured> {
-    let fresh = FreshDb::new(backend, pg, "seed").await?;
+    let fresh = pg.fresh_db(backend, "seed").await?;
     let db = fresh.connect(pool_size(workload.writers)).await?;
     let result = async {
         let seed = Arc::new(Seed::create(db.clone()).await?);

@@ -1,13 +1,11 @@
-//! Shared helpers: fresh databases, latency statistics, formatting.
+//! Shared helpers: fresh databases (through [`eventstore::testing::FreshDb`]), latency
+//! statistics, formatting.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use eventstore::testing::database_url;
-use eventstore::{Backend, Db};
-use sqlx::{AnyConnection, Connection as _, Executor as _};
-use uuid::Uuid;
+use eventstore::Backend;
+use eventstore::testing::FreshDb;
 
 /// The PostgreSQL server fresh databases are created on.
 #[derive(Debug, Clone)]
@@ -21,86 +19,13 @@ impl PgAdmin {
             admin_url: admin_url.to_owned(),
         }
     }
-}
 
-/// A fresh, empty database (not migrated): a new SQLite file or a new PostgreSQL database.
-#[derive(Debug)]
-pub struct FreshDb {
-    pub url: String,
-    cleanup: Cleanup,
-}
-
-#[derive(Debug)]
-enum Cleanup {
-    File(PathBuf),
-    Database { admin_url: String, name: String },
-}
-
-impl FreshDb {
-    pub async fn new(backend: Backend, pg: &PgAdmin, label: &str) -> anyhow::Result<Self> {
-        let id = Uuid::now_v7().simple().to_string();
-        match backend {
-            Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("eventide_bench_{label}_{id}.db"));
-                Ok(Self {
-                    url: format!("sqlite://{}", path.display()),
-                    cleanup: Cleanup::File(path),
-                })
-            }
-            Backend::Postgres => {
-                sqlx::any::install_default_drivers();
-                let name = format!("eventide_bench_{label}_{id}");
-                let mut admin = AnyConnection::connect(&pg.admin_url)
-                    .await
-                    .with_context(|| "cannot connect to PostgreSQL (--pg-url)".to_owned())?;
-                admin
-                    .execute(format!("create database \"{name}\"").as_str())
-                    .await?;
-                admin.close().await?;
-                Ok(Self {
-                    url: database_url(&pg.admin_url, &name),
-                    cleanup: Cleanup::Database {
-                        admin_url: pg.admin_url.clone(),
-                        name,
-                    },
-                })
-            }
-        }
-    }
-
-    /// Connects with the store's connection settings (WAL + synchronous=FULL on SQLite).
-    pub async fn connect(&self, max_connections: u32) -> anyhow::Result<Db> {
-        Ok(Db::connect_with(&self.url, max_connections).await?)
-    }
-
-    /// Connects and applies Eventide's migrations.
-    pub async fn migrated(&self, max_connections: u32) -> anyhow::Result<Db> {
-        let db = self.connect(max_connections).await?;
-        db.migrate().await?;
-        Ok(db)
-    }
-
-    /// Best effort: deletes the file or drops the database.
-    pub async fn cleanup(self) {
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Cleanup::Database { admin_url, name } => {
-                if let Ok(mut admin) = AnyConnection::connect(&admin_url).await {
-                    let _ = admin
-                        .execute(
-                            format!("drop database if exists \"{name}\" with (force)").as_str(),
-                        )
-                        .await;
-                    let _ = admin.close().await;
-                }
-            }
-        }
+    /// A fresh, empty database (not migrated) of `backend`: a new SQLite file or a new database
+    /// on this PostgreSQL server, named `eventide_bench_<label>_<uuid>`.
+    pub async fn fresh_db(&self, backend: Backend, label: &str) -> anyhow::Result<FreshDb> {
+        FreshDb::new(backend, &self.admin_url, &format!("eventide_bench_{label}"))
+            .await
+            .context("cannot create a database on PostgreSQL (--pg-url)")
     }
 }
 

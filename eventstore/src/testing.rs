@@ -11,6 +11,10 @@
 //! SQLite: a new file in `std::env::temp_dir()`. PostgreSQL: `CREATE DATABASE
 //! eventide_test_<uuid>` through the admin URL in `EVENTIDE_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
+//!
+//! [`FreshDb`] is the piece underneath: an empty database (not migrated, no pool) with its own
+//! name prefix and admin URL, for callers that size their own pools or bring their own schema
+//! (the benchmark).
 
 use std::path::PathBuf;
 
@@ -29,11 +33,23 @@ pub const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 
 /// Pool size of test databases (PostgreSQL tests run in parallel against one server).
 const TEST_MAX_CONNECTIONS: u32 = 8;
+/// Name prefix of test databases and files.
+const TEST_PREFIX: &str = "eventide_test";
 
 /// A fresh, migrated database; call [`TestDb::cleanup`] at the end.
 #[derive(Debug)]
 pub struct TestDb {
     db: Db,
+    fresh: FreshDb,
+}
+
+/// A fresh, empty database: a new SQLite file in the temp directory or a new PostgreSQL
+/// database, named `<prefix>_<uuid>`. Not migrated and no pool open; connect with
+/// [`connect`](Self::connect) or [`migrated`](Self::migrated), close those pools, then call
+/// [`cleanup`](Self::cleanup).
+#[derive(Debug)]
+pub struct FreshDb {
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -48,60 +64,61 @@ pub fn pg_admin_url() -> String {
     std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned())
 }
 
-impl TestDb {
-    /// A fresh database of `backend`.
-    pub async fn new(backend: Backend) -> StoreResult<Self> {
+impl FreshDb {
+    /// A fresh database of `backend`; `admin_url` (PostgreSQL only) names the server.
+    pub async fn new(backend: Backend, admin_url: &str, prefix: &str) -> StoreResult<Self> {
         match backend {
-            Backend::Sqlite => Self::sqlite().await,
-            Backend::Postgres => Self::postgres().await,
+            Backend::Sqlite => Ok(Self::sqlite(prefix)),
+            Backend::Postgres => Self::postgres(admin_url, prefix).await,
         }
     }
 
-    /// A new SQLite file in the temp directory.
-    pub async fn sqlite() -> StoreResult<Self> {
-        let path =
-            std::env::temp_dir().join(format!("eventide_test_{}.db", Uuid::now_v7().simple()));
-        let db = Db::connect_with(
-            &format!("sqlite://{}", path.display()),
-            TEST_MAX_CONNECTIONS,
-        )
-        .await?;
-        db.migrate().await?;
-        Ok(Self {
-            db,
+    /// A new SQLite file `<prefix>_<uuid>.db` in the temp directory (created on first connect).
+    pub fn sqlite(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{prefix}_{}.db", Uuid::now_v7().simple()));
+        Self {
+            url: format!("sqlite://{}", path.display()),
             cleanup: Cleanup::SqliteFile(path),
-        })
+        }
     }
 
-    /// A new PostgreSQL database on the server of [`pg_admin_url`].
-    pub async fn postgres() -> StoreResult<Self> {
+    /// A new PostgreSQL database `<prefix>_<uuid>`, created through `admin_url`.
+    pub async fn postgres(admin_url: &str, prefix: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
-        let admin_url = pg_admin_url();
-        let name = format!("eventide_test_{}", Uuid::now_v7().simple());
-        let mut admin = AnyConnection::connect(&admin_url).await?;
+        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+        let mut admin = AnyConnection::connect(admin_url).await?;
         admin
             .execute(format!("create database \"{name}\"").as_str())
             .await?;
         admin.close().await?;
-        let db = Db::connect_with(&database_url(&admin_url, &name), TEST_MAX_CONNECTIONS).await?;
-        db.migrate().await?;
         Ok(Self {
-            db,
-            cleanup: Cleanup::PostgresDatabase { admin_url, name },
+            url: database_url(admin_url, &name),
+            cleanup: Cleanup::PostgresDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
         })
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
-    pub fn backend(&self) -> Backend {
-        self.db.backend()
+    /// Connects with the store's connection settings (WAL + synchronous=FULL on SQLite).
+    pub async fn connect(&self, max_connections: u32) -> StoreResult<Db> {
+        Db::connect_with(&self.url, max_connections).await
     }
 
-    /// Best effort: closes the pool, then deletes the SQLite file or drops the database.
+    /// Connects and applies Eventide's migrations.
+    pub async fn migrated(&self, max_connections: u32) -> StoreResult<Db> {
+        let db = self.connect(max_connections).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Best effort: deletes the SQLite file or drops the database. Close its pools first.
     pub async fn cleanup(self) {
-        self.db.close().await;
         match self.cleanup {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -121,6 +138,45 @@ impl TestDb {
                 }
             }
         }
+    }
+}
+
+impl TestDb {
+    /// A fresh database of `backend`.
+    pub async fn new(backend: Backend) -> StoreResult<Self> {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A new SQLite file in the temp directory.
+    pub async fn sqlite() -> StoreResult<Self> {
+        Self::migrate(FreshDb::sqlite(TEST_PREFIX)).await
+    }
+
+    /// A new PostgreSQL database on the server of [`pg_admin_url`].
+    pub async fn postgres() -> StoreResult<Self> {
+        Self::migrate(FreshDb::postgres(&pg_admin_url(), TEST_PREFIX).await?).await
+    }
+
+    async fn migrate(fresh: FreshDb) -> StoreResult<Self> {
+        let db = fresh.migrated(TEST_MAX_CONNECTIONS).await?;
+        Ok(Self { db, fresh })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// Best effort: closes the pool, then deletes the SQLite file or drops the database.
+    pub async fn cleanup(self) {
+        self.db.close().await;
+        self.fresh.cleanup().await;
     }
 }
 

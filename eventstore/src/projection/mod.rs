@@ -2,9 +2,9 @@
 //! a checkpoint, applies them and advances the checkpoint in one transaction, isolates poison
 //! events, and rebuilds a fresh generation beside the live one with an atomic swap.
 //!
-//! Read `runner.rs` first. Queries of a read model read the live generation through the
+//! Read `runner/mod.rs` first. Queries of a read model read the live generation through the
 //! `projections` row, so a swap is atomic for every reader:
-//! `select ... from my_table where generation = (select generation from projections where name = $1)`
+//! `format!("select ... from my_table where generation = {LIVE_GENERATION}")`
 //! (see [`LIVE_GENERATION`]).
 
 mod log_cache;
@@ -13,12 +13,8 @@ mod sql;
 mod status;
 
 pub use runner::{ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};
-pub use sql::NOTICE_CHANNEL;
+pub use sql::{LIVE_GENERATION, NOTICE_CHANNEL};
 pub use status::{BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RebuildProgress};
-
-/// Subquery naming the live generation of projection `$1`, for read-model queries:
-/// `format!("select ... where generation = {LIVE_GENERATION}")`.
-pub const LIVE_GENERATION: &str = "(select generation from projections where name = $1)";
 
 use async_trait::async_trait;
 use sqlx::AnyConnection;

@@ -6,6 +6,11 @@ pub(crate) const ENSURE_PROJECTION: &str = "insert into projections \
      (name, generation, rebuild_generation, updated_at_us) values ($1, 1, null, $2) \
      on conflict (name) do nothing";
 
+/// Subquery naming the live generation of projection `$1`, for read-model queries:
+/// `format!("select ... where generation = {LIVE_GENERATION}")`. Defined once, here: read-model
+/// queries build on this constant instead of spelling the subquery out.
+pub const LIVE_GENERATION: &str = "(select generation from projections where name = $1)";
+
 /// $1 = name -> (generation, rebuild_generation).
 pub(crate) const LOAD_PROJECTION: &str =
     "select generation, rebuild_generation from projections where name = $1";

@@ -41,7 +41,7 @@ pub(crate) struct Dialect {
     pub notify: Option<&'static str>,
 }
 
-/// Columns of an event row, in the order `sql_store::decode_event` reads them. Each dialect
+/// Columns of an event row, in the order `sql_store::reads::decode_event` reads them. Each dialect
 /// writes them out (JSON columns are cast to text on PostgreSQL).
 pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, event_id, stream_id, \
      stream_type, version, event_type, schema_version, data, metadata, correlation_id, \

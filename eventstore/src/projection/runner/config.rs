@@ -1,0 +1,42 @@
+//! [`RunnerConfig`]: the runner's tuning (batch size, retry policy, instance name), apart from
+//! the code that follows it.
+
+use std::time::Duration;
+
+/// Tuning of a [`ProjectionRunner`](super::ProjectionRunner).
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Events per batch (one transaction each).
+    pub batch_size: u32,
+    /// Attempts on one event before it is dead-lettered and the projection faults.
+    pub max_attempts: u32,
+    /// Delay before the second attempt; doubles per attempt.
+    pub backoff_base: Duration,
+    /// Upper bound of the delay.
+    pub backoff_cap: Duration,
+    /// Names this process in status reports.
+    pub instance: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "eventide".to_owned());
+        Self {
+            batch_size: 2000,
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(5),
+            instance: format!("{host}-{}", std::process::id()),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Delay after the `attempt`-th failure (1-based).
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2_u32.saturating_pow(attempt.saturating_sub(1));
+        self.backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_cap)
+    }
+}
