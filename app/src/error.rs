@@ -1,35 +1,70 @@
 //! The error every server function returns: what the person sees, never server internals.
+//!
+//! It carries the same `code` the REST API answers for the same failure: both are made from
+//! the application layer's one error (`orders::application::AppError`, converted in
+//! `ssr.rs`), so the UI never classifies errors itself.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum UiError {
-    /// A business rule said no; `message` is the rule's own explanation.
-    #[error("{message}")]
-    Rejected { code: String, message: String },
+/// What kind of failure (mirrors the application layer's classification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UiErrorKind {
     /// The input could not be understood.
-    #[error("{message}")]
-    Invalid { message: String },
-    /// Someone else changed it first: the page reloads the fresh state.
-    #[error(
-        "Someone else changed this {kind} meanwhile (it is now at version {current}). The latest state is shown below; nothing you typed was lost, please review and try again."
-    )]
-    Conflict { kind: String, current: i64 },
-    #[error("{what} was not found.")]
-    NotFound { what: String },
-    #[error("Please log in as an administrator.")]
+    Invalid,
+    /// Not signed in.
     Unauthorized,
-    #[error("{message}")]
-    Busy { message: String },
-    /// The server cannot take writes right now (for example its disk is full).
-    #[error("{message}")]
-    Unavailable { message: String },
-    #[error("Something went wrong on the server. It has been logged; please try again.")]
+    /// Signed in, not allowed.
+    Forbidden,
+    /// It does not exist.
+    NotFound,
+    /// Someone else changed it first, or it is already running.
+    Conflict,
+    /// A business rule said no.
+    Rejected,
+    /// The server cannot do it right now (disk full, database unavailable).
+    Unavailable,
+    /// Something broke on the server (logged there).
     Internal,
-    #[error("Could not reach the server ({0}). Check your connection and try again.")]
-    Transport(String),
+    /// The server could not be reached.
+    Transport,
+}
+
+/// A failed server function: kind, the stable code, and the message to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct UiError {
+    pub kind: UiErrorKind,
+    /// The same code as the REST API's `error.code`, e.g. `order_not_draft`.
+    pub code: String,
+    pub message: String,
+}
+
+impl UiError {
+    /// An error of `kind` with `code` and `message`.
+    pub fn new(kind: UiErrorKind, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// `what` was not found (a page without an id, say).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            UiErrorKind::NotFound,
+            "not_found",
+            format!("{what} was not found."),
+        )
+    }
+
+    /// True for a concurrency conflict (the page should reload the fresh state).
+    pub fn is_conflict(&self) -> bool {
+        self.code == "version_conflict"
+    }
 }
 
 impl FromServerFnError for UiError {
@@ -37,18 +72,19 @@ impl FromServerFnError for UiError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Request(e) | ServerFnErrorErr::Response(e) => Self::Transport(e),
+            ServerFnErrorErr::Request(e) | ServerFnErrorErr::Response(e) => Self::new(
+                UiErrorKind::Transport,
+                "transport",
+                format!("Could not reach the server ({e}). Check your connection and try again."),
+            ),
             ServerFnErrorErr::Args(e) | ServerFnErrorErr::Deserialization(e) => {
-                Self::Invalid { message: e }
+                Self::new(UiErrorKind::Invalid, "invalid_body", e)
             }
-            _ => Self::Internal,
+            _ => Self::new(
+                UiErrorKind::Internal,
+                "internal_error",
+                "Something went wrong on the server. It has been logged; please try again.",
+            ),
         }
-    }
-}
-
-impl UiError {
-    /// True for a concurrency conflict (the page should reload the fresh state).
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. })
     }
 }

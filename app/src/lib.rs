@@ -12,6 +12,7 @@ mod format;
 mod live;
 mod pages;
 mod shell;
+mod submission;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 mod time_travel;

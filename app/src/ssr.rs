@@ -1,215 +1,136 @@
-//! Server-only adapters behind the server functions: they take the `orders` services from the
-//! Leptos context (the server provides [`UiServices`]), translate typed inputs and errors, and
-//! log internal errors without sending them to the browser.
+//! Server-only adapter behind the server functions: each is one call of the application layer
+//! (`orders::application`), like the REST handlers. This file only takes the request's context
+//! (the same [`RequestContext`] rule as REST: correlation id from the request, the acting user,
+//! the version the page showed, the form's idempotency key) and maps the application's error
+//! with `From` (which also sets the response's HTTP status).
 
 use std::sync::Arc;
 
-use domain::values::{
-    Carrier, CustomerName, Email, Money, ProductName, Quantity, Reason, Sku, TrackingNumber,
-};
+use domain::requests::{self, ListOrders, ListStreams};
+use domain::values::Money;
 use domain::views::{
     ActivityEntry, CommandReply, CustomerView, DashboardStats, EventView, Fresh, OrderDetail,
     OrderPage, ProductView, ProjectionStatus, RelayStatus, StreamView,
 };
-use domain::{CustomerId, OrderId, ProductId};
-use eventstore::projection::{ProjectionRunner, RunnerError};
-use eventstore::{EventStore, SqlEventStore, StreamFilter};
-use http::{HeaderMap, HeaderValue, header};
+use http::HeaderMap;
+use http::request::Parts;
 use leptos::prelude::*;
-use orders::audit::{event_view, stream_view};
-use orders::command::{CommandContext, CommandError, CommandOutcome, CommandService};
-use orders::query::{OrderFilter, QueryError, QueryService};
-use orders::relay::Relay;
+use orders::application::{
+    Accepted, AppError, Application, CorrelationId, ErrorKind, RequestContext,
+};
 use uuid::Uuid;
 
-use crate::api::commands::{NewLine, OrderTransition};
-use crate::error::UiError;
+use crate::api::commands::OrderTransition;
+use crate::error::{UiError, UiErrorKind};
 
 /// Decides who is an administrator; implemented by the server (which owns the token and sessions).
 pub trait AdminGate: Send + Sync + 'static {
     /// Whether these request headers carry a valid admin session or token.
     fn is_admin(&self, headers: &HeaderMap) -> bool;
     /// A `Set-Cookie` value starting a session when `token` is right.
-    fn login(&self, token: &str) -> Option<HeaderValue>;
+    fn login(&self, token: &str) -> Option<http::HeaderValue>;
     /// A `Set-Cookie` value ending the session these headers carry.
-    fn logout(&self, headers: &HeaderMap) -> HeaderValue;
+    fn logout(&self, headers: &HeaderMap) -> http::HeaderValue;
 }
 
 /// Everything the server functions use, provided as Leptos context by the server.
 #[derive(Clone)]
 pub struct UiServices {
-    pub commands: CommandService,
-    pub queries: QueryService,
-    pub store: SqlEventStore,
-    pub runner: ProjectionRunner,
-    pub relay: Arc<Relay>,
+    /// Every use case.
+    pub app: Application,
+    /// The admin credential check.
     pub admin: Arc<dyn AdminGate>,
+}
+
+/// Who operator actions from the admin panel are recorded as.
+const ADMIN: &str = "admin";
+
+impl From<AppError> for UiError {
+    /// The UI's form of the application's error, with the same code; sets the server
+    /// function's HTTP status to the error's, so logs and metrics count a refused call as a
+    /// 4xx like REST does.
+    fn from(e: AppError) -> Self {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(code) = http::StatusCode::from_u16(e.status())
+        {
+            response.set_status(code);
+        }
+        let kind = match e.kind {
+            ErrorKind::Invalid => UiErrorKind::Invalid,
+            ErrorKind::Unauthorized => UiErrorKind::Unauthorized,
+            ErrorKind::Forbidden => UiErrorKind::Forbidden,
+            ErrorKind::NotFound => UiErrorKind::NotFound,
+            ErrorKind::Conflict => UiErrorKind::Conflict,
+            ErrorKind::Rejected => UiErrorKind::Rejected,
+            ErrorKind::Unavailable | ErrorKind::StorageFull => UiErrorKind::Unavailable,
+            ErrorKind::Internal => UiErrorKind::Internal,
+        };
+        UiError::new(kind, e.code, e.message)
+    }
+}
+
+fn app() -> Result<Application, UiError> {
+    Ok(services()?.app)
 }
 
 fn services() -> Result<UiServices, UiError> {
     use_context::<UiServices>().ok_or_else(|| {
-        tracing::error!("UiServices missing from the Leptos context");
-        UiError::Internal
+        AppError::internal(
+            "server function",
+            "UiServices missing from the Leptos context",
+        )
+        .into()
     })
 }
 
-async fn headers() -> HeaderMap {
-    leptos_axum::extract::<HeaderMap>()
-        .await
+fn headers() -> HeaderMap {
+    use_context::<Parts>()
+        .map(|parts| parts.headers)
         .unwrap_or_default()
 }
 
-/// The command context of a browser request: fresh ids, the user, the version the page showed.
-async fn context(expected_version: Option<i64>) -> CommandContext {
-    let headers = headers().await;
-    let user = headers
-        .get("x-user-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 100)
-        .unwrap_or("web")
-        .to_string();
-    CommandContext::new()
-        .with_user(user)
-        .with_expected_version_opt(expected_version)
+/// The application and this request's context, with the version the page showed.
+fn context(expected_version: Option<i64>) -> Result<(Application, RequestContext), UiError> {
+    let services = services()?;
+    let parts = use_context::<Parts>();
+    let headers = parts.as_ref().map(|p| &p.headers);
+    let empty = HeaderMap::new();
+    let headers = headers.unwrap_or(&empty);
+    let correlation = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<CorrelationId>().copied());
+    let is_admin = services.admin.is_admin(headers);
+    let ctx = RequestContext::from_headers(headers, correlation, is_admin)?
+        .with_expected_version(expected_version);
+    Ok((services.app, ctx))
 }
 
-fn reply<E>(outcome: CommandOutcome<E>) -> CommandReply {
-    CommandReply {
-        id: outcome.id,
-        version: outcome.version,
-        position: outcome.position,
-    }
+fn reply(accepted: Accepted) -> CommandReply {
+    accepted.reply
 }
 
-/// Sets the HTTP status of the server function's response to match the error, so logs and
-/// metrics count a refused command as a 4xx rather than a server failure.
-fn with_status(e: UiError) -> UiError {
-    let status = match &e {
-        UiError::Rejected { .. } => 422,
-        UiError::Invalid { .. } => 400,
-        UiError::Conflict { .. } | UiError::Busy { .. } => 409,
-        UiError::NotFound { .. } => 404,
-        UiError::Unauthorized => 401,
-        UiError::Unavailable { .. } => 503,
-        UiError::Internal | UiError::Transport(_) => 500,
-    };
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(code) = http::StatusCode::from_u16(status)
-    {
-        response.set_status(code);
-    }
-    e
-}
-
-fn command_error(e: CommandError) -> UiError {
-    with_status(match e {
-        CommandError::Domain(d) if d.is_rejection() => {
-            let message = d.to_string();
-            match d {
-                domain::DomainError::Validation(_) => UiError::Invalid { message },
-                other => UiError::Rejected {
-                    code: other.code().to_string(),
-                    message,
-                },
-            }
-        }
-        CommandError::NotFound { kind, .. } => UiError::NotFound {
-            what: format!("That {kind}"),
-        },
-        CommandError::Conflict {
-            stream, current, ..
-        } => UiError::Conflict {
-            kind: stream.split('-').next().unwrap_or("item").to_string(),
-            current,
-        },
-        CommandError::Store(eventstore::StoreError::StorageFull(detail)) => {
-            tracing::error!(%detail, "command refused: the database is out of disk space");
-            UiError::Unavailable {
-                message: "The server is out of disk space, so this change was not saved. Please try again later.".into(),
-            }
-        }
-        CommandError::IdempotencyKeyReused { .. } | CommandError::InvalidIdempotencyKey { .. } => {
-            UiError::Invalid {
-                message: e.to_string(),
-            }
-        }
-        other => {
-            tracing::error!(error = %other, "command failed");
-            UiError::Internal
-        }
-    })
-}
-
-fn query_error(e: QueryError) -> UiError {
-    with_status(match e {
-        QueryError::NotFound { entity, .. } => UiError::NotFound {
-            what: format!("That {entity}"),
-        },
-        QueryError::InvalidCursor => UiError::Invalid {
-            message: "That page link is no longer valid.".into(),
-        },
-        other => {
-            tracing::error!(error = %other, "query failed");
-            UiError::Internal
-        }
-    })
-}
-
-fn store_error(e: eventstore::StoreError) -> UiError {
-    tracing::error!(error = %e, "event store read failed");
-    UiError::Internal
-}
-
-fn runner_error(e: RunnerError) -> UiError {
-    with_status(match e {
-        RunnerError::UnknownProjection(name) => UiError::NotFound {
-            what: format!("Projection {name}"),
-        },
-        RunnerError::RebuildInProgress { projection, .. } => UiError::Busy {
-            message: format!("A rebuild of {projection} is already running."),
-        },
-        RunnerError::NotFaulted(name) => UiError::Busy {
-            message: format!("Projection {name} is not faulted (any more)."),
-        },
-        other => {
-            tracing::error!(error = %other, "projection runner failed");
-            UiError::Internal
-        }
-    })
-}
-
-fn invalid(e: impl std::fmt::Display) -> UiError {
-    UiError::Invalid {
-        message: e.to_string(),
-    }
-}
-
-async fn require_admin() -> Result<UiServices, UiError> {
+fn require_admin() -> Result<Application, UiError> {
     let s = services()?;
-    if s.admin.is_admin(&headers().await) {
-        Ok(s)
+    if s.admin.is_admin(&headers()) {
+        Ok(s.app)
     } else {
-        Err(with_status(UiError::Unauthorized))
+        Err(AppError::new(
+            ErrorKind::Unauthorized,
+            "unauthorized",
+            "Please log in as an administrator.",
+        )
+        .into())
     }
 }
 
 // ---- queries ----
 
 pub async fn dashboard(min_position: Option<i64>) -> Result<Fresh<DashboardStats>, UiError> {
-    services()?
-        .queries
-        .dashboard(None, min_position)
-        .await
-        .map_err(query_error)
+    Ok(app()?.dashboard(min_position).await?)
 }
 
 pub async fn activity() -> Result<Vec<ActivityEntry>, UiError> {
-    Ok(services()?
-        .queries
-        .activity(None, None)
-        .await
-        .map_err(query_error)?
-        .data)
+    Ok(app()?.activity(None, None).await?.data)
 }
 
 pub async fn orders(
@@ -218,123 +139,69 @@ pub async fn orders(
     cursor: Option<String>,
     min_position: Option<i64>,
 ) -> Result<Fresh<OrderPage>, UiError> {
-    let status = status.map(|s| s.parse()).transpose().map_err(invalid)?;
-    let filter = OrderFilter {
+    let filter = ListOrders {
         status,
-        customer_id: customer,
+        customer,
         cursor,
         limit: None,
+        min_position,
     };
-    services()?
-        .queries
-        .list_orders(&filter, min_position)
-        .await
-        .map_err(query_error)
+    Ok(app()?.list_orders(filter).await?)
 }
 
 pub async fn order(id: Uuid, min_position: Option<i64>) -> Result<Fresh<OrderDetail>, UiError> {
-    services()?
-        .queries
-        .get_order(id, min_position)
-        .await
-        .map_err(query_error)
+    Ok(app()?.order(id, min_position).await?)
 }
 
 pub async fn customers(min_position: Option<i64>) -> Result<Vec<CustomerView>, UiError> {
-    Ok(services()?
-        .queries
-        .customers(min_position)
-        .await
-        .map_err(query_error)?
-        .data)
+    Ok(app()?.customers(min_position).await?.data)
 }
 
 pub async fn products(min_position: Option<i64>) -> Result<Vec<ProductView>, UiError> {
-    Ok(services()?
-        .queries
-        .products(min_position)
-        .await
-        .map_err(query_error)?
-        .data)
+    Ok(app()?.products(min_position).await?.data)
 }
 
 pub async fn streams(
     stream_type: Option<String>,
-    id_prefix: Option<String>,
+    prefix: Option<String>,
     after: Option<String>,
 ) -> Result<Vec<StreamView>, UiError> {
-    let filter = StreamFilter {
+    let filter = ListStreams {
         stream_type,
-        id_prefix,
+        prefix,
         after,
-        limit: 50,
+        limit: None,
     };
-    let list = services()?
-        .store
-        .list_streams(&filter)
-        .await
-        .map_err(store_error)?;
-    Ok(list.into_iter().map(stream_view).collect())
+    Ok(app()?.streams(filter).await?.streams)
 }
 
 pub async fn stream_events(stream_id: String) -> Result<Vec<EventView>, UiError> {
-    let events = services()?
-        .store
-        .read_stream(&stream_id, 1, 10_000)
-        .await
-        .map_err(store_error)?;
-    Ok(events.into_iter().map(event_view).collect())
+    let limit = Some(orders::application::MAX_PAGE);
+    Ok(app()?.stream_events(&stream_id, None, limit).await?)
 }
 
 pub async fn correlated_events(correlation_id: Uuid) -> Result<Vec<EventView>, UiError> {
-    let events = services()?
-        .store
-        .read_correlated(correlation_id, 1_000)
-        .await
-        .map_err(store_error)?;
-    Ok(events.into_iter().map(event_view).collect())
+    let limit = Some(orders::application::MAX_PAGE);
+    Ok(app()?.correlated(correlation_id, limit).await?)
 }
 
 pub async fn projections() -> Result<Vec<ProjectionStatus>, UiError> {
-    Ok(services()?
-        .runner
-        .status()
-        .into_iter()
-        .map(orders::status::projection_status)
-        .collect())
+    Ok(app()?.projections())
 }
 
 pub async fn relay() -> Result<RelayStatus, UiError> {
-    Ok(services()?.relay.status())
+    Ok(app()?.relay_status())
 }
 
 // ---- commands ----
 
-pub async fn place_order(customer_id: Uuid, lines: Vec<NewLine>) -> Result<CommandReply, UiError> {
-    let s = services()?;
-    let ctx = context(None).await;
-    let quantities = lines
-        .iter()
-        .map(|l| Quantity::new(l.quantity).map_err(invalid))
-        .collect::<Result<Vec<_>, _>>()?;
-    let placed = s
-        .commands
-        .place_order(None, CustomerId::new(customer_id), &ctx)
-        .await
-        .map_err(command_error)?;
-    let order_id = OrderId::new(placed.id);
-    let mut last = reply(placed);
-    for (line, quantity) in lines.iter().zip(quantities) {
-        // Same correlation id, a new command id (causation) per line.
-        let ctx = ctx.clone().with_command_id(Uuid::now_v7());
-        let added = s
-            .commands
-            .add_item(order_id, ProductId::new(line.product_id), quantity, &ctx)
-            .await
-            .map_err(command_error)?;
-        last = reply(added);
-    }
-    Ok(last)
+pub async fn place_order(
+    order: requests::PlaceOrder,
+    idempotency_key: Option<String>,
+) -> Result<CommandReply, UiError> {
+    let (app, ctx) = context(None)?;
+    let ctx = ctx.with_idempotency_key(idempotency_key)?;
+    Ok(reply(app.place_order(&ctx, order).await?))
 }
 
 pub async fn add_item(
@@ -343,19 +210,12 @@ pub async fn add_item(
     product_id: Uuid,
     quantity: u32,
 ) -> Result<CommandReply, UiError> {
-    let quantity = Quantity::new(quantity).map_err(invalid)?;
-    let ctx = context(Some(expected)).await;
-    services()?
-        .commands
-        .add_item(
-            OrderId::new(order_id),
-            ProductId::new(product_id),
-            quantity,
-            &ctx,
-        )
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(Some(expected))?;
+    let input = requests::AddItem {
+        product_id,
+        quantity: i64::from(quantity),
+    };
+    Ok(reply(app.add_item(&ctx, order_id, input).await?))
 }
 
 pub async fn remove_item(
@@ -363,13 +223,8 @@ pub async fn remove_item(
     expected: i64,
     product_id: Uuid,
 ) -> Result<CommandReply, UiError> {
-    let ctx = context(Some(expected)).await;
-    services()?
-        .commands
-        .remove_item(OrderId::new(order_id), ProductId::new(product_id), &ctx)
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(Some(expected))?;
+    Ok(reply(app.remove_item(&ctx, order_id, product_id).await?))
 }
 
 pub async fn change_quantity(
@@ -378,19 +233,14 @@ pub async fn change_quantity(
     product_id: Uuid,
     quantity: u32,
 ) -> Result<CommandReply, UiError> {
-    let quantity = Quantity::new(quantity).map_err(invalid)?;
-    let ctx = context(Some(expected)).await;
-    services()?
-        .commands
-        .change_quantity(
-            OrderId::new(order_id),
-            ProductId::new(product_id),
-            quantity,
-            &ctx,
-        )
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(Some(expected))?;
+    let input = requests::ChangeQuantity {
+        quantity: i64::from(quantity),
+    };
+    Ok(reply(
+        app.change_quantity(&ctx, order_id, product_id, input)
+            .await?,
+    ))
 }
 
 pub async fn transition_order(
@@ -398,136 +248,119 @@ pub async fn transition_order(
     expected: i64,
     transition: OrderTransition,
 ) -> Result<CommandReply, UiError> {
-    let s = services()?;
-    let ctx = context(Some(expected)).await;
-    let id = OrderId::new(order_id);
-    let outcome = match transition {
-        OrderTransition::Confirm => s.commands.confirm(id, &ctx).await,
-        OrderTransition::Deliver => s.commands.deliver(id, &ctx).await,
+    let (app, ctx) = context(Some(expected))?;
+    let accepted = match transition {
+        OrderTransition::Confirm => app.confirm(&ctx, order_id).await,
+        OrderTransition::Deliver => app.deliver(&ctx, order_id).await,
         OrderTransition::Ship {
             carrier,
             tracking_number,
         } => {
-            let carrier = Carrier::parse(&carrier).map_err(invalid)?;
-            let tracking = TrackingNumber::parse(&tracking_number).map_err(invalid)?;
-            s.commands.ship(id, carrier, tracking, &ctx).await
+            let input = requests::ShipOrder {
+                carrier,
+                tracking_number,
+            };
+            app.ship(&ctx, order_id, input).await
         }
         OrderTransition::Cancel { reason } => {
-            let reason = Reason::parse(&reason).map_err(invalid)?;
-            s.commands.cancel(id, reason, &ctx).await
+            app.cancel(&ctx, order_id, requests::CancelOrder { reason })
+                .await
         }
     };
-    outcome.map(reply).map_err(command_error)
+    Ok(reply(accepted?))
 }
 
 pub async fn register_customer(name: String, email: String) -> Result<CommandReply, UiError> {
-    let name = CustomerName::parse(&name).map_err(invalid)?;
-    let email = Email::parse(&email).map_err(invalid)?;
-    let ctx = context(None).await;
-    services()?
-        .commands
-        .register_customer(None, name, email, &ctx)
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(None)?;
+    let input = requests::RegisterCustomer {
+        customer_id: None,
+        name,
+        email,
+    };
+    Ok(reply(app.register_customer(&ctx, input).await?))
 }
 
+/// `price` is the form's decimal text ("19.99").
 pub async fn create_product(
     sku: String,
     name: String,
     price: String,
 ) -> Result<CommandReply, UiError> {
-    let sku = Sku::parse(&sku).map_err(invalid)?;
-    let name = ProductName::parse(&name).map_err(invalid)?;
-    let price = Money::parse(&price).map_err(invalid)?;
-    let ctx = context(None).await;
-    services()?
-        .commands
-        .create_product(None, sku, name, price, &ctx)
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(None)?;
+    let price_cents = Money::parse(&price).map_err(AppError::from)?.cents();
+    let input = requests::CreateProduct {
+        product_id: None,
+        sku,
+        name,
+        price_cents,
+    };
+    Ok(reply(app.create_product(&ctx, input).await?))
 }
 
+/// `price` is the form's decimal text ("19.99").
 pub async fn reprice_product(
     product_id: Uuid,
     expected: i64,
     price: String,
 ) -> Result<CommandReply, UiError> {
-    let price = Money::parse(&price).map_err(invalid)?;
-    let ctx = context(Some(expected)).await;
-    services()?
-        .commands
-        .reprice(ProductId::new(product_id), price, &ctx)
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(Some(expected))?;
+    let price_cents = Money::parse(&price).map_err(AppError::from)?.cents();
+    let input = requests::RepriceProduct { price_cents };
+    Ok(reply(app.reprice(&ctx, product_id, input).await?))
 }
 
 pub async fn discontinue_product(product_id: Uuid, expected: i64) -> Result<CommandReply, UiError> {
-    let ctx = context(Some(expected)).await;
-    services()?
-        .commands
-        .discontinue(ProductId::new(product_id), &ctx)
-        .await
-        .map(reply)
-        .map_err(command_error)
+    let (app, ctx) = context(Some(expected))?;
+    Ok(reply(app.discontinue(&ctx, product_id).await?))
 }
 
 // ---- admin ----
 
 pub async fn admin_session() -> Result<bool, UiError> {
-    Ok(services()?.admin.is_admin(&headers().await))
+    Ok(services()?.admin.is_admin(&headers()))
 }
 
 pub async fn admin_login(token: String) -> Result<(), UiError> {
-    let cookie = services()?
-        .admin
-        .login(&token)
-        .ok_or_else(|| with_status(UiError::Unauthorized))?;
-    expect_context::<leptos_axum::ResponseOptions>().insert_header(header::SET_COOKIE, cookie);
+    let cookie = services()?.admin.login(&token).ok_or_else(|| {
+        UiError::from(AppError::new(
+            ErrorKind::Unauthorized,
+            "unauthorized",
+            "That admin token is not right.",
+        ))
+    })?;
+    set_cookie(cookie);
     Ok(())
 }
 
 pub async fn admin_logout() -> Result<(), UiError> {
-    let cookie = services()?.admin.logout(&headers().await);
-    expect_context::<leptos_axum::ResponseOptions>().insert_header(header::SET_COOKIE, cookie);
+    set_cookie(services()?.admin.logout(&headers()));
     Ok(())
 }
 
-pub async fn rebuild(name: Option<String>) -> Result<(), UiError> {
-    let s = require_admin().await?;
-    match name {
-        Some(name) => s
-            .runner
-            .rebuild(&name)
-            .await
-            .map(|_| ())
-            .map_err(runner_error),
-        None => s
-            .runner
-            .rebuild_all()
-            .await
-            .map(|_| ())
-            .map_err(runner_error),
+fn set_cookie(cookie: http::HeaderValue) {
+    match use_context::<leptos_axum::ResponseOptions>() {
+        Some(response) => response.insert_header(http::header::SET_COOKIE, cookie),
+        None => tracing::error!("no response options in the server function context"),
     }
 }
 
+pub async fn rebuild(name: Option<String>) -> Result<(), UiError> {
+    let app = require_admin()?;
+    match name {
+        Some(name) => app.rebuild(&name, ADMIN).await.map(|_| ())?,
+        None => app.rebuild_all(ADMIN).await.map(|_| ())?,
+    }
+    Ok(())
+}
+
 pub async fn retry(name: String) -> Result<(), UiError> {
-    require_admin()
-        .await?
-        .runner
-        .retry(&name)
-        .await
-        .map_err(runner_error)
+    require_admin()?.retry(&name, ADMIN).await?;
+    Ok(())
 }
 
 pub async fn skip(name: String, reason: String) -> Result<(), UiError> {
-    let reason = Reason::parse(&reason).map_err(invalid)?;
-    require_admin()
-        .await?
-        .runner
-        .skip(&name, reason.as_str(), "admin")
-        .await
-        .map_err(runner_error)
+    require_admin()?
+        .skip(&name, requests::SkipEvent { reason }, ADMIN)
+        .await?;
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod live;
 pub mod order;
 pub mod product;
+pub mod requests;
 pub mod testing;
 pub mod upcast;
 pub mod values;

@@ -240,3 +240,18 @@ pub struct RelayStatus {
     pub last_error: Option<String>,
     pub instance: String,
 }
+
+/// A page of the stream browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPage {
+    pub streams: Vec<StreamView>,
+    /// Pass back as `after` for the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+/// Answer of a single rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildAccepted {
+    pub projection: String,
+    pub generation: i64,
+}

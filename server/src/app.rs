@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::security::admin::AdminAuth;
 use crate::security::rate_limit::RateLimiter;
-use crate::state::{AppState, RunnerProgress, Settings};
+use crate::state::{AppState, Settings};
 
 /// A bound, ready-to-serve server (tests bind port 0 and read `local_addr`).
 pub struct Application {
@@ -85,7 +85,7 @@ impl Application {
         )
         .await
         .context("cannot start the projections")?;
-        let queries = QueryService::new(db.clone(), Arc::new(RunnerProgress(runner.clone())));
+        let queries = QueryService::new(db.clone(), Arc::new(runner.clone()));
         let relay = Relay::start(
             store.clone(),
             RelayConfig {
@@ -128,16 +128,24 @@ impl Application {
             ws_queue: config.ws_queue,
             ws_status_interval: Duration::from_secs(1),
         };
+        let metrics = Arc::new(Metrics::default());
+        let relay = Arc::new(relay);
+        let app = orders::application::Application::new(
+            commands,
+            queries,
+            runner.clone(),
+            relay.clone(),
+            metrics.clone(),
+        );
         let state = AppState {
             db: Arc::new(db),
             store,
-            commands,
-            queries,
+            app,
             runner,
-            relay: Arc::new(relay),
+            relay,
             live,
             admin: Arc::new(admin),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             rate_limiter: Arc::new(RateLimiter::new(
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,

@@ -73,6 +73,12 @@ pub struct Metrics {
     rate_limited: AtomicU64,
 }
 
+impl orders::application::CommandObserver for Metrics {
+    fn command(&self, command: &'static str, outcome: &str, elapsed: Duration) {
+        Metrics::command(self, command, outcome, elapsed);
+    }
+}
+
 impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

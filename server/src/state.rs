@@ -4,13 +4,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use eventstore::SqlEventStore;
 use eventstore::db::Db;
 use eventstore::projection::ProjectionRunner;
-use orders::command::CommandService;
+use orders::application::Application;
 use orders::hub::LiveHub;
-use orders::query::QueryService;
 use orders::relay::Relay;
 
 use crate::metrics::Metrics;
@@ -35,8 +33,9 @@ pub struct Settings {
 pub struct AppState {
     pub db: Arc<Db>,
     pub store: SqlEventStore,
-    pub commands: CommandService,
-    pub queries: QueryService,
+    /// Every use case (the application layer): what the REST handlers and the server
+    /// functions call.
+    pub app: Application,
     pub runner: ProjectionRunner,
     pub relay: Arc<Relay>,
     /// The live update hub behind the websockets.
@@ -61,32 +60,8 @@ impl AppState {
     /// What the Leptos server functions use: the same services as the REST handlers.
     pub fn ui_services(&self) -> app::ssr::UiServices {
         app::ssr::UiServices {
-            commands: self.commands.clone(),
-            queries: self.queries.clone(),
-            store: self.store.clone(),
-            runner: self.runner.clone(),
-            relay: self.relay.clone(),
+            app: self.app.clone(),
             admin: self.admin.clone(),
         }
-    }
-}
-
-/// Read-your-writes for the query service, backed by the projection runner's checkpoints.
-#[derive(Debug, Clone)]
-pub struct RunnerProgress(pub ProjectionRunner);
-
-#[async_trait]
-impl orders::query::Progress for RunnerProgress {
-    async fn checkpoint(&self, projection: &str) -> anyhow::Result<i64> {
-        Ok(self.0.checkpoint(projection)?)
-    }
-
-    async fn wait_for(
-        &self,
-        projection: &str,
-        position: i64,
-        timeout: Duration,
-    ) -> anyhow::Result<bool> {
-        Ok(self.0.wait_for(projection, position, timeout).await?)
     }
 }

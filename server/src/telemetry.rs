@@ -8,10 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use orders::application::CorrelationId;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
-use crate::api::extract::CorrelationId;
 use crate::config::LogFormat;
 
 /// The correlation header.

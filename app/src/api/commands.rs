@@ -1,6 +1,7 @@
 //! Commands: each goes through the `orders` command service, which validates every rule before
 //! an event is written. `expected_version` is the version the page showed (conflict detection).
 
+use domain::requests;
 use domain::views::CommandReply;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -8,18 +9,16 @@ use uuid::Uuid;
 
 use crate::error::UiError;
 
-/// One line of the new-order form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewLine {
-    pub product_id: Uuid,
-    pub quantity: u32,
-}
-
-/// Places an order and adds its lines (one command each, one correlation id for all). JSON
-/// input: the default URL encoding cannot express an empty list of lines.
+/// Places an order with its lines: one command, one atomic append (a refused line leaves no
+/// order). `idempotency_key` is the form submission's key: a retried submission answers the
+/// first result instead of placing a second order. JSON input: the default URL encoding
+/// cannot express an empty list of lines.
 #[server(prefix = "/fn", input = leptos::server_fn::codec::Json)]
-pub async fn place_order(customer_id: Uuid, lines: Vec<NewLine>) -> Result<CommandReply, UiError> {
-    crate::ssr::place_order(customer_id, lines).await
+pub async fn place_order(
+    order: requests::PlaceOrder,
+    idempotency_key: Option<String>,
+) -> Result<CommandReply, UiError> {
+    crate::ssr::place_order(order, idempotency_key).await
 }
 
 #[server(prefix = "/fn")]

@@ -2,6 +2,7 @@
 //! the version shown, so a concurrent change is reported as a conflict, and the page then shows
 //! the fresh state while keeping what the person typed.
 
+use domain::live::Topic;
 use domain::order::{OrderAction, OrderStatus};
 use domain::views::{CommandReply, OrderDetail};
 use leptos::prelude::*;
@@ -14,7 +15,7 @@ use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
 use crate::error::UiError;
 use crate::format::{money, time};
-use crate::live::{changed_of, use_live};
+use crate::live::{changed_of, changed_of_with};
 
 /// The order page's actions and form inputs. They live as long as the page, not the rendered
 /// order, so a refetch after a conflict keeps the message and everything the person typed.
@@ -50,29 +51,23 @@ pub fn OrderPage() -> impl IntoView {
         .get("min_position")
         .and_then(|s| s.parse::<i64>().ok());
     let (min_position, set_min_position) = signal(initial_min);
-    let live = use_live();
-    // Counts live batches that touched this order's stream (or resyncs).
+    // Changes of this order's details (or resyncs); `set_touched` reloads after a conflict.
+    let live_changes =
+        changed_of_with(move || id.get().map(|id| Topic::Order { id }).into_iter().collect());
     let (touched, set_touched) = signal(0u32);
-    Effect::new(move |_| {
-        let _ = live.tick.get();
-        let stream = id.get_untracked().map(|id| format!("order-{id}"));
-        let relevant = live.last_change.with_untracked(|c| match (c, &stream) {
-            (None, _) => true,
-            (Some(c), Some(s)) => c.streams.contains(s),
-            _ => false,
-        });
-        if relevant && live.tick.get_untracked() > 0 {
-            set_touched.update(|n| *n += 1);
-        }
-    });
     let order = Resource::new(
-        move || (id.get(), min_position.get(), touched.get()),
-        |(id, min, _)| async move {
+        move || {
+            (
+                id.get(),
+                min_position.get(),
+                live_changes.get(),
+                touched.get(),
+            )
+        },
+        |(id, min, _, _)| async move {
             match id {
                 Some(id) => get_order(id, min).await,
-                None => Err(UiError::NotFound {
-                    what: "That order".into(),
-                }),
+                None => Err(UiError::not_found("That order")),
             }
         },
     );
@@ -191,7 +186,7 @@ fn LinesTable(detail: OrderDetail, editable: bool) -> impl IntoView {
 
 #[component]
 fn AddLineForm(order_id: Uuid, version: i64) -> impl IntoView {
-    let products_changed = changed_of(&["products"]);
+    let products_changed = changed_of([Topic::Products]);
     let products = Resource::new(move || products_changed.get(), |_| list_products(None));
     let forms = expect_context::<OrderForms>();
     let add = forms.add;

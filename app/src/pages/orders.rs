@@ -1,12 +1,15 @@
 //! The order list (live, filterable, paged) and the new-order form.
 
+use domain::live::Topic;
 use domain::order::OrderStatus;
 use domain::views::{CustomerView, ProductView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use uuid::Uuid;
 
-use crate::api::commands::{NewLine, PlaceOrder};
+use domain::requests::{self, NewLine};
+
+use crate::api::commands::PlaceOrder;
 use crate::api::queries::{list_customers, list_orders, list_products};
 use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
@@ -15,7 +18,7 @@ use crate::live::changed_of;
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
-    let changed = changed_of(&["orders", "customers"]);
+    let changed = changed_of([Topic::Orders, Topic::Customers]);
     let (status, set_status) = signal(String::new());
     let (customer, set_customer) = signal(String::new());
     // Cursors of the pages before the current one, for "Newer".
@@ -127,8 +130,8 @@ pub fn OrdersPage() -> impl IntoView {
 #[component]
 fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl IntoView {
     // Live: a customer or product created elsewhere shows up without a reload.
-    let customers_changed = changed_of(&["customers"]);
-    let products_changed = changed_of(&["products"]);
+    let customers_changed = changed_of([Topic::Customers]);
+    let products_changed = changed_of([Topic::Products]);
     let customers = Resource::new(move || customers_changed.get(), |_| list_customers(None));
     let products = Resource::new(move || products_changed.get(), |_| list_products(None));
     let (customer, set_customer) = signal(String::new());
@@ -138,11 +141,21 @@ fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl 
     let (form_error, set_form_error) = signal(None::<String>);
     let place = ServerAction::<PlaceOrder>::new();
     let navigate = use_navigate();
+    // One idempotency key per submission: kept while the same order is sent again (a retry
+    // after an error answers the first result instead of placing a second order), replaced
+    // once the form changes or the order is placed.
+    let (submission_key, set_submission_key) = signal(None::<String>);
+    Effect::new(move |_| {
+        customer.track();
+        lines.track();
+        set_submission_key.set(None);
+    });
 
     Effect::new(move |_| {
         if let Some(Ok(reply)) = place.value().get() {
             on_placed(reply.position);
             set_lines.set(Vec::new());
+            set_submission_key.set(None);
             navigate(
                 &format!("/orders/{}?min_position={}", reply.id, reply.position),
                 Default::default(),
@@ -189,10 +202,21 @@ fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl 
             .into_iter()
             .map(|(p, q)| NewLine {
                 product_id: p.product_id,
-                quantity: q,
+                quantity: i64::from(q),
             })
             .collect();
-        place.dispatch(PlaceOrder { customer_id, lines });
+        let key = submission_key
+            .get_untracked()
+            .unwrap_or_else(crate::submission::new_key);
+        set_submission_key.set(Some(key.clone()));
+        place.dispatch(PlaceOrder {
+            order: requests::PlaceOrder {
+                order_id: None,
+                customer_id,
+                lines,
+            },
+            idempotency_key: Some(key),
+        });
     };
     let customer_options = move |list: Vec<CustomerView>| {
         list.into_iter().map(|c| view! { <option value=c.customer_id.to_string()>{format!("{} <{}>", c.name, c.email)}</option> }).collect_view()

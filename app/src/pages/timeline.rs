@@ -2,6 +2,7 @@
 //! pick a version and see the aggregate's state then, replayed in the browser with the shared
 //! `domain` code, the fields changed by that version highlighted.
 
+use domain::live::Topic;
 use domain::views::EventView;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -10,25 +11,18 @@ use serde_json::Value;
 use crate::api::queries::{correlated_events, stream_events};
 use crate::components::error_box::ErrorBox;
 use crate::format::time;
-use crate::live::use_live;
+use crate::live::changed_of_with;
 use crate::time_travel::{changed_fields, state_at};
 
 #[component]
 pub fn TimelinePage() -> impl IntoView {
     let params = use_params_map();
     let stream_id = Memo::new(move |_| params.read().get("stream").unwrap_or_default());
-    let live = use_live();
-    let (touched, set_touched) = signal(0u32);
-    Effect::new(move |_| {
-        let _ = live.tick.get();
-        let stream = stream_id.get_untracked();
-        if live.tick.get_untracked() > 0
-            && live
-                .last_change
-                .with_untracked(|c| c.as_ref().is_none_or(|c| c.streams.contains(&stream)))
-        {
-            set_touched.update(|n| *n += 1);
-        }
+    // Changes caused by this stream's events (or resyncs).
+    let touched = changed_of_with(move || {
+        vec![Topic::Stream {
+            id: stream_id.get(),
+        }]
     });
     let events = Resource::new(
         move || (stream_id.get(), touched.get()),
@@ -165,9 +159,7 @@ pub fn CorrelationPage() -> impl IntoView {
         |id| async move {
             match id {
                 Some(id) => correlated_events(id).await,
-                None => Err(crate::error::UiError::NotFound {
-                    what: "That correlation id".into(),
-                }),
+                None => Err(crate::error::UiError::not_found("That correlation id")),
             }
         },
     );

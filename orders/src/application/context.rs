@@ -160,7 +160,10 @@ mod tests {
     fn the_user_rule() {
         let mut headers = HeaderMap::new();
         let anonymous = RequestContext::from_headers(&headers, None, false);
-        assert_eq!(anonymous.map(|c| c.user_id).ok().as_deref(), Some("anonymous"));
+        assert_eq!(
+            anonymous.map(|c| c.user_id).ok().as_deref(),
+            Some("anonymous")
+        );
         let admin = RequestContext::from_headers(&headers, None, true);
         assert_eq!(admin.map(|c| c.user_id).ok().as_deref(), Some("admin"));
         headers.insert("x-user-id", http::HeaderValue::from_static("alice"));

@@ -62,12 +62,19 @@ impl Application {
     }
 
     /// Every customer.
-    pub async fn customers(&self, min_position: Option<i64>) -> AppResult<Fresh<Vec<CustomerView>>> {
+    pub async fn customers(
+        &self,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<Vec<CustomerView>>> {
         Ok(self.queries().customers(min_position).await?)
     }
 
     /// One customer.
-    pub async fn customer(&self, id: Uuid, min_position: Option<i64>) -> AppResult<Fresh<CustomerView>> {
+    pub async fn customer(
+        &self,
+        id: Uuid,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<CustomerView>> {
         Ok(self.queries().get_customer(id, min_position).await?)
     }
 }

@@ -133,9 +133,7 @@ impl Application {
             Err(e) if e.is_client_error() => e.code(),
             Err(_) => "error",
         };
-        self.inner
-            .observer
-            .command(name, outcome, start.elapsed());
+        self.inner.observer.command(name, outcome, start.elapsed());
         let outcome = result.map_err(AppError::from)?;
         Ok(Accepted {
             reply: CommandReply {

@@ -45,7 +45,11 @@ impl Application {
     /// Starts a rebuild of every projection.
     pub async fn rebuild_all(&self, by: &str) -> AppResult<Vec<RebuildStarted>> {
         let started = self.runner().rebuild_all().await?;
-        tracing::info!(count = started.len(), by, "rebuild of every projection started");
+        tracing::info!(
+            count = started.len(),
+            by,
+            "rebuild of every projection started"
+        );
         Ok(started)
     }
 
@@ -57,7 +61,12 @@ impl Application {
     }
 
     /// Skips the event a projection faulted on, with a reason.
-    pub async fn skip(&self, name: &str, input: SkipEvent, by: &str) -> AppResult<ProjectionStatus> {
+    pub async fn skip(
+        &self,
+        name: &str,
+        input: SkipEvent,
+        by: &str,
+    ) -> AppResult<ProjectionStatus> {
         let reason = input.reason.trim();
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
             return Err(AppError::invalid(

@@ -19,7 +19,11 @@ pub(crate) fn quantity(value: i64) -> Result<Quantity, ValidationError> {
 
 impl Application {
     /// Places an order with its lines in one atomic append; idempotent with a key.
-    pub async fn place_order(&self, ctx: &RequestContext, input: PlaceOrder) -> AppResult<Accepted> {
+    pub async fn place_order(
+        &self,
+        ctx: &RequestContext,
+        input: PlaceOrder,
+    ) -> AppResult<Accepted> {
         let lines = input
             .lines
             .iter()
@@ -139,8 +143,7 @@ impl Application {
         let ctx = ctx.command();
         self.command(
             "cancel",
-            self.commands()
-                .cancel(OrderId::new(order_id), reason, &ctx),
+            self.commands().cancel(OrderId::new(order_id), reason, &ctx),
         )
         .await
     }
@@ -164,7 +167,11 @@ impl Application {
     }
 
     /// One order with its lines.
-    pub async fn order(&self, id: Uuid, min_position: Option<i64>) -> AppResult<Fresh<OrderDetail>> {
+    pub async fn order(
+        &self,
+        id: Uuid,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<OrderDetail>> {
         Ok(self.queries().get_order(id, min_position).await?)
     }
 

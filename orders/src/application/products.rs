@@ -39,7 +39,8 @@ impl Application {
         let ctx = ctx.command();
         self.command(
             "reprice",
-            self.commands().reprice(ProductId::new(product_id), price, &ctx),
+            self.commands()
+                .reprice(ProductId::new(product_id), price, &ctx),
         )
         .await
     }
@@ -66,7 +67,8 @@ impl Application {
         let ctx = ctx.command();
         self.command(
             "discontinue",
-            self.commands().discontinue(ProductId::new(product_id), &ctx),
+            self.commands()
+                .discontinue(ProductId::new(product_id), &ctx),
         )
         .await
     }
@@ -77,7 +79,11 @@ impl Application {
     }
 
     /// One product.
-    pub async fn product(&self, id: Uuid, min_position: Option<i64>) -> AppResult<Fresh<ProductView>> {
+    pub async fn product(
+        &self,
+        id: Uuid,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<ProductView>> {
         Ok(self.queries().get_product(id, min_position).await?)
     }
 }

@@ -329,4 +329,3 @@ fn backoff(config: &CommandConfig, attempt: u32) -> Duration {
     let max_us = u64::try_from(exp.as_micros()).unwrap_or(u64::MAX);
     Duration::from_micros(rand::rng().random_range(0..=max_us))
 }
-

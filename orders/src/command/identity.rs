@@ -14,8 +14,8 @@
 use domain::customer::CustomerCommand;
 use domain::order::OrderCommand;
 use domain::product::ProductCommand;
-use domain::{CustomerId, ProductId};
 use domain::values::Quantity;
+use domain::{CustomerId, ProductId};
 use serde_json::{Map, Value, json};
 
 /// A command that can say which request it is (see the module docs).
@@ -195,9 +195,7 @@ impl RequestIdentity for CustomerCommand {
                 }),
             ),
             Self::Rename { name } => of("rename_customer", json!({ "name": name.as_str() })),
-            Self::ChangeEmail { email } => {
-                of("change_email", json!({ "email": email.as_str() }))
-            }
+            Self::ChangeEmail { email } => of("change_email", json!({ "email": email.as_str() })),
         }
     }
 }

@@ -74,9 +74,7 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> CommandResult<CommandOutcome<OrderEvent>> {
         let request = identity::add_item(product_id, quantity);
-        let command = async move {
-            Ok(self.priced_line(product_id, quantity).await?.add_item())
-        };
+        let command = async move { Ok(self.priced_line(product_id, quantity).await?.add_item()) };
         self.execute_request::<Order, _>("add_item", order_id.as_uuid(), request, ctx, command)
             .await
     }

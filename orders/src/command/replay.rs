@@ -110,5 +110,4 @@ impl CommandService {
         }
         Ok(last)
     }
-
 }

@@ -19,7 +19,6 @@ use crate::command::locks::StreamLocks;
 use crate::command::metadata::CommandContext;
 use crate::command::registry::upcaster_registry;
 
-
 /// Tuning of the command service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandConfig {
@@ -177,4 +176,3 @@ pub(super) fn new_id<A: Aggregate>(given: Option<Uuid>, ctx: &CommandContext) ->
         (None, None) => Uuid::now_v7(),
     }
 }
-

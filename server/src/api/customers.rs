@@ -1,109 +1,50 @@
-//! `/api/customers`: register, rename, change email; list and detail from the read model.
+//! `/api/customers`: register, rename, change email; list and detail from the read model. Each
+//! handler is one call of the application layer.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use domain::CustomerId;
-use domain::values::{CustomerName, Email};
+use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
 use domain::views::{CustomerView, Fresh};
-use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api::commands::{self, context, parse};
+use crate::api::commands::reply;
 use crate::api::error::ApiResult;
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery, CommandMeta};
-use crate::api::orders::{FreshQuery, query_error};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
+use crate::api::orders::FreshQuery;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterCustomer {
-    pub customer_id: Option<Uuid>,
-    pub name: String,
-    pub email: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenameCustomer {
-    pub name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeEmail {
-    pub email: String,
-}
 
 pub async fn register(
     State(state): State<AppState>,
-    meta: CommandMeta,
+    Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<RegisterCustomer>,
 ) -> ApiResult<Response> {
-    let name = parse(CustomerName::parse(&body.name))?;
-    let email = parse(Email::parse(&body.email))?;
-    let ctx = context(&meta);
-    let id = body.customer_id.map(CustomerId::new);
-    commands::run(
-        &state,
-        "register_customer",
-        true,
-        &meta,
-        state.commands.register_customer(id, name, email, &ctx),
-    )
-    .await
+    reply(state.app.register_customer(&ctx, body).await, true)
 }
 
 pub async fn rename(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    meta: CommandMeta,
+    Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<RenameCustomer>,
 ) -> ApiResult<Response> {
-    let name = parse(CustomerName::parse(&body.name))?;
-    let ctx = context(&meta);
-    commands::run(
-        &state,
-        "rename_customer",
-        false,
-        &meta,
-        state
-            .commands
-            .rename_customer(CustomerId::new(id), name, &ctx),
-    )
-    .await
+    reply(state.app.rename_customer(&ctx, id, body).await, false)
 }
 
 pub async fn change_email(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    meta: CommandMeta,
+    Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<ChangeEmail>,
 ) -> ApiResult<Response> {
-    let email = parse(Email::parse(&body.email))?;
-    let ctx = context(&meta);
-    commands::run(
-        &state,
-        "change_email",
-        false,
-        &meta,
-        state
-            .commands
-            .change_email(CustomerId::new(id), email, &ctx),
-    )
-    .await
+    reply(state.app.change_email(&ctx, id, body).await, false)
 }
 
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<Vec<CustomerView>>>> {
-    state
-        .queries
-        .customers(q.min_position)
-        .await
-        .map(Json)
-        .map_err(query_error)
+    Ok(Json(state.app.customers(q.min_position).await?))
 }
 
 pub async fn get_one(
@@ -111,10 +52,5 @@ pub async fn get_one(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<CustomerView>>> {
-    state
-        .queries
-        .get_customer(id, q.min_position)
-        .await
-        .map(Json)
-        .map_err(query_error)
+    Ok(Json(state.app.customer(id, q.min_position).await?))
 }

@@ -82,20 +82,6 @@ impl ApiError {
         error
     }
 
-    /// A business rule said no (422), with the rule's stable code.
-    pub fn domain(error: &domain::DomainError) -> Self {
-        let status = match error {
-            domain::DomainError::Validation(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, error.code(), error.to_string())
-    }
-
-    /// Invalid input for a value type (400).
-    pub fn validation(error: &domain::ValidationError) -> Self {
-        Self::bad_request(error.code(), error.to_string())
-    }
-
     /// Logs `error` with its whole chain and answers a generic 500.
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         let error: anyhow::Error = error.into();
@@ -129,9 +115,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<eventstore::StoreError> for ApiError {
-    fn from(error: eventstore::StoreError) -> Self {
-        Self::internal(anyhow::Error::new(error).context("event store"))
+impl From<orders::application::AppError> for ApiError {
+    fn from(error: orders::application::AppError) -> Self {
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            status,
+            code: error.code,
+            message: error.message,
+            details: error.details,
+            retry_after: error.retry_after,
+        }
     }
 }
 

@@ -1,14 +1,13 @@
 //! Extractors that reject with [`ApiError`] instead of axum's plain-text rejections: JSON bodies,
-//! path and query parameters, and the command headers (`If-Match`, `Idempotency-Key`,
-//! `X-Correlation-Id`, `X-User-Id`).
+//! path and query parameters, and the request context of commands ([`Ctx`]).
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use orders::application::{CorrelationId, RequestContext};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::api::error::ApiError;
 use crate::state::AppState;
@@ -110,120 +109,24 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
         .with_details(json!({ "reason": rejection.body_text() }))
 }
 
-/// The request's correlation id, put in the request extensions by the tracing middleware
-/// (from `X-Correlation-Id`, or generated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CorrelationId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<CorrelationId>()
-            .copied()
-            .unwrap_or_else(|| CorrelationId(Uuid::now_v7())))
-    }
-}
-
-/// Longest accepted `Idempotency-Key` / `X-User-Id`.
-const MAX_HEADER_TOKEN: usize = 200;
-
-/// Everything a command takes from the request besides its body.
+/// The request's [`RequestContext`] (correlation id, `If-Match`, `Idempotency-Key`, acting
+/// user), built by the application layer's one rule for every adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandMeta {
-    pub command_id: Uuid,
-    pub correlation_id: Uuid,
-    pub user_id: String,
-    pub idempotency_key: Option<String>,
-    /// `If-Match`: the stream version the client expects.
-    pub expected_version: Option<i64>,
-}
+pub struct Ctx(pub RequestContext);
 
-impl FromRequestParts<AppState> for CommandMeta {
+impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let CorrelationId(correlation_id) = CorrelationId::from_request_parts(parts, state).await?;
-        let expected_version = match header_str(parts, "if-match")? {
-            None => None,
-            Some(raw) => Some(parse_if_match(raw)?),
-        };
-        let idempotency_key = match header_str(parts, "idempotency-key")? {
-            None => None,
-            Some(key) => Some(token(key, "Idempotency-Key", "invalid_idempotency_key")?),
-        };
-        let declared_user = match header_str(parts, "x-user-id")? {
-            None => None,
-            Some(user) => Some(token(user, "X-User-Id", "invalid_user_id")?),
-        };
-        let user_id = match declared_user {
-            Some(user) => user,
-            None if state.admin.is_admin_request(&parts.headers) => "admin".to_owned(),
-            None => "anonymous".to_owned(),
-        };
-        Ok(Self {
-            command_id: Uuid::now_v7(),
-            correlation_id,
-            user_id,
-            idempotency_key,
-            expected_version,
-        })
-    }
-}
-
-fn header_str<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
-    match parts.headers.get(name) {
-        None => Ok(None),
-        Some(value) => value.to_str().map(|s| Some(s.trim())).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_header",
-                format!("The {name} header is not valid text."),
-            )
-        }),
-    }
-}
-
-/// `If-Match: 3`, `If-Match: "3"` or `If-Match: W/"3"`.
-fn parse_if_match(raw: &str) -> Result<i64, ApiError> {
-    let unquoted = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
-    match unquoted.parse::<i64>() {
-        Ok(version) if version >= 0 => Ok(version),
-        _ => Err(ApiError::bad_request(
-            "invalid_if_match",
-            "If-Match must be the stream version you expect, a whole number like 3.",
-        )),
-    }
-}
-
-fn token(value: &str, header: &str, code: &'static str) -> Result<String, ApiError> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_HEADER_TOKEN
-        && value.chars().all(|c| c.is_ascii_graphic());
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::bad_request(
-            code,
-            format!("{header} must be 1 to {MAX_HEADER_TOKEN} visible ASCII characters."),
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_match_forms() {
-        assert_eq!(parse_if_match("3").ok(), Some(3));
-        assert_eq!(parse_if_match("\"7\"").ok(), Some(7));
-        assert_eq!(parse_if_match("W/\"2\"").ok(), Some(2));
-        assert!(parse_if_match("-1").is_err());
-        assert!(parse_if_match("abc").is_err());
+        let correlation = parts.extensions.get::<CorrelationId>().copied();
+        let is_admin = state.admin.is_admin_request(&parts.headers);
+        Ok(Self(RequestContext::from_headers(
+            &parts.headers,
+            correlation,
+            is_admin,
+        )?))
     }
 }
