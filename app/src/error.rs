@@ -4,39 +4,16 @@
 //! the application layer's one error (`orders::application::AppError`, converted in
 //! `ssr.rs`), so the UI never classifies errors itself.
 
+pub use domain::failure::ErrorKind;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
-
-/// What kind of failure (mirrors the application layer's classification).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UiErrorKind {
-    /// The input could not be understood.
-    Invalid,
-    /// Not signed in.
-    Unauthorized,
-    /// Signed in, not allowed.
-    Forbidden,
-    /// It does not exist.
-    NotFound,
-    /// Someone else changed it first, or it is already running.
-    Conflict,
-    /// A business rule said no.
-    Rejected,
-    /// The server cannot do it right now (disk full, database unavailable).
-    Unavailable,
-    /// Something broke on the server (logged there).
-    Internal,
-    /// The server could not be reached.
-    Transport,
-}
 
 /// A failed server function: kind, the stable code, and the message to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct UiError {
-    pub kind: UiErrorKind,
+    pub kind: ErrorKind,
     /// The same code as the REST API's `error.code`, e.g. `order_not_draft`.
     pub code: String,
     pub message: String,
@@ -44,7 +21,7 @@ pub struct UiError {
 
 impl UiError {
     /// An error of `kind` with `code` and `message`.
-    pub fn new(kind: UiErrorKind, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: &str, message: impl Into<String>) -> Self {
         Self {
             kind,
             code: code.to_owned(),
@@ -55,7 +32,7 @@ impl UiError {
     /// `what` was not found (a page without an id, say).
     pub fn not_found(what: &str) -> Self {
         Self::new(
-            UiErrorKind::NotFound,
+            ErrorKind::NotFound,
             "not_found",
             format!("{what} was not found."),
         )
@@ -73,15 +50,15 @@ impl FromServerFnError for UiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Request(e) | ServerFnErrorErr::Response(e) => Self::new(
-                UiErrorKind::Transport,
+                ErrorKind::Unavailable,
                 "transport",
                 format!("Could not reach the server ({e}). Check your connection and try again."),
             ),
             ServerFnErrorErr::Args(e) | ServerFnErrorErr::Deserialization(e) => {
-                Self::new(UiErrorKind::Invalid, "invalid_body", e)
+                Self::new(ErrorKind::Invalid, "invalid_body", e)
             }
             _ => Self::new(
-                UiErrorKind::Internal,
+                ErrorKind::Internal,
                 "internal_error",
                 "Something went wrong on the server. It has been logged; please try again.",
             ),

@@ -1,7 +1,7 @@
 //! The HTML document and the application shell: navigation and routes.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -30,6 +30,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                // The bundle's name comes from the options (one source: Cargo.toml's
+                // `output-name`, read by the server's build script).
+                <link rel="stylesheet" id="leptos" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -47,7 +50,6 @@ pub fn App() -> impl IntoView {
     provide_live();
     mark_hydrated();
     view! {
-        <Stylesheet id="leptos" href="/pkg/eventide.css"/>
         <Title text="Eventide"/>
         <Router>
             <NavBar/>

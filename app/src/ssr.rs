@@ -21,7 +21,7 @@ use orders::application::{
 use uuid::Uuid;
 
 use crate::api::commands::OrderTransition;
-use crate::error::{UiError, UiErrorKind};
+use crate::error::UiError;
 
 /// Decides who is an administrator; implemented by the server (which owns the token and sessions).
 pub trait AdminGate: Send + Sync + 'static {
@@ -55,17 +55,7 @@ impl From<AppError> for UiError {
         {
             response.set_status(code);
         }
-        let kind = match e.kind {
-            ErrorKind::Invalid => UiErrorKind::Invalid,
-            ErrorKind::Unauthorized => UiErrorKind::Unauthorized,
-            ErrorKind::Forbidden => UiErrorKind::Forbidden,
-            ErrorKind::NotFound => UiErrorKind::NotFound,
-            ErrorKind::Conflict => UiErrorKind::Conflict,
-            ErrorKind::Rejected => UiErrorKind::Rejected,
-            ErrorKind::Unavailable | ErrorKind::StorageFull => UiErrorKind::Unavailable,
-            ErrorKind::Internal => UiErrorKind::Internal,
-        };
-        UiError::new(kind, e.code, e.message)
+        UiError::new(e.kind, e.code, e.message)
     }
 }
 

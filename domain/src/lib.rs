@@ -13,6 +13,7 @@ mod macros;
 pub mod aggregate;
 pub mod customer;
 pub mod error;
+pub mod failure;
 pub mod ids;
 pub mod live;
 pub mod order;

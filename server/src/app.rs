@@ -107,7 +107,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let local_addr = listener.local_addr().context("no local address")?;
         let leptos_options = LeptosOptions::builder()
-            .output_name("eventide")
+            .output_name(env!("EVENTIDE_BUNDLE_NAME"))
             .site_root(config.site_root.display().to_string())
             .site_pkg_dir("pkg")
             .env(Env::PROD)

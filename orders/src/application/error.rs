@@ -1,7 +1,7 @@
 //! The one error of the application layer, with the one classification both ways in use.
 //!
 //! Every failure of a use case (bad input, a refused rule, a missing aggregate, a conflict, a
-//! failed store) becomes an [`AppError`]: a [`ErrorKind`] (which decides the HTTP status), a
+//! failed store) becomes an [`AppError`]: an [`ErrorKind`] (which decides the HTTP status), a
 //! stable snake_case `code`, a message a person can read and optional JSON `details`. The REST
 //! API and the server functions map it with a `From` impl each and never classify errors
 //! themselves, so the same failure has the same status and code on both.
@@ -9,6 +9,7 @@
 //! Internal failures are logged here, once, with their whole chain; the message sent out is
 //! generic (no SQL, no paths, no credentials).
 
+pub use domain::failure::ErrorKind;
 use domain::{DomainError, ValidationError};
 use eventstore::StoreError;
 use eventstore::projection::RunnerError;
@@ -16,51 +17,6 @@ use serde_json::{Value, json};
 
 use crate::command::CommandError;
 use crate::query::QueryError;
-
-/// What kind of failure, and so which status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The input could not be understood or breaks a value rule (400).
-    Invalid,
-    /// Not signed in (401).
-    Unauthorized,
-    /// Signed in, not allowed (403).
-    Forbidden,
-    /// The thing asked for does not exist (404).
-    NotFound,
-    /// Someone else changed it first, or the operation is already running (409).
-    Conflict,
-    /// A business rule said no (422).
-    Rejected,
-    /// The server cannot do it right now; try again later (503).
-    Unavailable,
-    /// The database is out of space (507).
-    StorageFull,
-    /// A bug or an unexpected failure, logged (500).
-    Internal,
-}
-
-impl ErrorKind {
-    /// The HTTP status of this kind.
-    pub fn status(self) -> u16 {
-        match self {
-            Self::Invalid => 400,
-            Self::Unauthorized => 401,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
-            Self::Conflict => 409,
-            Self::Rejected => 422,
-            Self::Unavailable => 503,
-            Self::StorageFull => 507,
-            Self::Internal => 500,
-        }
-    }
-
-    /// Whether the caller is at fault (a 4xx).
-    pub fn is_client_error(self) -> bool {
-        self.status() < 500
-    }
-}
 
 /// Why a use case failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -91,18 +91,6 @@ impl CommandContext {
         self
     }
 
-    /// A context for another command of the same user action: same correlation id and user,
-    /// a fresh command id, no idempotency key and no expected version.
-    pub fn follow_up(&self) -> Self {
-        Self {
-            command_id: Uuid::now_v7(),
-            correlation_id: self.correlation_id,
-            user_id: self.user_id.clone(),
-            idempotency_key: None,
-            expected_version: None,
-        }
-    }
-
     /// The metadata stored with every event of this command.
     pub fn event_metadata(&self) -> EventMetadata {
         EventMetadata {

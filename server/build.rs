@@ -1,0 +1,24 @@
+//! Reads the browser bundle's name (`output-name` of `[[workspace.metadata.leptos]]` in the
+//! workspace's Cargo.toml, where cargo-leptos reads it) so the server serves the files
+//! cargo-leptos wrote without the name being written twice.
+
+use std::path::Path;
+
+fn main() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    println!("cargo:rerun-if-changed={}", manifest.display());
+    let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+    let name = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("output-name"))
+        .filter_map(|rest| rest.trim().strip_prefix('='))
+        .map(|value| value.trim().trim_matches('"').to_owned())
+        .find(|value| !value.is_empty());
+    match name {
+        Some(name) => println!("cargo:rustc-env=EVENTIDE_BUNDLE_NAME={name}"),
+        None => panic!(
+            "no output-name in [[workspace.metadata.leptos]] of {}",
+            manifest.display()
+        ),
+    }
+}
