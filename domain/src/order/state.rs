@@ -25,6 +25,39 @@ pub struct OrderLine {
     pub line_total: Money,
 }
 
+impl OrderLine {
+    /// A line of `quantity` units at `unit_price`, with its `line_total`. `decide` rejects any
+    /// line whose total would overflow before it exists, so saturating only guards hand-made
+    /// data; `evolve` and the read models that load lines back build them here alike.
+    pub fn new(
+        product_id: ProductId,
+        sku: Sku,
+        product_name: ProductName,
+        unit_price: Money,
+        quantity: Quantity,
+    ) -> Self {
+        Self {
+            product_id,
+            sku,
+            product_name,
+            unit_price,
+            quantity,
+            line_total: line_total(unit_price, quantity),
+        }
+    }
+
+    /// Sets the quantity and the line total with it.
+    pub fn set_quantity(&mut self, quantity: Quantity) {
+        self.quantity = quantity;
+        self.line_total = line_total(self.unit_price, quantity);
+    }
+}
+
+/// See [`OrderLine::new`].
+fn line_total(price: Money, quantity: Quantity) -> Money {
+    price.times(quantity).unwrap_or(Money::MAX)
+}
+
 /// The current state of one order. The stream version is not here: the event envelope has it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderState {
@@ -54,6 +87,14 @@ impl OrderState {
     /// The line for `product_id`, if any.
     pub fn line(&self, product_id: ProductId) -> Option<&OrderLine> {
         self.lines.iter().find(|l| l.product_id == product_id)
+    }
+
+    /// Sum of the line totals: what `total` always is. Recomputed rather than adjusted
+    /// incrementally, so the total can never drift from the lines.
+    pub fn lines_total(&self) -> Money {
+        self.lines
+            .iter()
+            .fold(Money::ZERO, |acc, l| acc.saturating_add(l.line_total))
     }
 
     /// Number of units over all lines.

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
+use crate::order::OrderEvent;
 
 /// Where an order is in its lifecycle: Draft -> Confirmed -> Shipped -> Delivered, or
 /// Cancelled from any of the first three.
@@ -101,6 +102,22 @@ impl OrderStatus {
         self.allowed_actions().contains(&action)
     }
 
+    /// The status an order has after `event`: the one place that says which event leads where.
+    /// [`Order::evolve`](crate::Aggregate::evolve) and the read models that keep a status both
+    /// follow it. Events that change only lines keep `self`.
+    pub const fn after(self, event: &OrderEvent) -> OrderStatus {
+        match event {
+            OrderEvent::Placed(_) => Self::Draft,
+            OrderEvent::ItemAdded(_)
+            | OrderEvent::ItemRemoved(_)
+            | OrderEvent::ItemQuantityChanged(_) => self,
+            OrderEvent::Confirmed(_) => Self::Confirmed,
+            OrderEvent::Shipped(_) => Self::Shipped,
+            OrderEvent::Delivered(_) => Self::Delivered,
+            OrderEvent::Cancelled(_) => Self::Cancelled,
+        }
+    }
+
     /// Whether an order may move from `self` to `next` (staying put is not a transition).
     pub const fn can_transition_to(self, next: OrderStatus) -> bool {
         matches!(
@@ -164,5 +181,73 @@ impl OrderAction {
 impl fmt::Display for OrderAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CustomerId, OrderId, ProductId};
+    use crate::order::{
+        ItemQuantityChanged, ItemRemoved, OrderCancelled, OrderConfirmed, OrderDelivered,
+        OrderPlaced, OrderShipped,
+    };
+    use crate::values::{Carrier, CustomerName, Money, Quantity, Reason, TrackingNumber};
+
+    #[test]
+    fn after_moves_only_on_lifecycle_events() -> Result<(), ValidationError> {
+        let product_id = ProductId::new(uuid::Uuid::from_u128(1));
+        let placed: OrderEvent = OrderPlaced {
+            order_id: OrderId::new(uuid::Uuid::from_u128(2)),
+            customer_id: CustomerId::new(uuid::Uuid::from_u128(3)),
+            customer_name: CustomerName::parse("Ada")?,
+        }
+        .into();
+        let line_events: [OrderEvent; 2] = [
+            ItemRemoved { product_id }.into(),
+            ItemQuantityChanged {
+                product_id,
+                quantity: Quantity::new(2)?,
+            }
+            .into(),
+        ];
+        let moves: [(OrderEvent, OrderStatus); 4] = [
+            (
+                OrderConfirmed {
+                    total: Money::from_cents(100)?,
+                    line_count: 1,
+                    item_count: 1,
+                }
+                .into(),
+                OrderStatus::Confirmed,
+            ),
+            (
+                OrderShipped {
+                    carrier: Carrier::parse("DHL")?,
+                    tracking_number: TrackingNumber::parse("TRK1")?,
+                }
+                .into(),
+                OrderStatus::Shipped,
+            ),
+            (OrderDelivered {}.into(), OrderStatus::Delivered),
+            (
+                OrderCancelled {
+                    reason: Reason::parse("changed my mind")?,
+                    previous_status: OrderStatus::Draft,
+                }
+                .into(),
+                OrderStatus::Cancelled,
+            ),
+        ];
+        for status in OrderStatus::ALL {
+            assert_eq!(status.after(&placed), OrderStatus::Draft);
+            for e in &line_events {
+                assert_eq!(status.after(e), status, "{e:?}");
+            }
+            for (e, next) in &moves {
+                assert_eq!(status.after(e), *next, "{e:?}");
+            }
+        }
+        Ok(())
     }
 }

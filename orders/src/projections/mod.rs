@@ -5,11 +5,17 @@
 //! Events are decoded with the domain's `DomainEvent::from_data` (the store has already upcast
 //! them to today's shape). An event a projection cannot read is an error: the runner rolls the
 //! batch back, retries and faults that projection only.
+//!
+//! The two read models that show orders (`orders`, `dashboard`) read each order a batch touches
+//! once, fold the batch in memory and write each order once (`touched.rs`); the `orders` model
+//! folds through the domain's own `Order::evolve`. This file holds what every projection shares:
+//! the names, event decoding and the multi-row statement helpers.
 
 mod activity;
 mod catalog;
 mod dashboard;
 mod orders;
+mod touched;
 
 use std::sync::Arc;
 
@@ -19,6 +25,7 @@ use eventstore::RecordedEvent;
 use eventstore::placeholders::Placeholders;
 use eventstore::projection::Projection;
 use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 pub use activity::{ACTIVITY_KEEP, ActivityProjection};
@@ -97,6 +104,74 @@ pub(crate) async fn write_rows<T>(
         query.execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+/// The rows of `{select} where generation = ? and {key} in (?, ..)` for `ids` (one statement per
+/// [`INSERT_CHUNK`] ids): reads back what a batch's rows were before it.
+pub(crate) async fn fetch_in(
+    tx: &mut AnyConnection,
+    select: &str,
+    key: &str,
+    generation: i64,
+    ids: &[Uuid],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let mut p = Placeholders::for_connection(tx);
+        let statement = format!(
+            "{select} where generation = {} and {key} in ({})",
+            p.param(),
+            p.list(chunk.len())
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(&statement).bind(generation), |query, id| {
+                query.bind(id.to_string())
+            });
+        rows.extend(query.fetch_all(&mut *tx).await?);
+    }
+    Ok(rows)
+}
+
+/// Deletes the rows of `table` whose `key` is one of `ids`, in `generation`.
+pub(crate) async fn delete_in(
+    tx: &mut AnyConnection,
+    table: &str,
+    key: &str,
+    generation: i64,
+    ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let mut p = Placeholders::for_connection(tx);
+        let statement = format!(
+            "delete from {table} where generation = {} and {key} in ({})",
+            p.param(),
+            p.list(chunk.len())
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(&statement).bind(generation), |query, id| {
+                query.bind(id.to_string())
+            });
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// A column of a row read back, with the column named in the error.
+pub(crate) fn column<'r, T>(row: &'r AnyRow, name: &str) -> anyhow::Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row as _;
+    row.try_get(name)
+        .with_context(|| format!("reading column {name}"))
+}
+
+/// A UUID column of a row read back.
+pub(crate) fn uuid_column(row: &AnyRow, name: &str) -> anyhow::Result<Uuid> {
+    let text: String = column(row, name)?;
+    Uuid::parse_str(&text).with_context(|| format!("column {name} holds {text:?}, not an id"))
 }
 
 /// The event's recorded time in microseconds since the epoch (the `*_at_us` columns).

@@ -1,0 +1,117 @@
+//! Projection `dashboard`: small fact tables (order status and total, line quantities, product
+//! names, placements per minute) that the query aggregates. The only counter is placements per
+//! minute (`minutes.rs`), pruned at positions fixed by the log, so the live model equals a
+//! replay (checked by the replay tests).
+//!
+//! Orders are folded as [`fold::DashOrder`]s the way the `orders` model folds its own: a batch
+//! reads the orders it touches once, folds its events in memory and writes each order once
+//! (`rows.rs`); a single event is a batch of one, so the runner's event-by-event fallback and a
+//! replay leave the same rows as a catch-up.
+
+mod fold;
+mod minutes;
+mod products;
+mod rows;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use domain::aggregate::Aggregate as _;
+use domain::order::Order;
+use domain::product::Product;
+use eventstore::RecordedEvent;
+use eventstore::projection::Projection;
+use sqlx::AnyConnection;
+use tracing::instrument;
+
+use super::touched::TouchedOrders;
+use super::{DASHBOARD, decode};
+use fold::DashOrder;
+pub use minutes::MINUTE_US;
+use minutes::MinuteCounts;
+use products::ProductNames;
+
+/// See the module docs. Tables: `rm_dash_orders`, `rm_dash_lines`, `rm_dash_product_names`,
+/// `rm_dash_minutes`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashboardProjection;
+
+#[async_trait]
+impl Projection for DashboardProjection {
+    fn name(&self) -> &'static str {
+        DASHBOARD
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == Order::STREAM_TYPE || event.stream_type == Product::STREAM_TYPE
+    }
+
+    #[instrument(name = "projection.dashboard", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()> {
+        apply_events(tx, generation, &[event]).await
+    }
+
+    #[instrument(name = "projection.dashboard.batch", skip_all, fields(generation = generation, events = events.len()))]
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        generation: i64,
+        events: &[&RecordedEvent],
+    ) -> anyhow::Result<()> {
+        apply_events(tx, generation, events).await
+    }
+
+    async fn drop_generation(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+    ) -> anyhow::Result<()> {
+        for table in [
+            "rm_dash_orders",
+            "rm_dash_lines",
+            "rm_dash_product_names",
+            "rm_dash_minutes",
+        ] {
+            sqlx::query(&format!("delete from {table} where generation = $1"))
+                .bind(generation)
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("dropping generation {generation} of {table}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `events` in log order: read the touched orders, fold, write orders, names and minutes.
+async fn apply_events(
+    tx: &mut AnyConnection,
+    generation: i64,
+    events: &[&RecordedEvent],
+) -> anyhow::Result<()> {
+    let mut order_events = Vec::new();
+    let mut products = ProductNames::default();
+    for event in events {
+        if let Some((order_id, e)) = decode::<Order>(event)? {
+            order_events.push((order_id, *event, e));
+        } else if let Some((product_id, e)) = decode::<Product>(event)? {
+            products.record(product_id, &e);
+        }
+    }
+    let load = TouchedOrders::<DashOrder>::to_load(
+        order_events.iter().map(|(id, event, e)| (*id, *event, e)),
+    );
+    let mut orders = TouchedOrders::new(rows::load(tx, generation, &load).await?);
+    let mut minutes = MinuteCounts::default();
+    for (order_id, event, e) in &order_events {
+        if orders.fold(*order_id, event, e) {
+            minutes.count(event);
+        }
+    }
+    rows::write(tx, generation, &orders).await?;
+    products.write(tx, generation).await?;
+    minutes.flush(tx, generation).await
+}
