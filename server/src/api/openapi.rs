@@ -88,7 +88,25 @@ pub fn schemas() -> Map<String, Value> {
         "PlaceOrder",
         object(
             &["customer_id"],
-            &[("order_id", uuid())],
+            &[
+                ("order_id", uuid()),
+                (
+                    "lines",
+                    json!({
+                        "type": "array",
+                        "description": "Lines added in the same atomic append: all of them or, if one is refused, no order at all.",
+                        "items": {
+                            "type": "object",
+                            "required": ["product_id", "quantity"],
+                            "additionalProperties": false,
+                            "properties": {
+                                "product_id": uuid(),
+                                "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+                            },
+                        },
+                    }),
+                ),
+            ],
             &[("customer_id", uuid())],
         ),
     );
