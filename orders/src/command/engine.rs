@@ -100,6 +100,11 @@ impl CommandService {
             if let Some(expected) = ctx.expected_version
                 && loaded.version != expected
             {
+                // A twin with the same key may have moved the stream past the version we were
+                // given (it saw the same one): its result is ours, not a conflict.
+                if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
+                    return Ok(outcome);
+                }
                 return Err(CommandError::Conflict {
                     stream: stream_id.to_owned(),
                     expected,
@@ -111,10 +116,7 @@ impl CommandService {
                 Err(rule) => {
                     // A twin with the same key may have landed between our replay check and
                     // our load (its line is there now, say): its result is ours.
-                    if let Some((key, request_hash)) = keyed
-                        && let Some(outcome) =
-                            self.replay::<A>(key, request_hash, id, stream_id).await?
-                    {
+                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
                         return Ok(outcome);
                     }
                     return Err(not_found::<A>(rule, id));
@@ -154,19 +156,17 @@ impl CommandService {
                         });
                 }
                 Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                    // A twin with the same key got there first: its result is ours, with or
+                    // without an expected version (the twin was checked against the same one).
+                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
+                        return Ok(outcome);
+                    }
                     if let Some(expected) = ctx.expected_version {
                         return Err(CommandError::Conflict {
                             stream: stream_id.to_owned(),
                             expected,
                             current: actual,
                         });
-                    }
-                    if let Some((key, request_hash)) = keyed
-                        && let Some(outcome) =
-                            self.replay::<A>(key, request_hash, id, stream_id).await?
-                    {
-                        // A twin with the same key got there first.
-                        return Ok(outcome);
                     }
                     if attempt >= config.max_attempts {
                         warn!(attempt, current = actual, "giving up after conflicts");
@@ -183,10 +183,8 @@ impl CommandService {
                 Err(StoreError::IdempotencyConflict { event_id }) => {
                     // Our deterministic event ids are stored with other content: the key was
                     // used by another request that won the race.
-                    if let Some((key, request_hash)) = keyed {
-                        if let Some(outcome) =
-                            self.replay::<A>(key, request_hash, id, stream_id).await?
-                        {
+                    if let Some((key, _)) = keyed {
+                        if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
                             return Ok(outcome);
                         }
                         return Err(CommandError::IdempotencyKeyReused {
@@ -197,6 +195,20 @@ impl CommandService {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// The stored result of a twin request with the same idempotency key, if the command is
+    /// keyed and the twin's result is there (see `CommandService::replay`).
+    async fn twin<A: Aggregate>(
+        &self,
+        keyed: Option<&(&str, String)>,
+        id: Uuid,
+        stream_id: &str,
+    ) -> CommandResult<Option<CommandOutcome<A::Event>>> {
+        match keyed {
+            Some((key, request_hash)) => self.replay::<A>(key, request_hash, id, stream_id).await,
+            None => Ok(None),
         }
     }
 
