@@ -31,6 +31,8 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     stopping: watch::Sender<bool>,
+    /// Held for the server's life (dropped with the last of `self`, after `run_until`).
+    _data_dir_lock: Option<DataDirLock>,
     pub local_addr: SocketAddr,
 }
 
@@ -71,6 +73,9 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Before anything is opened: a second server on the same SQLite data would fault every
+        // projection on duplicate keys.
+        let data_dir_lock = lock_data_dir(&config)?;
         let Services {
             db,
             store,
@@ -160,6 +165,7 @@ impl Application {
             state,
             stopping,
             local_addr,
+            _data_dir_lock: data_dir_lock,
         })
     }
 
@@ -213,4 +219,67 @@ impl Application {
 /// `server serve`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     Application::build(config).await?.run_until_stopped().await
+}
+
+/// An exclusive OS lock on `<data-dir>/eventide.lock`, released when dropped or when the process
+/// ends (however it ends). SQLite data belongs to one server process at a time; servers sharing
+/// one PostgreSQL database take no lock (several instances on one database are supported).
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Name of the lock file in the data directory.
+pub const LOCK_FILE: &str = "eventide.lock";
+
+/// Locks the data directory for this process unless the database is PostgreSQL: an error,
+/// naming the directory, if another server (or `seed`) already uses it.
+pub fn lock_data_dir(config: &Config) -> anyhow::Result<Option<DataDirLock>> {
+    use std::io::Write as _;
+    if eventstore::Backend::from_url(&config.resolved_database_url())
+        .is_ok_and(|b| b == eventstore::Backend::Postgres)
+    {
+        return Ok(None);
+    }
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let holder = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (process {holder})")
+            };
+            anyhow::bail!(
+                "the data directory {} is already in use by another server{holder}: only one \
+                 server process may use a SQLite data directory at a time; stop the other one \
+                 or choose another --data-dir",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error)
+                .with_context(|| format!("cannot lock the data directory {}", dir.display()));
+        }
+    }
+    // For the message above in the next process; the lock, not this text, is what counts.
+    let written = file
+        .set_len(0)
+        .and_then(|()| write!(file, "{}", std::process::id()));
+    if let Err(error) = written {
+        tracing::debug!(%error, "cannot write the pid into the lock file");
+    }
+    Ok(Some(DataDirLock { _file: file }))
 }

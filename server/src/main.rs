@@ -25,6 +25,8 @@ async fn main() -> std::process::ExitCode {
 
 /// `server seed --orders N`: demo data through the command service, with progress on stderr.
 async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
+    // Seeding builds the read models: not while a server runs on the same SQLite data.
+    let _lock = server::app::lock_data_dir(&config)?;
     let services = server::app::open_services(&config).await?;
     let last_percent = std::sync::atomic::AtomicUsize::new(usize::MAX);
     let result = orders::seed::seed(&services.commands, orders as usize, |done, total| {
