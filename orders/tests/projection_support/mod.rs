@@ -347,7 +347,9 @@ const TABLES: &[TableSpec] = &[
         &[
             ("order_id", Kind::Text),
             ("product_id", Kind::Text),
+            ("sku", Kind::Text),
             ("product_name", Kind::Text),
+            ("unit_price_cents", Kind::Int),
             ("quantity", Kind::Int),
         ],
     ),

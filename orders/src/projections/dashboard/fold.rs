@@ -1,72 +1,68 @@
-//! An order as the `dashboard` read model keeps it: status, confirmed total and line quantities,
-//! named types folded in memory over a batch.
+//! An order as the `dashboard` read model folds it: the domain's own [`OrderState`], moved by
+//! [`Order::evolve`], as the `orders` model does. Status, lines and total are the domain's, so a
+//! new order event type needs no change here, only a column if the dashboard shows its data.
 //!
-//! The status comes from the domain ([`OrderStatus::after`], which `Order::evolve` follows too).
-//! Lines and total cannot come from `Order::evolve` itself: that needs the full `OrderState`
-//! (every line's SKU and unit price) back from the rows of an order placed in an earlier batch,
-//! and `rm_dash_lines` keeps neither. So the total is the one `OrderConfirmed` states (equal to
-//! the domain's by `decide`) and the lines follow the three line events. With `sku` and
-//! `unit_price_cents` columns on `rm_dash_lines` this could fold an `OrderState` like the
-//! `orders` model does.
+//! One thing the state cannot hold: lines written before migration 0007 have no SKU and unit
+//! price (`rm_dash_lines` had neither), and the runner has no schema version that would rebuild
+//! the projection by itself. Such a line is read back with a placeholder SKU and price 0 and
+//! noted in [`FoldedOrder::unpriced`]; `rows.rs` writes it back without them. While an order holds
+//! one, the lines' total is unknown, so its total is the one its row states, replaced by the one
+//! `OrderConfirmed` states (as the dashboard kept it before; equal to the domain's by `decide`).
+//! A rebuild writes every line with both columns and this path is never taken again.
 
-use domain::order::{OrderEvent, OrderStatus};
+use std::collections::BTreeSet;
+
+use domain::aggregate::Aggregate as _;
+use domain::ids::ProductId;
+use domain::order::{Order, OrderEvent, OrderState};
 use eventstore::RecordedEvent;
-use uuid::Uuid;
 
-use crate::projections::qty;
 use crate::projections::touched::OrderFold;
 
 /// See the module docs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct DashOrder {
-    /// Whether the order was placed (has a row).
-    pub(super) exists: bool,
-    pub(super) status: OrderStatus,
-    /// 0 until `OrderConfirmed` states the order's total.
-    pub(super) total_cents: i64,
-    /// In the order added (read back: by product).
-    pub(super) lines: Vec<DashLine>,
+pub(super) struct FoldedOrder {
+    /// The aggregate's state. Read back from the rows it holds status and lines only (the
+    /// dashboard keeps no customer); lines are in product order then, not the order added.
+    pub(super) state: OrderState,
+    /// Lines of `state` read back from rows without SKU and unit price (see the module docs).
+    pub(super) unpriced: BTreeSet<ProductId>,
+    /// The total its row states (0 until `OrderConfirmed`), the order's total while
+    /// [`Self::unpriced`] is not empty.
+    pub(super) stated_total_cents: i64,
 }
 
-/// One line of a [`DashOrder`]: what the top-products list sums.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DashLine {
-    pub(super) product_id: Uuid,
-    /// As copied into the order (the list prefers the catalog's current name).
-    pub(super) product_name: String,
-    pub(super) quantity: i64,
+impl FoldedOrder {
+    /// The order's total, written to `rm_dash_orders.total_cents`.
+    pub(super) fn total_cents(&self) -> i64 {
+        if self.unpriced.is_empty() {
+            self.state.total.cents()
+        } else {
+            self.stated_total_cents
+        }
+    }
 }
 
-impl OrderFold for DashOrder {
+impl OrderFold for FoldedOrder {
     fn fold(&mut self, _event: &RecordedEvent, e: &OrderEvent) {
-        self.status = self.status.after(e);
-        match e {
-            OrderEvent::Placed(_) => self.exists = true,
-            OrderEvent::ItemAdded(a) => self.lines.push(DashLine {
-                product_id: a.product_id.as_uuid(),
-                product_name: a.product_name.as_str().to_owned(),
-                quantity: qty(a.quantity),
-            }),
-            OrderEvent::ItemRemoved(r) => {
-                let product_id = r.product_id.as_uuid();
-                self.lines.retain(|l| l.product_id != product_id);
-            }
-            OrderEvent::ItemQuantityChanged(c) => {
-                let product_id = c.product_id.as_uuid();
-                for line in self.lines.iter_mut().filter(|l| l.product_id == product_id) {
-                    line.quantity = qty(c.quantity);
-                }
-            }
-            OrderEvent::Confirmed(c) => self.total_cents = c.total.cents(),
-            OrderEvent::Shipped(_) | OrderEvent::Delivered(_) | OrderEvent::Cancelled(_) => {}
+        self.state = Order::evolve(std::mem::take(&mut self.state), e);
+        if self.unpriced.is_empty() {
+            return;
+        }
+        // A removed line is gone for good; added again, it comes with its SKU and price.
+        let lines = &self.state.lines;
+        self.unpriced
+            .retain(|product| lines.iter().any(|l| l.product_id == *product));
+        if let OrderEvent::Confirmed(c) = e {
+            self.stated_total_cents = c.total.cents();
         }
     }
 
     fn exists(&self) -> bool {
-        self.exists
+        self.state.exists
     }
 
     fn same_lines(&self, other: &Self) -> bool {
-        self.lines == other.lines
+        self.state.lines == other.state.lines && self.unpriced == other.unpriced
     }
 }

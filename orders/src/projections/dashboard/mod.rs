@@ -3,10 +3,12 @@
 //! minute (`minutes.rs`), pruned at positions fixed by the log, so the live model equals a
 //! replay (checked by the replay tests).
 //!
-//! Orders are folded as [`fold::DashOrder`]s the way the `orders` model folds its own: a batch
-//! reads the orders it touches once, folds its events in memory and writes each order once
-//! (`rows.rs`); a single event is a batch of one, so the runner's event-by-event fallback and a
-//! replay leave the same rows as a catch-up.
+//! Orders fold through the domain's own `Order::evolve` (`fold.rs`), as in the `orders` model,
+//! so adding an order event type is a domain change (plus a column if the dashboard shows its
+//! data), not an edit here; `rows.rs` maps the folded state to `rm_dash_orders`/`rm_dash_lines`
+//! and back. A batch reads the orders it touches once, folds its events in memory and writes
+//! each order once; a single event is a batch of one, so the runner's event-by-event fallback
+//! and a replay leave the same rows as a catch-up.
 
 mod fold;
 mod minutes;
@@ -25,7 +27,7 @@ use tracing::instrument;
 
 use super::touched::TouchedOrders;
 use super::{DASHBOARD, decode};
-use fold::DashOrder;
+use fold::FoldedOrder;
 pub use minutes::MINUTE_US;
 use minutes::MinuteCounts;
 use products::ProductNames;
@@ -101,7 +103,7 @@ async fn apply_events(
             products.record(product_id, &e);
         }
     }
-    let load = TouchedOrders::<DashOrder>::to_load(
+    let load = TouchedOrders::<FoldedOrder>::to_load(
         order_events.iter().map(|(id, event, e)| (*id, *event, e)),
     );
     let mut orders = TouchedOrders::new(rows::load(tx, generation, &load).await?);
