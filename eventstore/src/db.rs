@@ -78,12 +78,113 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Bounds on every PostgreSQL session Eventide opens, so that nothing waits forever behind a
+/// session that holds a lock (an operator's open `psql` transaction on `log_head`): a writer
+/// waits at most `lock_timeout` for a row lock, a statement runs at most `statement_timeout`, a
+/// session idle inside a transaction is ended after `idle_in_transaction_timeout` (its locks
+/// go with it). Each batch of the event store's writer is also bounded on the client side by
+/// [`commit_timeout`](Self::commit_timeout), which covers a server that stopped answering.
+///
+/// The limits are PostgreSQL startup options in the connection URL
+/// (`options[lock_timeout]=2000`, milliseconds), so every session opened from the URL has them:
+/// the pool's, the LISTEN connection's and the leases'. [`Db::connect`] adds the defaults for
+/// each limit the URL does not set itself; [`SessionLimits::apply_to_url`] adds other values.
+/// The same URL options ask the server for TCP keepalives on these sessions
+/// (`tcp_keepalives_idle` / `_interval` / `_count`), which ends a vanished client's session and
+/// releases its locks. Client-side keepalives are not reachable: sqlx 0.8 opens the socket
+/// itself and has no keepalive or `tcp_user_timeout` setting (libpq's `keepalives*` URL
+/// parameters are ignored); a dead server is noticed through the client-side commit bound.
+/// Without effect on SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub lock_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(10),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Server-side TCP keepalives on every session: probe after 30 s idle, every 10 s, give up after 3.
+const PG_KEEPALIVES: [(&str, u64); 3] = [
+    ("tcp_keepalives_idle", 30),
+    ("tcp_keepalives_interval", 10),
+    ("tcp_keepalives_count", 3),
+];
+
+impl SessionLimits {
+    fn settings(&self) -> [(&'static str, u128); 3] {
+        [
+            ("lock_timeout", self.lock_timeout.as_millis()),
+            ("statement_timeout", self.statement_timeout.as_millis()),
+            (
+                "idle_in_transaction_session_timeout",
+                self.idle_in_transaction_timeout.as_millis(),
+            ),
+        ]
+    }
+
+    /// `url` with these limits (and the keepalives) as startup options, each one only if the
+    /// URL does not set it already. SQLite URLs are returned unchanged.
+    pub fn apply_to_url(&self, url: &str) -> String {
+        if Backend::from_url(url).ok() != Some(Backend::Postgres) {
+            return url.to_owned();
+        }
+        let mut url = url.to_owned();
+        let limits = self.settings().map(|(name, ms)| (name, ms.to_string()));
+        let keepalives = PG_KEEPALIVES.map(|(name, s)| (name, s.to_string()));
+        for (name, value) in limits.iter().chain(keepalives.iter()) {
+            if url.contains(name) {
+                continue;
+            }
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url.push_str(&format!("{sep}options[{name}]={value}"));
+        }
+        url
+    }
+
+    /// The limits a URL sets in the `options[name]=<milliseconds>` form; defaults for the others.
+    fn from_url(url: &str) -> Self {
+        let read = |name: &str, default: Duration| {
+            let key = format!("options[{name}]=");
+            url.split(['?', '&'])
+                .find_map(|pair| pair.strip_prefix(key.as_str()))
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .map_or(default, Duration::from_millis)
+        };
+        let d = Self::default();
+        Self {
+            lock_timeout: read("lock_timeout", d.lock_timeout),
+            statement_timeout: read("statement_timeout", d.statement_timeout),
+            idle_in_transaction_timeout: read(
+                "idle_in_transaction_session_timeout",
+                d.idle_in_transaction_timeout,
+            ),
+        }
+    }
+
+    /// The client-side bound on one group commit: the statement timeout plus 5 s (a batch is a
+    /// handful of statements that normally take milliseconds; the server's own timeouts answer
+    /// first, this one catches a server that does not answer at all).
+    pub fn commit_timeout(&self) -> Duration {
+        self.statement_timeout + Duration::from_secs(5)
+    }
+}
+
 /// A connection pool to SQLite or PostgreSQL. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    limits: SessionLimits,
     /// SQLite has one write lock per file; this process hands it out in FIFO order (see
     /// [`Db::write_turn`]).
     write_turn: Arc<tokio::sync::Mutex<()>>,
@@ -117,8 +218,10 @@ impl Db {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 format!("{url}{sep}mode=rwc")
             }
-            _ => url.to_owned(),
+            Backend::Sqlite => url.to_owned(),
+            Backend::Postgres => SessionLimits::default().apply_to_url(url),
         };
+        let limits = SessionLimits::from_url(&url);
         let options = AnyConnectOptions::from_str(&url)?;
         let setup = backend.dialect().connection_setup;
         let pool = AnyPoolOptions::new()
@@ -144,6 +247,7 @@ impl Db {
             pool,
             backend,
             url,
+            limits,
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -173,6 +277,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The session limits in effect (see [`SessionLimits`]; the defaults on SQLite).
+    pub fn session_limits(&self) -> SessionLimits {
+        self.limits
     }
 
     /// The URL this Db connected with (for SQLite including the `mode=rwc` it added).

@@ -30,6 +30,17 @@ pub enum StoreError {
     StorageFull(String),
     #[error("storage error: {0}")]
     Storage(sqlx::Error),
+    /// The database cannot take writes right now: a lock or statement timeout (another session
+    /// holds the log head), the connection was lost and could not be re-established, or the
+    /// group commit took longer than its bound. Nothing of the append was written; retrying
+    /// later can succeed.
+    #[error("the event store is unavailable, nothing was written: {0}")]
+    Unavailable(String),
+    /// The connection was lost after the commit had been sent, and the store could not find
+    /// out on a fresh connection whether the append was stored. Retry with the same event ids
+    /// (the same idempotency key): a stored append answers its original result.
+    #[error("the outcome of the append is unknown (the connection was lost during commit)")]
+    OutcomeUnknown,
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the event store is shut down")]
@@ -61,16 +72,44 @@ pub fn is_disk_full(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `e` says the session lost its connection to the database (so nothing more can be
+/// learnt on it): I/O errors, a crashed connection worker, PostgreSQL connection exceptions
+/// (class 08) and terminated sessions (`admin_shutdown`, `crash_shutdown`, `cannot_connect_now`:
+/// `pg_terminate_backend`, a server restart).
+pub fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// Whether `e` is a bounded wait that gave up: PostgreSQL `lock_not_available` (55P03,
+/// `lock_timeout`), `query_canceled` (57014, `statement_timeout`), `idle_in_transaction_session_timeout`
+/// (25P03), or the pool found no connection in time.
+pub fn is_timeout(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("55P03" | "57014" | "25P03"))
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
 /// Whether `e` is a passing condition of the database rather than something the statement or
-/// its data did: busy or locked (SQLite), serialization failure or deadlock, lost or refused
-/// connections, exhausted resources (PostgreSQL classes 08, 53, 57), I/O and pool errors.
+/// its data did: busy or locked (SQLite), serialization failure or deadlock, a lock or
+/// idle-in-transaction timeout (55P03, 25P03), lost or refused connections, exhausted resources,
+/// cancelled statements (PostgreSQL classes 08, 53, 57), I/O and pool errors.
 /// Retrying such an error can succeed; a constraint violation caused by the data cannot.
 pub fn is_transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("5" | "6" | "13" | "261" | "517") => true,
             Some(code) => {
-                matches!(code, "40001" | "40P01")
+                matches!(code, "40001" | "40P01" | "55P03" | "25P03")
                     || code.starts_with("08")
                     || code.starts_with("53")
                     || code.starts_with("57")

@@ -4,9 +4,17 @@ use super::Dialect;
 
 pub(crate) const DIALECT: Dialect = Dialect {
     backend: crate::db::Backend::Postgres,
-    begin_write: "begin",
+    // The isolation level the gap-free log is reasoned about (see the store's module docs),
+    // pinned so a server-wide `default_transaction_isolation` cannot change it.
+    begin_write: "begin isolation level read committed",
     // On by default; set explicitly so a server-wide `off` cannot weaken the log's durability.
-    connection_setup: &["set synchronous_commit = on"],
+    // The session timeouts (lock, statement, idle in transaction) travel as startup options in
+    // the connection URL instead (see `db::SessionLimits`), so that every session opened from
+    // it has them, the pool's as well as the LISTEN and lease connections.
+    connection_setup: &[
+        "set synchronous_commit = on",
+        "set default_transaction_isolation = 'read committed'",
+    ],
     json_param: "::jsonb",
     // The writer already holds the log_head row lock; locking the stream row as well keeps the
     // version check correct even for writers that would not.

@@ -7,8 +7,25 @@
 //! mpsc channel to a single writer task. The writer drains every waiting append (up to
 //! [`MAX_BATCH_APPENDS`] appends / [`MAX_BATCH_EVENTS`] events) into ONE transaction with one
 //! commit (one fsync) for the whole batch. Callers get their result through a oneshot, after the
-//! commit. If the commit itself fails, every append of the batch gets the storage error and none
-//! is written.
+//! commit. If the batch fails as a whole, none of it is written and every append gets the error.
+//!
+//! # Database faults
+//!
+//! - Lost connection (terminated backend, restarted server, proxy idle timeout): the writer
+//!   keeps one connection across batches; when a batch loses it, the batch runs again on a fresh
+//!   connection (a few attempts). Before the commit was sent nothing can be written; after it,
+//!   the outcome is unknown and the re-run finds it out: it waits for the log head lock (the old
+//!   transaction has ended either way) and an append that did commit answers its original result
+//!   through idempotency. A caller never gets an error for an append that committed; when it
+//!   cannot be found out, the error is the typed [`StoreError::OutcomeUnknown`] (retry with the
+//!   same event ids).
+//! - Callers that give up: an append whose future is dropped before its batch is sent, or while
+//!   the batch waits for the log head lock, is withdrawn (not written).
+//! - Timeouts: every PostgreSQL session has `lock_timeout`, `statement_timeout` and
+//!   `idle_in_transaction_session_timeout` ([`crate::db::SessionLimits`]), each batch a
+//!   client-side bound; a batch stuck behind another session's lock answers
+//!   [`StoreError::Unavailable`] (nothing written) after `lock_timeout`, and
+//!   [`SqlEventStore::check_writes`] reports it for readiness until the lock can be taken again.
 //!
 //! A batch of several appends is written in bulk: one counter update, one read of the touched
 //! streams' versions, version checks in memory (in batch order), one multi-row insert of every
@@ -61,7 +78,7 @@ use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
 use self::reads::{Reader, Subscription, timestamp};
-use self::writer::{AppendRequest, prepare, writer_loop};
+use self::writer::{AppendRequest, WriteHealth, prepare, writer_loop};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{
     AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
@@ -70,6 +87,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::sql;
 use crate::store::EventStore;
 use crate::upcast::UpcasterRegistry;
+
+/// How long [`SqlEventStore::check_writes`] waits for the log head lock.
+pub const WRITE_PROBE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Appends waiting for the writer before `append` itself waits (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
@@ -84,6 +104,7 @@ struct Inner {
     reader: Reader,
     sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     head_rx: watch::Receiver<i64>,
+    health: Arc<WriteHealth>,
     writer: Mutex<Option<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -118,7 +139,13 @@ impl SqlEventStore {
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(writer_loop(db.clone(), receiver, head_tx.clone()));
+        let health = Arc::new(WriteHealth::default());
+        let writer = tokio::spawn(writer_loop(
+            db.clone(),
+            receiver,
+            head_tx.clone(),
+            health.clone(),
+        ));
         let mut background = vec![tokio::spawn(poll_head(db.clone(), head_tx.clone()))];
         if db.backend() == Backend::Postgres {
             background.push(tokio::spawn(listen_postgres(db.clone(), head_tx)));
@@ -131,6 +158,7 @@ impl SqlEventStore {
                 },
                 sender: Mutex::new(Some(sender)),
                 head_rx,
+                health,
                 writer: Mutex::new(Some(writer)),
                 background: Mutex::new(background),
             }),
@@ -179,6 +207,50 @@ impl SqlEventStore {
         for task in tasks {
             task.abort();
             let _ = task.await;
+        }
+    }
+
+    /// Whether appends can commit, for readiness checks. `Ok` while the writer's last batch did
+    /// not fail for an unavailable database (no probe: nothing is locked). After such a failure,
+    /// probes the log head lock (at most [`WRITE_PROBE_LOCK_TIMEOUT`], PostgreSQL) and answers
+    /// [`StoreError::Unavailable`] while it cannot be taken or the database cannot be reached;
+    /// once it can, the writer counts as healthy again (recovery needs no further append).
+    pub async fn check_writes(&self) -> StoreResult<()> {
+        if !self.inner.health.failing() {
+            return Ok(());
+        }
+        let db = &self.inner.reader.db;
+        let probe = async {
+            let mut conn = db.pool().acquire().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if db.backend() == Backend::Postgres {
+                sqlx::Executor::execute(
+                    &mut *tx,
+                    format!(
+                        "set local lock_timeout = {}",
+                        WRITE_PROBE_LOCK_TIMEOUT.as_millis()
+                    )
+                    .as_str(),
+                )
+                .await?;
+            }
+            let statement = format!("{}{}", sql::HEAD_POSITION, db.backend().dialect().lock_rows);
+            let _: Option<i64> = sqlx::query_scalar(&statement)
+                .persistent(false)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            Ok::<(), sqlx::Error>(())
+        };
+        match tokio::time::timeout(WRITE_PROBE_LOCK_TIMEOUT * 2, probe).await {
+            Ok(Ok(())) => {
+                self.inner.health.set_ok();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(StoreError::Unavailable(e.to_string())),
+            Err(_) => Err(StoreError::Unavailable(
+                "the log head lock probe timed out".into(),
+            )),
         }
     }
 

@@ -79,6 +79,8 @@ pub(super) async fn resolve_failure(
 ) -> StoreResult<Outcome> {
     match failure {
         Failure::Store(e) => Err(e),
+        // Nobody waits for the answer.
+        Failure::Withdrawn => Err(StoreError::Closed),
         Failure::Version(e) => match find_duplicate(conn, dialect, request).await? {
             Some(result) => Ok(Outcome::Duplicate(result)),
             None => Err(e),

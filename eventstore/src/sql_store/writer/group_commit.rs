@@ -3,6 +3,7 @@
 //! the commit that notifies other processes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Any, AnyConnection, Connection as _, Executor as _};
 use tracing::{Instrument as _, debug};
@@ -11,7 +12,7 @@ use super::duplicates::resolve_failure;
 use super::{AppendRequest, Failure, Outcome, PreparedEvent, check_expected};
 use crate::db::now_us;
 use crate::envelope::AppendResult;
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
 use crate::sql::{self, Dialect};
 
 type BatchResult = (Vec<StoreResult<AppendResult>>, Option<i64>);
@@ -22,19 +23,34 @@ type BatchResult = (Vec<StoreResult<AppendResult>>, Option<i64>);
 /// A batch of several appends first takes the bulk path (a fixed handful of statements whatever
 /// the batch size); if anything in it fails (an event id that is already stored, a storage
 /// error) it is rolled back and the batch runs again append by append, where each append gets
-/// its own exact answer.
+/// its own exact answer. A lost connection or a timeout is not retried here (the writer runs
+/// the batch again on a fresh connection or answers that the store is unavailable).
+///
+/// `commit_sent` is set just before the commit goes out: until then, a failure means nothing
+/// of the batch is written; after it, the outcome is unknown until found out.
+///
+/// An append whose caller gave up while the batch waited for the log head lock is withdrawn
+/// (written nothing, answered nobody): its caller is checked right after the lock is taken.
 pub(super) async fn run_batch(
     conn: &mut AnyConnection,
     dialect: &'static Dialect,
     batch: &[AppendRequest],
+    commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
     if batch.len() > 1 {
-        match run_batch_bulk(conn, dialect, batch).await {
+        match run_batch_bulk(conn, dialect, batch, commit_sent).await {
             Ok(result) => return Ok(result),
+            Err(e)
+                if commit_sent.load(Ordering::SeqCst)
+                    || is_connection_lost(&e)
+                    || is_timeout(&e) =>
+            {
+                return Err(e);
+            }
             Err(e) => debug!(error = %e, "bulk append failed; running the batch append by append"),
         }
     }
-    run_batch_per_append(conn, dialect, batch).await
+    run_batch_per_append(conn, dialect, batch, commit_sent).await
 }
 
 /// The bulk path: the whole batch in five statements (counter, stream versions, one multi-row
@@ -48,6 +64,7 @@ async fn run_batch_bulk(
     conn: &mut AnyConnection,
     dialect: &'static Dialect,
     batch: &[AppendRequest],
+    commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
     let now = now_us();
     let total: usize = batch.iter().map(|r| r.events.len()).sum();
@@ -83,12 +100,17 @@ async fn run_batch_bulk(
     // Touched streams in first-write order, with their type; their last version is `versions`.
     let mut touched: Vec<(&str, &str)> = Vec::new();
     for request in batch {
+        // The head lock is held: a caller that gave up while we waited for it is withdrawn.
+        if request.reply.is_closed() {
+            planned.push(Err(None));
+            continue;
+        }
         let current = versions
             .get(request.stream_id.as_str())
             .copied()
             .unwrap_or(0);
         if let Err(e) = check_expected(&request.stream_id, request.expected, current) {
-            planned.push(Err(e));
+            planned.push(Err(Some(e)));
             continue;
         }
         let count = request.events.len() as i64;
@@ -141,13 +163,16 @@ async fn run_batch_bulk(
         outcomes.push(match plan {
             Ok(result) => Ok(result),
             // A retry of a stored append fails its version check: answer the original result.
-            Err(e) => resolve_failure(&mut tx, dialect, request, Failure::Version(e))
+            Err(Some(e)) => resolve_failure(&mut tx, dialect, request, Failure::Version(e))
+                .await
+                .map(Outcome::into_result),
+            Err(None) => resolve_failure(&mut tx, dialect, request, Failure::Withdrawn)
                 .await
                 .map(Outcome::into_result),
         });
     }
     let new_head = (!rows.is_empty()).then_some(last_position);
-    commit_batch(tx, dialect, new_head).await?;
+    commit_batch(tx, dialect, new_head, commit_sent).await?;
     Ok((outcomes, new_head))
 }
 
@@ -157,6 +182,7 @@ async fn run_batch_per_append(
     conn: &mut AnyConnection,
     dialect: &'static Dialect,
     batch: &[AppendRequest],
+    commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
     let now = now_us();
     // A lone append needs no savepoint: if it fails, the whole transaction is rolled back.
@@ -175,6 +201,13 @@ async fn run_batch_per_append(
         // batch nest, `rollback to` always targets the innermost one, commit ends them all.
         let outcome = match attempt {
             Ok(outcome) => Ok(outcome),
+            // The session is gone or gave up waiting: the whole batch fails (and is run again
+            // on a fresh connection, or answered as unavailable, by the writer).
+            Err(Failure::Store(StoreError::Storage(e)))
+                if is_connection_lost(&e) || is_timeout(&e) =>
+            {
+                return Err(e);
+            }
             Err(failure) if !savepoints => {
                 tx.rollback().await?;
                 let outcome = resolve_failure(conn, dialect, request, failure).await;
@@ -190,7 +223,7 @@ async fn run_batch_per_append(
         }
         outcomes.push(outcome.map(Outcome::into_result));
     }
-    commit_batch(tx, dialect, new_head).await?;
+    commit_batch(tx, dialect, new_head, commit_sent).await?;
     Ok((outcomes, new_head))
 }
 
@@ -200,6 +233,7 @@ async fn commit_batch(
     mut tx: sqlx::Transaction<'_, Any>,
     dialect: &Dialect,
     new_head: Option<i64>,
+    commit_sent: &AtomicBool,
 ) -> Result<(), sqlx::Error> {
     if let (Some(position), Some(notify)) = (new_head, dialect.notify) {
         sqlx::query(notify)
@@ -207,6 +241,7 @@ async fn commit_batch(
             .execute(&mut *tx)
             .await?;
     }
+    commit_sent.store(true, Ordering::SeqCst);
     tx.commit().await
 }
 
@@ -263,6 +298,10 @@ async fn append_one(
         .fetch_one(&mut *tx)
         .await?;
     let first_position = last_position - count + 1;
+    // The head lock is held: a caller that gave up while we waited for it is withdrawn.
+    if request.reply.is_closed() {
+        return Err(Failure::Withdrawn);
+    }
 
     let current: i64 = sqlx::query_scalar(dialect.lock_stream)
         .bind(&request.stream_id)

@@ -7,17 +7,19 @@ mod group_commit;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{Instrument as _, info_span, warn};
+use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use self::group_commit::run_batch;
 use super::head::publish_head;
 use crate::db::Db;
 use crate::envelope::{AppendResult, ExpectedVersion, NewEvent};
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult, is_connection_lost, is_disk_full, is_timeout};
 
 /// Most appends one group-commit transaction takes.
 pub const MAX_BATCH_APPENDS: usize = 256;
@@ -69,8 +71,8 @@ pub(super) async fn writer_loop(
     db: Db,
     mut receiver: mpsc::Receiver<AppendRequest>,
     head: Arc<watch::Sender<i64>>,
+    health: Arc<WriteHealth>,
 ) {
-    let dialect = db.backend().dialect();
     let mut conn: Option<PoolConnection<Any>> = None;
     while let Some(first) = receiver.recv().await {
         // The callers of the previous batch were just answered and are about to send their next
@@ -88,49 +90,188 @@ pub(super) async fn writer_loop(
             }
         }
         let span = info_span!("append_batch", size = batch.len(), events);
+        write_batch(&db, &mut conn, batch, &head, &health)
+            .instrument(span)
+            .await;
+    }
+}
+
+/// Attempts of one batch: the first, then re-runs on a fresh connection after a lost one.
+const BATCH_ATTEMPTS: u32 = 3;
+/// Pause before re-running a batch on a fresh connection (doubled per attempt).
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Why one attempt of a batch failed.
+enum AttemptError {
+    Sql(sqlx::Error),
+    /// The client-side bound ([`crate::db::SessionLimits::commit_timeout`]) ran out.
+    TimedOut,
+}
+
+/// Writes one batch and answers its callers.
+///
+/// - An append whose caller gave up (dropped its future) before the batch is sent is withdrawn;
+///   the transaction checks again once it holds the log head lock (see `group_commit.rs`).
+/// - A lost connection (terminated backend, restarted server, proxy idle timeout) fails the
+///   attempt; the batch runs again on a fresh connection. Before the commit was sent nothing
+///   can have been written. After it was sent the outcome is unknown, and running the batch
+///   again is how it is found out: the re-run waits for the log head lock (so for the old
+///   transaction to end either way), and an append that did commit fails its version check or
+///   the unique event id index and answers its original result (idempotency), one that did not
+///   is written now.
+/// - A lock, statement or client-side timeout answers [`StoreError::Unavailable`] (nothing was
+///   written) at once; after a sent commit, [`StoreError::OutcomeUnknown`] when the re-runs
+///   cannot tell. A caller never gets an error for an append that committed.
+async fn write_batch(
+    db: &Db,
+    conn: &mut Option<PoolConnection<Any>>,
+    mut batch: Vec<AppendRequest>,
+    head: &watch::Sender<i64>,
+    health: &WriteHealth,
+) {
+    let dialect = db.backend().dialect();
+    let commit_timeout = db.session_limits().commit_timeout();
+    let acquire_timeout = db.session_limits().lock_timeout + Duration::from_secs(1);
+    // Some attempt sent its commit and never learnt the outcome.
+    let mut unknown = false;
+    let mut last_error = AttemptError::TimedOut;
+    for attempt in 1..=BATCH_ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(RETRY_PAUSE * 2_u32.pow(attempt - 2)).await;
+        }
+        let before = batch.len();
+        batch.retain(|request| !request.reply.is_closed());
+        if batch.len() < before {
+            debug!(
+                withdrawn = before - batch.len(),
+                "appends withdrawn: their callers gave up"
+            );
+        }
+        if batch.is_empty() {
+            return;
+        }
         let mut c = match conn.take() {
             Some(c) => c,
-            None => match db.pool().acquire().await {
-                Ok(c) => c,
-                Err(e) => {
-                    fail_batch(batch, &e);
+            // A write waits for a connection no longer than for the log head lock (the pool's
+            // own acquire timeout is much longer, for reads).
+            None => match tokio::time::timeout(acquire_timeout, db.pool().acquire()).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    warn!(error = %e, attempt, "event store writer cannot get a connection");
+                    last_error = AttemptError::Sql(e);
+                    continue;
+                }
+                Err(_) => {
+                    warn!(attempt, "event store writer got no connection in time");
+                    last_error = AttemptError::Sql(sqlx::Error::PoolTimedOut);
                     continue;
                 }
             },
         };
+        let commit_sent = AtomicBool::new(false);
         let turn = db.write_turn().await;
-        let result = run_batch(&mut c, dialect, &batch).instrument(span).await;
+        let result = tokio::time::timeout(
+            commit_timeout,
+            run_batch(&mut c, dialect, &batch, &commit_sent),
+        )
+        .await;
         drop(turn);
-        match result {
-            Ok((outcomes, new_head)) => {
-                conn = Some(c);
-                if let Some(position) = new_head {
-                    publish_head(&head, position);
+        let error = match result {
+            Ok(Ok((outcomes, _new_head))) => {
+                *conn = Some(c);
+                health.set_ok();
+                // Appends answered with their original result (a re-run) count too: the head
+                // only moves forward.
+                if let Some(position) = outcomes
+                    .iter()
+                    .filter_map(|o| o.as_ref().ok())
+                    .map(|r| r.last_position)
+                    .max()
+                {
+                    publish_head(head, position);
+                }
+                if unknown {
+                    info!("group commit outcome resolved on a fresh connection");
                 }
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = request.reply.send(outcome);
                 }
+                return;
             }
-            Err(e) => {
-                warn!(error = %e, "group commit failed");
-                // The connection may be broken: do not reuse it.
-                c.close_on_drop();
-                drop(c);
-                fail_batch(batch, &e);
+            Ok(Err(e)) => AttemptError::Sql(e),
+            Err(_elapsed) => AttemptError::TimedOut,
+        };
+        // The connection may be broken or mid-statement: never reuse it.
+        c.close_on_drop();
+        drop(c);
+        let sent = commit_sent.load(Ordering::SeqCst);
+        unknown |= sent;
+        match &error {
+            AttemptError::Sql(e) if is_connection_lost(e) => {
+                warn!(error = %e, attempt, commit_sent = sent, "group commit lost its connection; running the batch again on a fresh one");
+            }
+            // After a sent commit, a timeout does not say whether it committed: find out.
+            AttemptError::TimedOut if sent => {
+                warn!(
+                    attempt,
+                    "group commit timed out after sending the commit; running the batch again to find out"
+                );
+            }
+            AttemptError::Sql(e) => {
+                warn!(error = %e, attempt, "group commit failed");
+                last_error = error;
+                break;
+            }
+            AttemptError::TimedOut => {
+                warn!(timeout = ?commit_timeout, "group commit timed out");
+                last_error = error;
+                break;
             }
         }
+        last_error = error;
+    }
+    health.set_failed();
+    fail_batch(batch, &last_error, unknown);
+}
+
+/// Every append of a failed batch gets the same error: [`StoreError::OutcomeUnknown`] when a
+/// commit was sent without an answer, [`StoreError::Unavailable`] for lost connections and
+/// timeouts (nothing written, retry later), the storage error (a copy) otherwise.
+fn fail_batch(batch: Vec<AppendRequest>, error: &AttemptError, unknown: bool) {
+    for request in batch {
+        let answer = match error {
+            _ if unknown => StoreError::OutcomeUnknown,
+            AttemptError::TimedOut => {
+                StoreError::Unavailable("the group commit took longer than its bound".into())
+            }
+            AttemptError::Sql(e) if is_disk_full(e) => StoreError::StorageFull(e.to_string()),
+            AttemptError::Sql(e) if is_connection_lost(e) || is_timeout(e) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            AttemptError::Sql(e) => StoreError::Storage(copy_error(e)),
+        };
+        let _ = request.reply.send(Err(answer));
     }
 }
 
-/// Every append of a failed batch gets (a copy of) the storage error.
-fn fail_batch(batch: Vec<AppendRequest>, error: &sqlx::Error) {
-    for request in batch {
-        let copy = if crate::error::is_disk_full(error) {
-            StoreError::StorageFull(error.to_string())
-        } else {
-            StoreError::Storage(copy_error(error))
-        };
-        let _ = request.reply.send(Err(copy));
+/// Whether the writer can commit: set by every batch, read by [`crate::SqlEventStore::check_writes`].
+#[derive(Debug, Default)]
+pub(super) struct WriteHealth {
+    /// The last batch failed with the database unavailable (and none succeeded since).
+    failing: AtomicBool,
+}
+
+impl WriteHealth {
+    pub(super) fn set_ok(&self) {
+        self.failing.store(false, Ordering::SeqCst);
+    }
+
+    pub(super) fn set_failed(&self) {
+        self.failing.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
     }
 }
 
@@ -166,6 +307,9 @@ enum Failure {
     Version(StoreError),
     /// A unique index refused the insert; resolved after rolling back to the savepoint.
     Unique(sqlx::Error),
+    /// The caller gave up (dropped its future) before anything of the append was written: it
+    /// is rolled back and nobody hears about it.
+    Withdrawn,
 }
 
 impl From<sqlx::Error> for Failure {
