@@ -38,9 +38,10 @@ pub trait Aggregate {
     /// Applies one event. Never fails: events are facts that `decide` already accepted.
     fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
 
-    /// The stream id of the aggregate instance `id`, e.g. `order-<uuid>`.
+    /// The stream id of the aggregate instance `id`, e.g. `order-<uuid>` (the form
+    /// [`StreamId`](crate::ids::StreamId) displays and parses).
     fn stream_id(id: uuid::Uuid) -> String {
-        format!("{}-{}", Self::STREAM_TYPE, id)
+        crate::ids::stream_id_of(Self::STREAM_TYPE, id)
     }
 }
 
@@ -80,10 +81,11 @@ pub fn execute<A: Aggregate>(
     Ok((events, next))
 }
 
-/// The instance id in a stream id of aggregate `A` (`order-<uuid>` -> `<uuid>`), if it is one.
+/// The instance id in a stream id of aggregate `A` (`order-<uuid>` -> `<uuid>`), if it is one,
+/// written exactly as [`Aggregate::stream_id`] writes it. For a stream id of any aggregate see
+/// [`StreamId::parse`](crate::ids::StreamId::parse).
 pub fn parse_stream_id<A: Aggregate>(stream_id: &str) -> Option<uuid::Uuid> {
-    let rest = stream_id.strip_prefix(A::STREAM_TYPE)?.strip_prefix('-')?;
-    uuid::Uuid::parse_str(rest).ok()
+    crate::ids::uuid_after(A::STREAM_TYPE, stream_id)
 }
 
 /// Serializes a payload struct. Serialization of the plain, string-keyed event structs of this

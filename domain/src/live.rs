@@ -1,22 +1,139 @@
 //! Live-update messages pushed over websockets, shared by server and browser.
+//!
+//! The contract is typed: a [`Change`] names its read model with a [`ProjectionName`], a client
+//! subscribes to [`Topic`]s, and [`Topic::covers`] — used by the server to filter what it sends
+//! and by the browser to decide which page refetches — says which changes a topic receives.
 
 #![allow(missing_docs)] // plain data shapes: the field names say what they hold
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::views::{OrderSummary, ProjectionStatus, RelayStatus};
+use crate::ids::{OrderId, StreamId};
+use crate::views::{ProjectionStatus, RelayStatus};
 
-/// What a client subscribes to.
+/// The read models (projections) of the platform. [`name`](Self::name) is the projection's name
+/// everywhere: its checkpoint key, `projections.name`, and (as JSON) `Change.projection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectionName {
+    /// Order summaries and details.
+    Orders,
+    /// The customer list.
+    Customers,
+    /// The product catalog.
+    Products,
+    /// Dashboard statistics (orders by status, per minute, top products).
+    Dashboard,
+    /// The activity feed (one row per event of the log).
+    Activity,
+}
+
+impl ProjectionName {
+    /// Every read model.
+    pub const ALL: [Self; 5] = [
+        Self::Orders,
+        Self::Customers,
+        Self::Products,
+        Self::Dashboard,
+        Self::Activity,
+    ];
+
+    /// The projection's name, e.g. `"orders"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Orders => "orders",
+            Self::Customers => "customers",
+            Self::Products => "products",
+            Self::Dashboard => "dashboard",
+            Self::Activity => "activity",
+        }
+    }
+
+    /// The read model called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl fmt::Display for ProjectionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProjectionName {
+    type Err = UnknownProjection;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s).ok_or_else(|| UnknownProjection(s.to_owned()))
+    }
+}
+
+/// A name that is not one of the [`ProjectionName`]s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown projection {0:?}")]
+pub struct UnknownProjection(pub String);
+
+/// What a client subscribes to. Each read model has its topic; `Order` and `Stream` narrow a
+/// topic to one aggregate; `Projections` and `Relay` are periodic status reports, not changes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "topic", rename_all = "snake_case")]
 pub enum Topic {
+    /// Changes of the dashboard statistics.
     Dashboard,
+    /// Changes of the activity feed.
+    Activity,
+    /// Changes of the order summaries/details.
     Orders,
+    /// Changes of the customer list.
+    Customers,
+    /// Changes of the product catalog.
+    Products,
+    /// Changes of the order details of order `id`.
     Order { id: Uuid },
+    /// Changes of any read model caused by events of stream `id` (e.g. `product-<uuid>`).
     Stream { id: String },
+    /// Projection status, pushed periodically.
     Projections,
+    /// Outbox relay status, pushed periodically.
     Relay,
+}
+
+impl Topic {
+    /// The topic that receives every change of `projection`.
+    pub const fn of(projection: ProjectionName) -> Self {
+        match projection {
+            ProjectionName::Orders => Self::Orders,
+            ProjectionName::Customers => Self::Customers,
+            ProjectionName::Products => Self::Products,
+            ProjectionName::Dashboard => Self::Dashboard,
+            ProjectionName::Activity => Self::Activity,
+        }
+    }
+
+    /// Whether a subscriber of this topic receives `change`: the server forwards exactly these
+    /// (a `Stream` subscriber gets one change per log position), and a page watching the topic
+    /// refetches on them.
+    pub fn covers(&self, change: &Change) -> bool {
+        match self {
+            Self::Dashboard => change.projection == ProjectionName::Dashboard,
+            Self::Activity => change.projection == ProjectionName::Activity,
+            Self::Orders => change.projection == ProjectionName::Orders,
+            Self::Customers => change.projection == ProjectionName::Customers,
+            Self::Products => change.projection == ProjectionName::Products,
+            Self::Order { id } => {
+                let stream = StreamId::order(OrderId::new(*id));
+                change.projection == ProjectionName::Orders
+                    && change.streams.iter().any(|s| stream.is(s))
+            }
+            Self::Stream { id } => change.streams.iter().any(|s| s == id),
+            Self::Projections | Self::Relay => false,
+        }
+    }
 }
 
 /// Client -> server.
@@ -34,16 +151,14 @@ pub enum ClientMessage {
     Ping,
 }
 
-/// A read model changed: which projection, up to which log position, and what changed.
+/// A read model changed: which projection, up to which log position, and which streams' events
+/// changed it. A page refetches what it shows; the change carries no rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    pub projection: String,
+    pub projection: ProjectionName,
     pub position: i64,
     /// Streams touched by the batch (e.g. `order-<uuid>`).
     pub streams: Vec<String>,
-    /// New summary rows when the batch was small.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub orders: Vec<OrderSummary>,
 }
 
 /// Server -> client. Every message carries the log position it reflects.

@@ -2,9 +2,11 @@
 //! [`Change`] messages for websocket clients.
 //!
 //! * After each committed batch that changed something (the projection handled at least one of
-//!   its events) it publishes `Change { projection, position, streams, orders }`, serialised
-//!   once for every websocket ([`LiveChange`]), on a tokio broadcast channel; `orders` holds the new summary rows when the batch was an
-//!   `orders` batch touching at most [`HubConfig::max_orders`] orders.
+//!   its events) it publishes `Change { projection, position, streams }`, serialised once for
+//!   every websocket ([`LiveChange`]), on a tokio broadcast channel. It reads nothing: a page
+//!   refetches what it shows ([`domain::live::Topic::covers`] says which changes concern it).
+//!   Batches of a projection that is not a [`ProjectionName`] are not published (no topic
+//!   covers them).
 //! * A subscriber that falls behind (broadcast `Lagged`) gets [`HubMessage::Resync`] instead of
 //!   silently missing updates; so does everyone after a rebuild swap (any row may have changed)
 //!   or when the hub itself lagged behind the runner.
@@ -24,18 +26,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use domain::OrderId;
-use domain::live::{Change, ServerMessage};
-use domain::order::Order;
+use domain::live::{Change, ProjectionName, ServerMessage};
 use eventstore::Db;
 use eventstore::projection::{BatchApplied, ProjectionRunner};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, debug, info_span, warn};
-use uuid::Uuid;
-
-use crate::projections::ORDERS;
 
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,8 +82,6 @@ pub struct HubConfig {
     pub capacity: usize,
     /// Changes kept for [`LiveHub::changes_since`].
     pub ring: usize,
-    /// Most orders in a batch for which summaries are sent along.
-    pub max_orders: usize,
 }
 
 impl Default for HubConfig {
@@ -94,7 +89,6 @@ impl Default for HubConfig {
         Self {
             capacity: 256,
             ring: 1024,
-            max_orders: 20,
         }
     }
 }
@@ -153,31 +147,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LiveHub {
-    /// Subscribes to `runner` and starts publishing. `db` is where summaries are read from.
-    pub fn start(db: Db, runner: &ProjectionRunner, config: HubConfig) -> Self {
+    /// Subscribes to `runner` and starts publishing. `_db` is no longer read (changes carry no
+    /// rows); it stays until the callers stop passing it.
+    pub fn start(_db: Db, runner: &ProjectionRunner, config: HubConfig) -> Self {
         let start = runner
             .status()
             .iter()
             .map(|s| s.checkpoint)
             .max()
             .unwrap_or(0);
-        Self::spawn(db, Some(runner.clone()), runner.subscribe(), start, config)
+        Self::spawn(Some(runner.clone()), runner.subscribe(), start, config)
     }
 
     /// Publishes what `batches` delivers (for tests and custom sources); changes at or below
     /// `start_position` are considered already known to clients (reconnects from before it get a
     /// resync).
     pub fn from_receiver(
-        db: Db,
         batches: broadcast::Receiver<BatchApplied>,
         start_position: i64,
         config: HubConfig,
     ) -> Self {
-        Self::spawn(db, None, batches, start_position, config)
+        Self::spawn(None, batches, start_position, config)
     }
 
     fn spawn(
-        db: Db,
         runner: Option<ProjectionRunner>,
         batches: broadcast::Receiver<BatchApplied>,
         start_position: i64,
@@ -194,9 +187,8 @@ impl LiveHub {
             position: AtomicI64::new(start_position),
             task: Mutex::new(None),
         });
-        let task = tokio::spawn(
-            run(inner.clone(), runner, db, batches, config).instrument(info_span!("live_hub")),
-        );
+        let task =
+            tokio::spawn(run(inner.clone(), runner, batches).instrument(info_span!("live_hub")));
         *lock(&inner.task) = Some(task);
         Self { inner }
     }
@@ -268,9 +260,7 @@ impl HubSubscription {
 async fn run(
     inner: Arc<Inner>,
     runner: Option<ProjectionRunner>,
-    db: Db,
     mut batches: broadcast::Receiver<BatchApplied>,
-    config: HubConfig,
 ) {
     loop {
         match batches.recv().await {
@@ -285,16 +275,14 @@ async fn run(
                     // The projection handled none of the batch's events: nothing changed.
                     continue;
                 }
-                let orders = if batch.projection == ORDERS {
-                    order_summaries(&db, &batch, config.max_orders).await
-                } else {
-                    Vec::new()
+                let Some(projection) = ProjectionName::from_name(&batch.projection) else {
+                    debug!(projection = %batch.projection, "not a live read model: not published");
+                    continue;
                 };
                 let change = Change {
-                    projection: batch.projection,
+                    projection,
                     position,
                     streams: batch.streams,
-                    orders,
                 };
                 publish(&inner, change);
             }
@@ -347,56 +335,34 @@ fn resync(inner: &Inner, position: i64) {
     let _ = inner.sender.send(HubMessage::Resync { position });
 }
 
-/// The summaries of the orders a small `orders` batch touched, read from the batch's generation.
-async fn order_summaries(
-    db: &Db,
-    batch: &BatchApplied,
-    max_orders: usize,
-) -> Vec<domain::views::OrderSummary> {
-    let ids: Vec<Uuid> = batch
-        .streams
-        .iter()
-        .filter_map(|s| domain::parse_stream_id::<Order>(s))
-        .map(|id| OrderId::new(id).as_uuid())
-        .collect();
-    if ids.is_empty() || ids.len() > max_orders {
-        return Vec::new();
-    }
-    let result = async {
-        let mut conn = db.pool().acquire().await?;
-        crate::query::summaries_of(&mut conn, batch.generation, &ids).await
-    }
-    .await;
-    match result {
-        Ok(rows) => rows,
-        Err(e) => {
-            warn!(error = %e, "live hub: cannot read order summaries; sending the change without them");
-            Vec::new()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn change(projection: &str, position: i64) -> Change {
+    use domain::live::ProjectionName::{Dashboard, Orders};
+
+    fn change(projection: ProjectionName, position: i64) -> Change {
         Change {
-            projection: projection.into(),
+            projection,
             position,
             streams: Vec::new(),
-            orders: Vec::new(),
         }
     }
 
     #[test]
+    fn every_projection_of_the_platform_is_a_live_read_model() {
+        let registered: std::collections::BTreeSet<_> = crate::projections::all()
+            .iter()
+            .map(|p| ProjectionName::from_name(p.name()))
+            .collect();
+        let live: std::collections::BTreeSet<_> =
+            ProjectionName::ALL.into_iter().map(Some).collect();
+        assert_eq!(registered, live);
+    }
+
+    #[test]
     fn resume_returns_what_came_after() {
-        let ring: VecDeque<_> = [
-            change("orders", 5),
-            change("orders", 7),
-            change("dashboard", 9),
-        ]
-        .into();
+        let ring: VecDeque<_> = [change(Orders, 5), change(Orders, 7), change(Dashboard, 9)].into();
         let missed = changes_after(&ring, 6).unwrap_or_default();
         assert_eq!(
             missed.iter().map(|c| c.position).collect::<Vec<_>>(),
@@ -408,17 +374,14 @@ mod tests {
     #[test]
     fn a_slower_projection_published_later_forces_a_resync() {
         // The client saw orders@10 and disconnected; dashboard then published its batch up to 8.
-        let ring: VecDeque<_> = [change("orders", 10), change("dashboard", 8)].into();
+        let ring: VecDeque<_> = [change(Orders, 10), change(Dashboard, 8)].into();
         assert_eq!(changes_after(&ring, 10), None);
         // Same-position changes after the one the client saw are repeated, not dropped.
-        let ring: VecDeque<_> = [change("orders", 10), change("dashboard", 10)].into();
+        let ring: VecDeque<_> = [change(Orders, 10), change(Dashboard, 10)].into();
         let again = changes_after(&ring, 10).unwrap_or_default();
         assert_eq!(
-            again
-                .iter()
-                .map(|c| c.projection.as_str())
-                .collect::<Vec<_>>(),
-            vec!["dashboard"]
+            again.iter().map(|c| c.projection).collect::<Vec<_>>(),
+            vec![Dashboard]
         );
         // A client that had only seen position 7 saw neither: it gets both.
         assert_eq!(changes_after(&ring, 7).map(|c| c.len()), Some(2));

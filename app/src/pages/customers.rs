@@ -1,5 +1,6 @@
 //! Customers: the list (from the customers read model) and the registration form.
 
+use domain::live::Topic;
 use leptos::prelude::*;
 
 use crate::api::commands::RegisterCustomer;
@@ -10,7 +11,7 @@ use crate::live::changed_of;
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
-    let changed = changed_of(&["customers"]);
+    let changed = changed_of([Topic::Customers]);
     let register = ServerAction::<RegisterCustomer>::new();
     let (min_position, set_min_position) = signal(None::<i64>);
     Effect::new(move |_| {

@@ -1,6 +1,7 @@
 //! The dashboard: order statistics, the orders-per-minute sparkline, top products, the live
 //! activity feed and projection lag, all refreshed live.
 
+use domain::live::Topic;
 use leptos::prelude::*;
 
 use crate::api::queries::{get_activity, get_dashboard, projection_statuses};
@@ -12,8 +13,8 @@ use crate::live::{changed_of, use_live};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let stats_changed = changed_of(&["dashboard"]);
-    let activity_changed = changed_of(&["activity"]);
+    let stats_changed = changed_of([Topic::Dashboard]);
+    let activity_changed = changed_of([Topic::Activity]);
     let stats = Resource::new(move || stats_changed.get(), |_| get_dashboard(None));
     let activity = Resource::new(move || activity_changed.get(), |_| get_activity());
     let live = use_live();

@@ -1,5 +1,6 @@
 //! The product catalog: list, create, reprice and discontinue.
 
+use domain::live::Topic;
 use leptos::prelude::*;
 
 use crate::api::commands::{CreateProduct, DiscontinueProduct, RepriceProduct};
@@ -10,7 +11,7 @@ use crate::live::changed_of;
 
 #[component]
 pub fn ProductsPage() -> impl IntoView {
-    let changed = changed_of(&["products"]);
+    let changed = changed_of([Topic::Products]);
     let create = ServerAction::<CreateProduct>::new();
     let reprice = ServerAction::<RepriceProduct>::new();
     let discontinue = ServerAction::<DiscontinueProduct>::new();

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use domain::aggregate::{Aggregate, DomainEvent, parse_stream_id};
+use domain::live::ProjectionName;
 use eventstore::RecordedEvent;
 use eventstore::placeholders::Placeholders;
 use eventstore::projection::Projection;
@@ -33,16 +34,17 @@ pub use catalog::{CustomersProjection, ProductsProjection};
 pub use dashboard::{DashboardProjection, MINUTE_US};
 pub use orders::OrdersProjection;
 
-/// Name of the order summaries/details projection (checkpoint key, `projections.name`).
-pub const ORDERS: &str = "orders";
+/// Name of the order summaries/details projection (checkpoint key, `projections.name`). The
+/// names are [`ProjectionName`]'s, shared with the live contract and the browser.
+pub const ORDERS: &str = ProjectionName::Orders.name();
 /// Name of the customers projection.
-pub const CUSTOMERS: &str = "customers";
+pub const CUSTOMERS: &str = ProjectionName::Customers.name();
 /// Name of the product catalog projection.
-pub const PRODUCTS: &str = "products";
+pub const PRODUCTS: &str = ProjectionName::Products.name();
 /// Name of the dashboard statistics projection.
-pub const DASHBOARD: &str = "dashboard";
+pub const DASHBOARD: &str = ProjectionName::Dashboard.name();
 /// Name of the activity feed projection.
-pub const ACTIVITY: &str = "activity";
+pub const ACTIVITY: &str = ProjectionName::Activity.name();
 
 /// Every read model of the platform, to register with the projection runner.
 pub fn all() -> Vec<Arc<dyn Projection>> {

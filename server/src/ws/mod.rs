@@ -200,22 +200,23 @@ struct Session {
 }
 
 impl Session {
+    /// Whether `change` goes to this client: some topic of it covers the change
+    /// ([`Topic::covers`], the rule the browser applies too). Stream topics get one change per
+    /// log position (every projection reports the same events).
     fn matches(&mut self, change: &Change) -> bool {
         let mut stream_hit = false;
-        let hit = self.topics.iter().any(|topic| match topic {
-            Topic::Dashboard => change.projection == "dashboard" || change.projection == "activity",
-            Topic::Orders => change.projection == "orders",
-            Topic::Order { id } => {
-                change.projection == "orders"
-                    && change.streams.iter().any(|s| *s == format!("order-{id}"))
+        let hit = self.topics.iter().any(|topic| {
+            if !topic.covers(change) {
+                return false;
             }
-            Topic::Stream { id } => {
-                let hit = change.streams.iter().any(|s| s == id)
-                    && change.position > self.last_stream_position;
-                stream_hit |= hit;
-                hit
+            match topic {
+                Topic::Stream { .. } => {
+                    let fresh = change.position > self.last_stream_position;
+                    stream_hit |= fresh;
+                    fresh
+                }
+                _ => true,
             }
-            Topic::Projections | Topic::Relay => false,
         });
         if stream_hit {
             self.last_stream_position = change.position;
