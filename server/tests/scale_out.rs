@@ -518,12 +518,6 @@ async fn a_command_on_one_instance_reaches_websockets_and_queries_of_another() {
     };
     assert_eq!(changed["change"]["projection"], "orders");
     assert!(changed["position"].as_i64() >= Some(position));
-    assert!(
-        changed["change"]["orders"]
-            .as_array()
-            .is_some_and(|o| o.iter().any(|s| s["order_id"] == json!(order))),
-        "the change carries the order's summary row: {changed}"
-    );
 
     // Read-your-writes on the other instance.
     let detail = get_json(
