@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt as _;
 use eventstore::SqlEventStore;
 use eventstore::projection::ProjectionRunner;
 use leptos::config::{Env, LeptosOptions};
@@ -22,7 +21,10 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::security::admin::AdminAuth;
+use crate::security::connections::ConnectionLimiter;
+use crate::security::host::AllowedHosts;
 use crate::security::rate_limit::RateLimiter;
+use crate::serve::ServeLimits;
 use crate::state::{AppState, Settings};
 
 /// A bound, ready-to-serve server (tests bind port 0 and read `local_addr`).
@@ -33,6 +35,7 @@ pub struct Application {
     stopping: watch::Sender<bool>,
     /// Held for the server's life (dropped with the last of `self`, after `run_until`).
     _data_dir_lock: Option<DataDirLock>,
+    limits: ServeLimits,
     pub local_addr: SocketAddr,
 }
 
@@ -118,19 +121,23 @@ impl Application {
             .env(Env::PROD)
             .site_addr(local_addr)
             .build();
+        let allowed_origins: Vec<String> = config
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
         let settings = Settings {
-            allowed_origins: config
-                .allowed_origins
-                .iter()
-                .map(|o| o.trim().to_owned())
-                .filter(|o| !o.is_empty())
-                .collect(),
+            allowed_hosts: AllowedHosts::new(&config.allowed_hosts, &allowed_origins),
+            allowed_origins,
             trusted_proxies: config.trusted_proxy.clone(),
             max_body_bytes: config.max_body_bytes,
             request_timeout_secs: config.request_timeout_secs,
             ws_heartbeat: Duration::from_secs(config.ws_heartbeat_secs.max(1)),
             ws_max_message_bytes: config.ws_max_message_bytes,
             ws_queue: config.ws_queue,
+            ws_messages_per_sec: config.ws_messages_per_sec,
+            ws_messages_burst: config.ws_messages_burst,
             ws_status_interval: Duration::from_secs(1),
         };
         let metrics = Arc::new(Metrics::default());
@@ -155,15 +162,22 @@ impl Application {
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,
             )),
+            ws_connections: Arc::new(ConnectionLimiter::new(config.ws_max_per_ip)),
             settings: Arc::new(settings),
             stopping: stopping_rx,
         };
         let router = crate::router::build(state.clone(), leptos_options);
+        let limits = ServeLimits {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            max_connections_per_ip: config.max_connections_per_ip,
+            uncapped: config.trusted_proxy.clone(),
+        };
         Ok(Self {
             listener,
             router,
             state,
             stopping,
+            limits,
             local_addr,
             _data_dir_lock: data_dir_lock,
         })
@@ -187,24 +201,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr, "listening on http://{}", self.local_addr);
         let stopping = self.stopping;
-        // No Nagle delay: websocket pushes are small writes that must leave at once.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        crate::serve::serve(self.listener, self.router, self.limits, async move {
             shutdown.await;
             // Websockets never finish on their own: tell them to close.
             let _ = stopping.send(true);
         })
-        .await
-        .context("HTTP server failed");
+        .await;
         let state = self.state;
         state.live.shutdown().await;
         state.relay.shutdown().await;
@@ -212,7 +214,7 @@ impl Application {
         state.store.shutdown().await;
         state.db.close().await;
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 

@@ -99,6 +99,65 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Host names this server answers under (comma-separated; `name` for any port, `name:port`
+    /// for one, `*` for any). `localhost`, IP literals and the hosts of `--allowed-origins` are
+    /// always allowed; other Host headers get 421 (DNS rebinding protection).
+    #[arg(
+        long,
+        env = "EVENTIDE_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Seconds a connection may take to send a complete request head; also how long an idle
+    /// keep-alive connection is kept open.
+    #[arg(
+        long,
+        env = "EVENTIDE_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// Open HTTP connections allowed per client IP (0: no cap); further ones are closed.
+    #[arg(
+        long,
+        env = "EVENTIDE_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 512,
+        global = true
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// Open websockets allowed per client IP (0: no cap); further upgrades get 429.
+    #[arg(
+        long,
+        env = "EVENTIDE_WS_MAX_PER_IP",
+        default_value_t = 128,
+        global = true
+    )]
+    pub ws_max_per_ip: usize,
+
+    /// Sustained messages per second a websocket client may send (0: no limit); messages
+    /// beyond it are answered with an error and not acted on.
+    #[arg(
+        long,
+        env = "EVENTIDE_WS_MESSAGES_PER_SEC",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_messages_per_sec: u32,
+
+    /// Burst of the websocket message limit (messages allowed at once).
+    #[arg(
+        long,
+        env = "EVENTIDE_WS_MESSAGES_BURST",
+        default_value_t = 100,
+        global = true
+    )]
+    pub ws_messages_burst: u32,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "EVENTIDE_MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
     pub max_body_bytes: usize,

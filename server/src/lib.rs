@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod router;
 pub mod security;
+pub mod serve;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;

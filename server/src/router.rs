@@ -36,7 +36,8 @@ pub fn build(state: AppState, leptos_options: LeptosOptions) -> Router {
 }
 
 /// The middleware stack, outermost first: security headers, request span and correlation id,
-/// HTTP metrics, rate limit, cross-site refusal, body limit, timeout.
+/// Host check (DNS rebinding), HTTP metrics (labels bounded: see `metrics::track_http`), rate
+/// limit, cross-site refusal, body limit, timeout.
 pub fn with_middleware(router: Router, state: AppState) -> Router {
     router
         .layer(from_fn_with_state(
@@ -55,7 +56,11 @@ pub fn with_middleware(router: Router, state: AppState) -> Router {
             state.clone(),
             crate::security::rate_limit::rate_limit,
         ))
-        .layer(from_fn_with_state(state, crate::metrics::track_http))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_http,
+        ))
+        .layer(from_fn_with_state(state, crate::security::host::check_host))
         .layer(from_fn(crate::telemetry::trace_request))
         .layer(from_fn(crate::security::headers::security_headers))
 }

@@ -13,18 +13,25 @@ use orders::relay::Relay;
 
 use crate::metrics::Metrics;
 use crate::security::admin::AdminAuth;
+use crate::security::connections::ConnectionLimiter;
+use crate::security::host::AllowedHosts;
 use crate::security::rate_limit::RateLimiter;
 
 /// Limits and switches the middleware and handlers read.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub allowed_origins: Vec<String>,
+    /// Host headers served (DNS rebinding protection).
+    pub allowed_hosts: AllowedHosts,
     pub trusted_proxies: Vec<IpAddr>,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
     pub ws_heartbeat: Duration,
     pub ws_max_message_bytes: usize,
     pub ws_queue: usize,
+    /// Client messages per second and burst per websocket (0 per second: no limit).
+    pub ws_messages_per_sec: u32,
+    pub ws_messages_burst: u32,
     /// Period of the projections/relay status pushes on websockets.
     pub ws_status_interval: Duration,
 }
@@ -43,6 +50,8 @@ pub struct AppState {
     pub admin: Arc<AdminAuth>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Open websockets per client IP, capped.
+    pub ws_connections: Arc<ConnectionLimiter>,
     pub settings: Arc<Settings>,
     /// Becomes `true` when the server shuts down (websockets close).
     pub stopping: tokio::sync::watch::Receiver<bool>,

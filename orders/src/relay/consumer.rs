@@ -135,13 +135,15 @@ pub async fn record_in_inbox(
 
 /// Connects and binds (creating it if missing) the durable pull consumer.
 async fn bind(config: &ConsumerConfig) -> anyhow::Result<PullConsumer> {
-    let client = async_nats::ConnectOptions::new()
+    let url = super::credentials::BrokerUrl::parse(&config.broker_url);
+    let client = url
+        .apply(async_nats::ConnectOptions::new())
         .name(format!("eventide-consumer {}", config.durable_name))
         .connection_timeout(config.timeout)
         .request_timeout(Some(config.timeout))
-        .connect(config.broker_url.as_str())
+        .connect(url.address())
         .await
-        .with_context(|| format!("connecting to {}", config.broker_url))?;
+        .with_context(|| format!("connecting to {}", url.redacted()))?;
     let mut js = jetstream::new(client);
     js.set_timeout(config.timeout);
     let stream = js

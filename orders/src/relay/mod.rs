@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod consumer;
+pub mod credentials;
 mod publisher;
 mod status;
 
@@ -57,7 +58,7 @@ impl Relay {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .map(str::to_owned);
+            .map(credentials::BrokerUrl::parse);
         let Some(url) = url else {
             let (_tx, status) = watch::channel(status::disabled(config.instance.clone()));
             tracing::info!("relay disabled: no broker configured");
@@ -70,7 +71,7 @@ impl Relay {
         let (handle, status) = status::StatusHandle::new(status::starting(config.instance.clone()));
         let span = tracing::info_span!(
             "relay",
-            broker = %url,
+            broker = %url.redacted(),
             stream = %config.stream_name,
             checkpoint = %config.checkpoint_name,
         );
@@ -125,7 +126,7 @@ impl Relay {
 async fn leased(
     store: SqlEventStore,
     config: RelayConfig,
-    url: String,
+    url: credentials::BrokerUrl,
     status: status::StatusHandle,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -17,11 +17,13 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::config::{MIN_DUPLICATE_WINDOW, RelayConfig};
+use super::credentials::BrokerUrl;
 use super::status::StatusHandle;
 
 /// Why a relay attempt failed (shown as `last_error`; the relay retries after a back-off).
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
+    /// `url` is the redacted URL (no credentials).
     #[error("cannot connect to the broker at {url}: {source}")]
     Connect {
         url: String,
@@ -71,17 +73,19 @@ pub(crate) struct Broker {
 
 /// Connects once (no retry here: the relay loop retries with its own back-off). After the first
 /// success the client reconnects by itself.
+/// The credentials go in the connect options, never in the URL the client sees (it logs it).
 pub(crate) async fn connect(
-    url: &str,
+    url: &BrokerUrl,
     name: &str,
     connect_timeout: Duration,
     request_timeout: Duration,
 ) -> Result<Broker, async_nats::ConnectError> {
-    let client = ConnectOptions::new()
+    let client = url
+        .apply(ConnectOptions::new())
         .name(name)
         .connection_timeout(connect_timeout)
         .request_timeout(Some(request_timeout))
-        .connect(url)
+        .connect(url.address())
         .await?;
     let mut js = async_nats::jetstream::new(client.clone());
     js.set_timeout(request_timeout);
@@ -255,7 +259,7 @@ struct Progress {
 pub(crate) async fn run(
     store: SqlEventStore,
     config: RelayConfig,
-    url: String,
+    url: BrokerUrl,
     status: StatusHandle,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -276,7 +280,7 @@ pub(crate) async fn run(
             backoff.reset();
         }
         let delay = backoff.next_delay();
-        let text = error_chain(&error);
+        let text = url.scrub(&error_chain(&error));
         warn!(error = %text, retry_in = ?delay, "relay: broker publish failed; backing off");
         status.backing_off(
             format!("backing off {} ms after: {text}", delay.as_millis()),
@@ -311,7 +315,7 @@ pub(crate) async fn run(
 async fn session(
     store: &SqlEventStore,
     config: &RelayConfig,
-    url: &str,
+    url: &BrokerUrl,
     status: &StatusHandle,
     broker: &mut Option<Broker>,
     head_rx: &mut watch::Receiver<i64>,
@@ -329,11 +333,11 @@ async fn session(
             .await
             .map_err(|source| {
                 no_progress(RelayError::Connect {
-                    url: url.to_owned(),
+                    url: url.redacted().to_owned(),
                     source,
                 })
             })?;
-            info!(url, "relay connected to the broker");
+            info!(url = url.redacted(), "relay connected to the broker");
             broker.insert(connected)
         }
     };

@@ -137,13 +137,21 @@ pub async fn api_not_found() -> ApiError {
     ApiError::not_found("No such API endpoint.")
 }
 
-/// Middleware for `/api/*`: error responses produced outside our handlers (405, axum's
-/// plain-text rejections, 408...) get the JSON error shape too.
+/// Paths whose every error answer is the JSON error shape: the REST API and the operational
+/// endpoints (`/health`, `/ready`, `/metrics`, `/ws`). The pages keep their HTML error page.
+pub fn json_error_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/health" | "/ready" | "/metrics" | "/ws")
+}
+
+/// Middleware for the [`json_error_path`]s: error responses produced outside our handlers
+/// (405, axum's plain-text rejections, 408...) get the JSON error shape too.
 pub async fn json_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
+    let is_api = json_error_path(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     if !is_api || !(status.is_client_error() || status.is_server_error()) {

@@ -474,5 +474,8 @@ pub fn router() -> Router<AppState> {
     for (spec, handler) in routes() {
         router = router.route(spec.path, handler);
     }
-    router.route("/api/{*rest}", axum::routing::any(error::api_not_found))
+    router
+        .route("/api", axum::routing::any(error::api_not_found))
+        .route("/api/", axum::routing::any(error::api_not_found))
+        .route("/api/{*rest}", axum::routing::any(error::api_not_found))
 }

@@ -6,12 +6,17 @@
 //! server message carries the log position. A client whose outgoing queue fills up is
 //! disconnected (close code 4008) rather than slowing anyone else down.
 
+pub mod limits;
+
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use domain::live::{Change, ClientMessage, ServerMessage, Topic};
@@ -28,12 +33,26 @@ use crate::state::AppState;
 /// Close code sent to a client that cannot keep up.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
-/// The upgrade handler: checks the Origin (browsers), limits message sizes.
+/// The upgrade handler: checks the Origin (browsers), caps websockets per client IP, limits
+/// message sizes. A request that is not a valid upgrade gets the JSON error shape.
 pub async fn handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return ApiError::new(
+                rejection.status(),
+                "websocket_upgrade_required",
+                "This endpoint only accepts a websocket upgrade (GET with `Connection: upgrade`, `Upgrade: websocket`).",
+            )
+            .with_details(serde_json::json!({ "reason": rejection.body_text() }))
+            .into_response();
+        }
+    };
     if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
         let allowed = origin
             .to_str()
@@ -47,12 +66,40 @@ pub async fn handler(
             .into_response();
         }
     }
+    let slot = match connect {
+        Some(Extension(ConnectInfo(peer))) => {
+            let ip = crate::security::rate_limit::client_ip(
+                peer.ip(),
+                &headers,
+                &state.settings.trusted_proxies,
+            );
+            match state.ws_connections.try_acquire(ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::warn!(client = %ip, "websocket refused: too many from this client");
+                    return ApiError::new(
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_websockets",
+                        "Too many open websockets from this client; close some and retry.",
+                    )
+                    .into_response();
+                }
+            }
+        }
+        None => None,
+    };
     let max = state.settings.ws_max_message_bytes;
     let span = tracing::info_span!("ws", connection = %uuid::Uuid::now_v7());
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection(state, socket).instrument(span))
+        .on_upgrade(move |socket| {
+            async move {
+                connection(state, socket).await;
+                drop(slot);
+            }
+            .instrument(span)
+        })
 }
 
 fn head(state: &AppState) -> i64 {
@@ -112,6 +159,10 @@ async fn connection(state: AppState, socket: WebSocket) {
     let mut kill = Some(kill);
     let mut slow = false;
     let mut stopping = state.stopping.clone();
+    let mut budget = limits::MessageBudget::new(
+        state.settings.ws_messages_per_sec,
+        state.settings.ws_messages_burst,
+    );
 
     // `push` returns false when the connection must end.
     let mut push = |message: Outgoing| -> bool {
@@ -131,6 +182,7 @@ async fn connection(state: AppState, socket: WebSocket) {
     loop {
         let keep_going = tokio::select! {
             incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) if !budget.take() => push(ServerMessage::Error { message: limits::OVER_BUDGET.into(), position: head(&state) }.into()),
                 Some(Ok(Message::Text(text))) => handle_client(&state, &mut session, text.as_str(), &mut |m| push(m.into())),
                 Some(Ok(Message::Binary(_))) => push(ServerMessage::Error { message: "send JSON text messages".into(), position: head(&state) }.into()),
                 Some(Ok(Message::Close(_))) | None => false,
@@ -299,7 +351,7 @@ fn push_status(
 ) -> bool {
     let position = head(state);
     if session.topics.contains(&Topic::Projections) {
-        let projections = crate::api::projections::statuses(state);
+        let projections = state.app.projections();
         if !push(ServerMessage::Projections {
             projections,
             position,
