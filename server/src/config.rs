@@ -121,20 +121,22 @@ pub struct Config {
     )]
     pub header_read_timeout_secs: u64,
 
-    /// Open HTTP connections allowed per client IP (0: no cap); further ones are closed.
+    /// Open HTTP connections allowed per client IP (0: no cap); further ones are closed. Trusted
+    /// proxies are not capped. Generous: one IP can be a whole office behind NAT.
     #[arg(
         long,
         env = "EVENTIDE_MAX_CONNECTIONS_PER_IP",
-        default_value_t = 512,
+        default_value_t = 1024,
         global = true
     )]
     pub max_connections_per_ip: usize,
 
-    /// Open websockets allowed per client IP (0: no cap); further upgrades get 429.
+    /// Open websockets allowed per client IP (0: no cap); further upgrades get 429. Generous: one
+    /// IP can be a whole office behind NAT (and the latency benchmark opens 500).
     #[arg(
         long,
         env = "EVENTIDE_WS_MAX_PER_IP",
-        default_value_t = 128,
+        default_value_t = 1024,
         global = true
     )]
     pub ws_max_per_ip: usize,
