@@ -21,6 +21,9 @@ pub enum ValidationError {
     /// An amount, or a sum or product of amounts, too large to represent.
     #[error("That amount is too large.")]
     MoneyOverflow,
+    /// A price per unit above `Money::MAX_PRICE`.
+    #[error("A price can be at most 1,000,000.00 per unit.")]
+    PriceTooHigh,
     /// A money string that is not of the form `12`, `12.3` or `12.34`.
     #[error("\"{0}\" is not a valid amount; use a format like 12.34.")]
     InvalidMoneyFormat(String),
@@ -70,6 +73,7 @@ impl ValidationError {
             Self::QuantityNotANumber => "quantity_not_a_number",
             Self::NegativeMoney => "money_negative",
             Self::MoneyOverflow => "money_overflow",
+            Self::PriceTooHigh => "price_too_high",
             Self::InvalidMoneyFormat(_) => "money_invalid_format",
             Self::InvalidEmail => "email_invalid",
             Self::EmailTooLong => "email_too_long",

@@ -21,6 +21,25 @@ impl Money {
     pub const ZERO: Money = Money(0);
     /// The largest representable amount.
     pub const MAX: Money = Money(i64::MAX);
+    /// The highest price per unit accepted where prices enter (creating or repricing a
+    /// product): 1,000,000.00.
+    pub const MAX_PRICE: Money = Money(100_000_000);
+    /// The highest total an order of products priced within [`Money::MAX_PRICE`] can reach:
+    /// [`crate::order::MAX_LINES`] lines of [`Quantity::MAX`] units at the highest price,
+    /// 1,000,000,000,000.00. Far below [`Money::MAX`], so sums over many orders stay exact
+    /// (the dashboard's are overflow-safe regardless, for older data).
+    pub const MAX_ORDER_TOTAL: Money =
+        Money(Self::MAX_PRICE.0 * Quantity::MAX as i64 * crate::order::MAX_LINES as i64);
+
+    /// Validates a price per unit given in cents: not negative, at most [`Money::MAX_PRICE`].
+    pub fn price_from_cents(cents: i64) -> Result<Self, ValidationError> {
+        let price = Self::from_cents(cents)?;
+        if price > Self::MAX_PRICE {
+            Err(ValidationError::PriceTooHigh)
+        } else {
+            Ok(price)
+        }
+    }
 
     /// Validates an amount given in cents.
     pub fn from_cents(cents: i64) -> Result<Self, ValidationError> {

@@ -6,6 +6,7 @@ use domain::views::{EventView, StreamPage};
 use eventstore::{EventStore as _, StreamFilter};
 use uuid::Uuid;
 
+use crate::application::text::storable;
 use crate::application::{AppError, AppResult, Application};
 use crate::audit::{event_view, stream_view};
 
@@ -27,7 +28,11 @@ fn short(value: Option<String>, what: &str) -> AppResult<Option<String>> {
             format!("{what} is too long."),
         )),
         Some(v) if v.is_empty() => Ok(None),
-        other => Ok(other),
+        Some(v) => {
+            storable(&v, what)?;
+            Ok(Some(v))
+        }
+        None => Ok(None),
     }
 }
 
@@ -68,6 +73,7 @@ impl Application {
                 "The stream id is too long.",
             ));
         }
+        storable(stream_id, "stream id")?;
         let store = &self.inner.store;
         let from = from_version.unwrap_or(1).max(1);
         let events = store.read_stream(stream_id, from, limit(limit_)).await?;

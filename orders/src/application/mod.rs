@@ -25,6 +25,7 @@ mod observer;
 mod operations;
 mod orders;
 mod products;
+mod text;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ use domain::requests::SkipEvent;
 use domain::views::{ProjectionStatus, RebuildAccepted, RelayStatus};
 use eventstore::projection::RebuildStarted;
 
+use crate::application::text::storable;
 use crate::application::{AppError, AppResult, Application};
 use crate::status::projection_status;
 
@@ -67,7 +68,7 @@ impl Application {
         input: SkipEvent,
         by: &str,
     ) -> AppResult<ProjectionStatus> {
-        let reason = input.reason.trim();
+        let reason = storable(input.reason.trim(), "reason")?;
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
             return Err(AppError::invalid(
                 "invalid_reason",

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::application::{Accepted, AppResult, Application, RequestContext};
 
 impl Application {
-    /// Adds a product to the catalog; idempotent with a key.
+    /// Adds a product to the catalog; idempotent with a key. Prices are bounded here, where
+    /// they enter (`Money::MAX_PRICE`).
     pub async fn create_product(
         &self,
         ctx: &RequestContext,
@@ -18,7 +19,7 @@ impl Application {
     ) -> AppResult<Accepted> {
         let sku = Sku::parse(&input.sku)?;
         let name = ProductName::parse(&input.name)?;
-        let price = Money::from_cents(input.price_cents)?;
+        let price = Money::price_from_cents(input.price_cents)?;
         let ctx = ctx.command();
         let id = input.product_id.map(ProductId::new);
         self.command(
@@ -35,7 +36,7 @@ impl Application {
         product_id: Uuid,
         input: RepriceProduct,
     ) -> AppResult<Accepted> {
-        let price = Money::from_cents(input.price_cents)?;
+        let price = Money::price_from_cents(input.price_cents)?;
         let ctx = ctx.command();
         self.command(
             "reprice",

@@ -15,6 +15,8 @@ use crate::projections::{DASHBOARD, MINUTE_US};
 
 /// Minutes in the placements-per-minute chart.
 const CHART_MINUTES: i64 = 60;
+/// 2^32: revenue is summed as `total / HALF` and `total % HALF` (see [`dashboard_stats`]).
+const HALF: i64 = 1 << 32;
 
 impl QueryService {
     /// Dashboard statistics; the 60 per-minute buckets end at the minute of `now` (default: the
@@ -42,9 +44,15 @@ impl QueryService {
 
 /// Every statement binds the projection's name as `$1` (in [`LIVE_GENERATION`]).
 async fn dashboard_stats(conn: &mut AnyConnection, now_minute: i64) -> QueryResult<DashboardStats> {
-    // Sums are cast to bigint: PostgreSQL's sum(bigint) is numeric, which `Any` cannot read.
-    let by_status: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-        "select status, count(*), cast(coalesce(sum(total_cents), 0) as bigint) \
+    // Revenue is summed in two halves, so the SQL sums cannot overflow whatever the totals
+    // (an order stored before prices were bounded may hold nearly `i64::MAX`): each total's
+    // high part (`total / 2^32`, below 2^31) and low part (below 2^32) are summed apart (no
+    // overflow under 2^31 orders) and joined in `i128`. Casts to bigint: PostgreSQL's
+    // sum(bigint) is numeric, which `Any` cannot read.
+    let by_status: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
+        "select status, count(*), \
+                cast(coalesce(sum(total_cents / {HALF}), 0) as bigint), \
+                cast(coalesce(sum(total_cents % {HALF}), 0) as bigint) \
          from rm_dash_orders where generation = {LIVE_GENERATION} group by status"
     ))
     .bind(DASHBOARD)
@@ -54,8 +62,8 @@ async fn dashboard_stats(conn: &mut AnyConnection, now_minute: i64) -> QueryResu
         .into_iter()
         .map(|status| StatusCount { status, count: 0 })
         .collect();
-    let (mut revenue_cents, mut revenue_orders) = (0_i64, 0_i64);
-    for (status, count, total) in by_status {
+    let (mut revenue, mut revenue_orders) = (0_i128, 0_i128);
+    for (status, count, high, low) in by_status {
         let status: OrderStatus = status.parse().map_err(|e| QueryError::Corrupt {
             projection: DASHBOARD,
             reason: format!("{e}"),
@@ -67,14 +75,20 @@ async fn dashboard_stats(conn: &mut AnyConnection, now_minute: i64) -> QueryResu
             status,
             OrderStatus::Confirmed | OrderStatus::Shipped | OrderStatus::Delivered
         ) {
-            revenue_cents = revenue_cents.saturating_add(total);
-            revenue_orders += count;
+            revenue = revenue.saturating_add(
+                i128::from(high)
+                    .saturating_mul(i128::from(HALF))
+                    .saturating_add(i128::from(low)),
+            );
+            revenue_orders += i128::from(count);
         }
     }
+    // Exact in `i128`; shown clamped to what the view's `i64` holds.
+    let revenue_cents = i64::try_from(revenue).unwrap_or(i64::MAX);
     let average_order_cents = if revenue_orders == 0 {
         0
     } else {
-        revenue_cents / revenue_orders
+        i64::try_from(revenue / revenue_orders).unwrap_or(i64::MAX)
     };
 
     let first_minute = now_minute - (CHART_MINUTES - 1);
@@ -97,6 +111,8 @@ async fn dashboard_stats(conn: &mut AnyConnection, now_minute: i64) -> QueryResu
         }
     }
 
+    // Quantities are at most `Quantity::MAX` (10,000) a line: this sum cannot overflow before
+    // some 9 * 10^14 lines.
     let top: Vec<(String, String, i64)> = sqlx::query_as(&format!(
         "select l.product_id, coalesce(max(n.name), max(l.product_name)), \
                 cast(sum(l.quantity) as bigint) as qty \

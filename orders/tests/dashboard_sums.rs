@@ -1,0 +1,118 @@
+//! The dashboard's sums never overflow: large orders (at the highest price entry accepts) sum
+//! exactly, and orders stored before prices were bounded (totals near `i64::MAX`, written here
+//! through the command service, which takes any `Money`) make the revenue saturate instead of
+//! failing the query. On both backends.
+
+mod projection_support;
+
+use std::time::Duration;
+
+use domain::values::{CustomerName, Email, Money, ProductName, Quantity, Sku};
+use domain::{CustomerId, OrderId, ProductId};
+use eventstore::Backend;
+use orders::command::{CommandContext, CommandService};
+use projection_support::*;
+
+fn v<T, E: std::fmt::Debug>(r: Result<T, E>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
+async fn product(
+    c: &CommandService,
+    ctx: &CommandContext,
+    sku: &str,
+    cents: i64,
+) -> anyhow::Result<ProductId> {
+    let name = v(ProductName::parse(&format!("Product {sku}")))?;
+    let price = v(Money::from_cents(cents))?;
+    let id = c
+        .create_product(None, v(Sku::parse(sku))?, name, price, ctx)
+        .await?
+        .id;
+    Ok(ProductId::new(id))
+}
+
+/// Places an order with `lines` and confirms it: the confirmation's position.
+async fn confirmed_order(
+    c: &CommandService,
+    ctx: &CommandContext,
+    customer: CustomerId,
+    lines: Vec<(ProductId, Quantity)>,
+) -> anyhow::Result<i64> {
+    let placed = c
+        .place_order_with_lines(None, customer, &lines, ctx)
+        .await?;
+    Ok(c.confirm(OrderId::new(placed.id), ctx).await?.position)
+}
+
+async fn dashboard_sums_large_orders(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let runner = env.runner(fast_runner_config(100)).await?;
+    let queries = env.queries(&runner, Duration::from_secs(10));
+    let ctx = CommandContext::new();
+    let c = &env.commands;
+    let customer = CustomerId::new(
+        c.register_customer(
+            None,
+            v(CustomerName::parse("Big Spender"))?,
+            v(Email::parse("big@example.com"))?,
+            &ctx,
+        )
+        .await?
+        .id,
+    );
+    let dear = [
+        product(c, &ctx, "DEAR-1", Money::MAX_PRICE.cents()).await?,
+        product(c, &ctx, "DEAR-2", Money::MAX_PRICE.cents()).await?,
+    ];
+    // Only possible before prices were bounded at entry.
+    let legacy = product(c, &ctx, "LEGACY-1", i64::MAX / 4).await?;
+    let most = v(Quantity::new(Quantity::MAX))?;
+    let one = v(Quantity::new(1))?;
+
+    // Large but accepted orders sum exactly.
+    let mut expected = 0_i128;
+    let mut position = 0;
+    for _ in 0..3 {
+        position =
+            confirmed_order(c, &ctx, customer, dear.iter().map(|p| (*p, most)).collect()).await?;
+        expected += 2 * i128::from(Money::MAX_PRICE.cents()) * i128::from(Quantity::MAX);
+    }
+    let stats = queries.dashboard(None, Some(position)).await?.data;
+    assert_eq!(i128::from(stats.revenue_cents), expected);
+    assert_eq!(i128::from(stats.average_order_cents), expected / 3);
+
+    // Totals that together pass i64::MAX: the revenue saturates, the average stays exact.
+    for _ in 0..5 {
+        position = confirmed_order(c, &ctx, customer, vec![(legacy, one)]).await?;
+        expected += i128::from(i64::MAX / 4);
+    }
+    let stats = queries.dashboard(None, Some(position)).await;
+    let stats = match stats {
+        Ok(fresh) => fresh.data,
+        Err(e) => anyhow::bail!("the dashboard failed on large sums: {e:?}"),
+    };
+    assert_eq!(stats.revenue_cents, i64::MAX);
+    assert_eq!(i128::from(stats.average_order_cents), expected / 8);
+    let confirmed = stats
+        .orders_by_status
+        .iter()
+        .find(|s| s.status == domain::order::OrderStatus::Confirmed)
+        .map(|s| s.count);
+    assert_eq!(confirmed, Some(8));
+    // The projections stayed healthy throughout.
+    catch_up(&env, &runner).await?;
+    runner.shutdown().await;
+    env.cleanup().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_dashboard_sums_large_orders() -> anyhow::Result<()> {
+    dashboard_sums_large_orders(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_dashboard_sums_large_orders() -> anyhow::Result<()> {
+    dashboard_sums_large_orders(Backend::Postgres).await
+}
