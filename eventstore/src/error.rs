@@ -30,11 +30,10 @@ pub enum StoreError {
     StorageFull(String),
     #[error("storage error: {0}")]
     Storage(sqlx::Error),
-    /// The database cannot take writes right now: a lock or statement timeout (another session
-    /// holds the log head), the connection was lost and could not be re-established, or the
-    /// group commit took longer than its bound. Nothing of the append was written; retrying
-    /// later can succeed.
-    #[error("the event store is unavailable, nothing was written: {0}")]
+    /// The database is unavailable for now: a lock or statement timeout (another session holds
+    /// the log head), a connection lost and not re-established, or a group commit longer than
+    /// its bound. From an append: nothing of it was written. Retrying later can succeed.
+    #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// The connection was lost after the commit had been sent, and the store could not find
     /// out on a fresh connection whether the append was stored. Retry with the same event ids
@@ -50,9 +49,14 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl From<sqlx::Error> for StoreError {
+    /// Disk full becomes [`StoreError::StorageFull`]; a lost connection or a lock / statement /
+    /// pool timeout [`StoreError::Unavailable`] (a passing condition: retry later); anything else
+    /// [`StoreError::Storage`].
     fn from(e: sqlx::Error) -> Self {
         if is_disk_full(&e) {
             Self::StorageFull(e.to_string())
+        } else if is_connection_lost(&e) || is_timeout(&e) {
+            Self::Unavailable(e.to_string())
         } else {
             Self::Storage(e)
         }

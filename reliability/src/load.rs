@@ -129,6 +129,20 @@ impl Api {
         key: &str,
         correlation_id: Uuid,
     ) -> Result<(u16, Value), String> {
+        self.send_full(method, path, body, key, correlation_id)
+            .await
+            .map(|(status, value, _)| (status, value))
+    }
+
+    /// [`send`](Self::send), also returning the `Retry-After` header.
+    pub async fn send_full(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        key: &str,
+        correlation_id: Uuid,
+    ) -> Result<(u16, Value, Option<String>), String> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -140,8 +154,13 @@ impl Api {
         match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let value = resp.json::<Value>().await.unwrap_or(Value::Null);
-                Ok((status, value))
+                Ok((status, value, retry_after))
             }
             Err(e) => Err(transport_error(&e)),
         }
@@ -191,6 +210,11 @@ pub struct Load {
     pub customers: Mutex<Vec<Uuid>>,
     pub products: Mutex<Vec<Uuid>>,
     pub unexpected_rejections: AtomicU64,
+    /// When set, a 5xx reply is the command's final outcome (never retried away) and is
+    /// counted in [`Load::server_errors`].
+    pub strict_5xx: AtomicBool,
+    /// 5xx replies by `"<status> <code> retry-after=<header or none>"` (with `strict_5xx`).
+    pub server_errors: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Load {
@@ -204,6 +228,8 @@ impl Load {
             customers: Mutex::new(Vec::new()),
             products: Mutex::new(Vec::new()),
             unexpected_rejections: AtomicU64::new(0),
+            strict_5xx: AtomicBool::new(false),
+            server_errors: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -226,22 +252,35 @@ impl Load {
             self.ledger.attempts.fetch_add(1, Ordering::Relaxed);
             let error = match self
                 .api
-                .send(method.clone(), path, body.as_ref(), &key, correlation_id)
+                .send_full(method.clone(), path, body.as_ref(), &key, correlation_id)
                 .await
             {
-                Ok((status, v)) if (200..300).contains(&status) => {
+                Ok((status, v, retry_after))
+                    if status >= 500 && self.strict_5xx.load(Ordering::Relaxed) =>
+                {
+                    let code = v["error"]["code"].as_str().unwrap_or("?").to_owned();
+                    let key = format!(
+                        "{status} {code} retry-after={}",
+                        retry_after.as_deref().unwrap_or("none")
+                    );
+                    if let Ok(mut m) = self.server_errors.lock() {
+                        *m.entry(key.clone()).or_default() += 1;
+                    }
+                    break Outcome::Failed { error: key };
+                }
+                Ok((status, v, _)) if (200..300).contains(&status) => {
                     break Outcome::Acked {
                         version: v["version"].as_i64().unwrap_or(-1),
                         position: v["position"].as_i64().unwrap_or(-1),
                     };
                 }
-                Ok((status, v)) if (400..500).contains(&status) && status != 429 => {
+                Ok((status, v, _)) if (400..500).contains(&status) && status != 429 => {
                     break Outcome::Rejected {
                         status,
                         code: v["error"]["code"].as_str().unwrap_or("?").to_owned(),
                     };
                 }
-                Ok((status, v)) => format!(
+                Ok((status, v, _)) => format!(
                     "{status} {}: {}",
                     v["error"]["code"].as_str().unwrap_or("?"),
                     v["error"]["message"].as_str().unwrap_or("")

@@ -57,8 +57,8 @@ pub struct Opts {
     /// Broker outage length in seconds for scenario 3.
     #[arg(long, default_value_t = 30)]
     pub nats_outage_secs: u64,
-    /// Run only these scenarios (comma-separated: kill9, pg-restart, nats, poison, rebuild,
-    /// disk-full, model).
+    /// Run only these scenarios (comma-separated: kill9, pg-restart, pg-terminate, nats, poison,
+    /// rebuild, disk-full, model).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Random seed of the model-based test.
@@ -229,6 +229,9 @@ async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
     }
     if !quick && pg && wanted(opts, "pg-restart") {
         push(scenarios::postgres_restart(opts, 3).await?);
+    }
+    if pg && wanted(opts, "pg-terminate") {
+        push(scenarios::postgres_terminate(opts, if quick { 3 } else { 10 }).await?);
     }
     if !quick && wanted(opts, "nats") {
         push(scenarios::nats_outage(opts, Duration::from_secs(opts.nats_outage_secs)).await?);

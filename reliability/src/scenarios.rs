@@ -244,6 +244,123 @@ pub async fn postgres_restart(opts: &Opts, restarts: u32) -> anyhow::Result<Row>
     Ok(row)
 }
 
+/// Scenario 11 (database faults a client must not see): under load, every backend of the
+/// server's database is terminated `rounds` times (`pg_terminate_backend`), then another session
+/// holds the log head row lock for a few seconds. The load generator does not retry 5xx: it
+/// counts them. Pass: no 5xx except 503s with `Retry-After` (documented: the store is
+/// unavailable or a commit's outcome is unknown), `/ready` is not ready while the lock is held
+/// and ready again after, no projection faulted, nothing lost or duplicated.
+pub async fn postgres_terminate(opts: &Opts, rounds: u32) -> anyhow::Result<Row> {
+    let mut rig = Rig::new(opts, "pgterminate", true, None).await?;
+    let mut row = Row::new(format!(
+        "11 PostgreSQL backends terminated x{rounds} + head lock"
+    ));
+    let result = async {
+        rig.start().await?;
+        rig.load.seed(20, 30).await?;
+        rig.load.strict_5xx.store(true, Ordering::Relaxed);
+        let workers = rig.load.spawn_workers(WORKERS);
+        let mut terminated = 0_i64;
+        for _ in 0..rounds {
+            let wait = rand::rng().random_range(500..1500);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity \
+                 where datname = current_database() and pid <> pg_backend_pid()) t",
+            )
+            .fetch_one(rig.db()?)
+            .await
+            .context("pg_terminate_backend")?;
+            terminated += n;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Another session holds the log head (an operator's open transaction).
+        let mut locker = rig.db()?.begin().await?;
+        sqlx::query("select position from log_head where id = 1 for update")
+            .execute(&mut *locker)
+            .await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let ready_locked = ready_status(&rig.load.api).await;
+        locker.rollback().await?;
+        let released = Instant::now();
+        let before = rig.load.ledger.counts().1;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rig.load.ledger.counts().1 <= before + 5 {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no command acknowledged for 60 s after the head lock was released"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let recovered = released.elapsed();
+        let mut ready_after = ready_status(&rig.load.api).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ready_after != Some(200) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ready_after = ready_status(&rig.load.api).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rig.stop_load(workers).await;
+        row.recovery = format!("{} after the lock", secs(recovered));
+        row.note(format!(
+            "{terminated} backends terminated; /ready {} while the head was locked, {} after",
+            ready_locked.map_or("unreachable".into(), |s| s.to_string()),
+            ready_after.map_or("unreachable".into(), |s| s.to_string()),
+        ));
+        if ready_locked != Some(503) {
+            row.problems
+                .push("/ready did not answer 503 while the log head was locked".into());
+        }
+        if ready_after != Some(200) {
+            row.problems
+                .push("/ready did not become ready after the lock was released".into());
+        }
+        let errors = rig
+            .load
+            .server_errors
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        for (error, n) in &errors {
+            let documented = error.starts_with("503 ") && !error.ends_with("retry-after=none");
+            if documented {
+                row.note(format!("{n}x {error} (documented)"));
+            } else {
+                row.problems
+                    .push(format!("{n}x undocumented server error: {error}"));
+            }
+        }
+        let projections = rig.load.api.get("/api/projections").await?;
+        let faulted: Vec<String> = projections
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["state"] == "faulted")
+            .map(|p| p["name"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        if !faulted.is_empty() {
+            row.problems
+                .push(format!("projections faulted: {}", faulted.join(", ")));
+        }
+        anyhow::ensure!(rig.server.alive(), "the server exited");
+        rig.verify(&mut row, &HashSet::new()).await
+    }
+    .await;
+    rig.finish().await;
+    row.fail_on(result);
+    Ok(row)
+}
+
+/// The status of `GET /ready`, `None` when it did not answer.
+async fn ready_status(api: &Api) -> Option<u16> {
+    api.http
+        .get(format!("{}/ready", api.base))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
 /// Scenario 3: a private NATS stopped for `outage` twice under load; the reference consumer's
 /// inbox gets every event exactly once, per-stream order kept, relay lag visible then zero.
 pub async fn nats_outage(opts: &Opts, outage: Duration) -> anyhow::Result<Row> {

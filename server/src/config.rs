@@ -99,6 +99,39 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// PostgreSQL: milliseconds a session waits for a row lock (the log head) before the write
+    /// is refused with a 503 (`lock_timeout`). Ignored on SQLite and when the URL sets it.
+    #[arg(
+        long,
+        env = "EVENTIDE_PG_LOCK_TIMEOUT_MS",
+        default_value_t = 2_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub pg_lock_timeout_ms: u64,
+
+    /// PostgreSQL: milliseconds one statement may run (`statement_timeout`); a group commit is
+    /// also bounded on the client side by this plus 5 s.
+    #[arg(
+        long,
+        env = "EVENTIDE_PG_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub pg_statement_timeout_ms: u64,
+
+    /// PostgreSQL: milliseconds a session may sit idle inside a transaction before the server
+    /// ends it and releases its locks (`idle_in_transaction_session_timeout`).
+    #[arg(
+        long,
+        env = "EVENTIDE_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub pg_idle_in_transaction_timeout_ms: u64,
+
     /// Host names this server answers under (comma-separated; `name` for any port, `name:port`
     /// for one, `*` for any). `localhost`, IP literals and the hosts of `--allowed-origins` are
     /// always allowed; other Host headers get 421 (DNS rebinding protection).
@@ -251,11 +284,25 @@ impl Config {
         }
     }
 
-    /// The database URL to open: the configured one, or the embedded SQLite file.
+    /// The database URL to open: the configured one, or the embedded SQLite file. A PostgreSQL
+    /// URL gets the session limits (`--pg-*-timeout-ms`) as startup options, unless it sets them
+    /// itself (see `eventstore::db::SessionLimits`).
     pub fn resolved_database_url(&self) -> String {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => self.session_limits().apply_to_url(url),
             None => format!("sqlite://{}", self.data_dir.join("eventide.db").display()),
+        }
+    }
+
+    /// The PostgreSQL session limits configured.
+    pub fn session_limits(&self) -> eventstore::db::SessionLimits {
+        use std::time::Duration;
+        eventstore::db::SessionLimits {
+            lock_timeout: Duration::from_millis(self.pg_lock_timeout_ms),
+            statement_timeout: Duration::from_millis(self.pg_statement_timeout_ms),
+            idle_in_transaction_timeout: Duration::from_millis(
+                self.pg_idle_in_transaction_timeout_ms,
+            ),
         }
     }
 

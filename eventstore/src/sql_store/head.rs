@@ -19,9 +19,10 @@ const HEAD_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const NOTIFY_CHANNEL: &str = "eventide_events";
 
 pub(super) async fn read_head(db: &Db) -> StoreResult<i64> {
-    let head: Option<i64> = sqlx::query_scalar(sql::HEAD_POSITION)
-        .fetch_optional(db.pool())
-        .await?;
+    let head: Option<i64> = super::reads::read_retrying(|| {
+        sqlx::query_scalar(sql::HEAD_POSITION).fetch_optional(db.pool())
+    })
+    .await?;
     Ok(head.unwrap_or(0))
 }
 

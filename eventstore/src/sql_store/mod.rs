@@ -77,7 +77,7 @@ use tracing::{Instrument as _, info_span, warn};
 use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
-use self::reads::{Reader, Subscription, timestamp};
+use self::reads::{Reader, Subscription, read_retrying, timestamp};
 use self::writer::{AppendRequest, WriteHealth, prepare, writer_loop};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{
@@ -305,20 +305,24 @@ impl EventStore for SqlEventStore {
         limit: u32,
     ) -> StoreResult<Vec<RecordedEvent>> {
         let r = &self.inner.reader;
-        let rows = sqlx::query(r.dialect().read_stream)
-            .bind(stream_id)
-            .bind(from_version)
-            .bind(i64::from(limit))
-            .fetch_all(r.db.pool())
-            .await?;
+        let rows = read_retrying(|| {
+            sqlx::query(r.dialect().read_stream)
+                .bind(stream_id)
+                .bind(from_version)
+                .bind(i64::from(limit))
+                .fetch_all(r.db.pool())
+        })
+        .await?;
         r.decode_all(&rows)
     }
 
     async fn stream_version(&self, stream_id: &str) -> StoreResult<i64> {
-        let version: Option<i64> = sqlx::query_scalar(sql::STREAM_VERSION)
-            .bind(stream_id)
-            .fetch_optional(self.inner.reader.db.pool())
-            .await?;
+        let version: Option<i64> = read_retrying(|| {
+            sqlx::query_scalar(sql::STREAM_VERSION)
+                .bind(stream_id)
+                .fetch_optional(self.inner.reader.db.pool())
+        })
+        .await?;
         Ok(version.unwrap_or(0))
     }
 
@@ -336,24 +340,28 @@ impl EventStore for SqlEventStore {
         limit: u32,
     ) -> StoreResult<Vec<RecordedEvent>> {
         let r = &self.inner.reader;
-        let rows = sqlx::query(r.dialect().read_correlated)
-            .bind(correlation_id.to_string())
-            .bind(i64::from(limit))
-            .fetch_all(r.db.pool())
-            .await?;
+        let rows = read_retrying(|| {
+            sqlx::query(r.dialect().read_correlated)
+                .bind(correlation_id.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(r.db.pool())
+        })
+        .await?;
         r.decode_all(&rows)
     }
 
     /// `filter.limit == 0` means 100.
     async fn list_streams(&self, filter: &StreamFilter) -> StoreResult<Vec<StreamInfo>> {
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
-        let rows = sqlx::query(sql::LIST_STREAMS)
-            .bind(filter.stream_type.as_deref())
-            .bind(filter.id_prefix.as_deref())
-            .bind(filter.after.as_deref())
-            .bind(i64::from(limit))
-            .fetch_all(self.inner.reader.db.pool())
-            .await?;
+        let rows = read_retrying(|| {
+            sqlx::query(sql::LIST_STREAMS)
+                .bind(filter.stream_type.as_deref())
+                .bind(filter.id_prefix.as_deref())
+                .bind(filter.after.as_deref())
+                .bind(i64::from(limit))
+                .fetch_all(self.inner.reader.db.pool())
+        })
+        .await?;
         rows.iter()
             .map(|row| {
                 let version: i64 = row.try_get(2)?;
@@ -392,14 +400,19 @@ impl EventStore for SqlEventStore {
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {
         let r = &self.inner.reader;
-        sqlx::query(r.dialect().save_snapshot)
-            .bind(&snapshot.stream_id)
-            .bind(snapshot.version)
-            .bind(snapshot.schema_version)
-            .bind(serde_json::to_string(&snapshot.state)?)
-            .bind(now_us())
-            .execute(r.db.pool())
-            .await?;
+        let state = serde_json::to_string(&snapshot.state)?;
+        let now = now_us();
+        // A conditional upsert: repeating it after a lost connection is safe.
+        read_retrying(|| {
+            sqlx::query(r.dialect().save_snapshot)
+                .bind(&snapshot.stream_id)
+                .bind(snapshot.version)
+                .bind(snapshot.schema_version)
+                .bind(&state)
+                .bind(now)
+                .execute(r.db.pool())
+        })
+        .await?;
         Ok(())
     }
 
@@ -409,11 +422,13 @@ impl EventStore for SqlEventStore {
         schema_version: i32,
     ) -> StoreResult<Option<Snapshot>> {
         let r = &self.inner.reader;
-        let row = sqlx::query(r.dialect().load_snapshot)
-            .bind(stream_id)
-            .bind(schema_version)
-            .fetch_optional(r.db.pool())
-            .await?;
+        let row = read_retrying(|| {
+            sqlx::query(r.dialect().load_snapshot)
+                .bind(stream_id)
+                .bind(schema_version)
+                .fetch_optional(r.db.pool())
+        })
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let state: String = row.try_get(2)?;
         Ok(Some(Snapshot {

@@ -13,12 +13,38 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::envelope::RecordedEvent;
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
 use crate::sql::Dialect;
 use crate::upcast::UpcasterRegistry;
 
 /// Events per `read_all` batch of a subscription.
 const SUBSCRIBE_BATCH: u32 = 512;
+/// Attempts of a read whose connection was lost (the pool hands out a tested one each time).
+const READ_ATTEMPTS: u32 = 3;
+
+/// Runs a read, again on another pooled connection when its connection was lost (a backend
+/// terminated, the server restarted): a read changes nothing, so repeating it is always safe.
+/// A connection loss that persists, or a timeout, answers [`StoreError::Unavailable`].
+pub(super) async fn read_retrying<T, F, Fut>(mut read: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match read().await {
+            Ok(value) => return Ok(value),
+            Err(e) if is_connection_lost(&e) && attempt < READ_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "read lost its connection; reading again");
+                attempt += 1;
+            }
+            Err(e) if is_connection_lost(&e) || is_timeout(&e) => {
+                return Err(StoreError::Unavailable(e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// The read side, cloned into every subscription.
 #[derive(Clone)]
@@ -37,11 +63,13 @@ impl Reader {
         after_position: i64,
         limit: u32,
     ) -> StoreResult<Vec<RecordedEvent>> {
-        let rows = sqlx::query(self.dialect().read_all)
-            .bind(after_position)
-            .bind(i64::from(limit))
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = read_retrying(|| {
+            sqlx::query(self.dialect().read_all)
+                .bind(after_position)
+                .bind(i64::from(limit))
+                .fetch_all(self.db.pool())
+        })
+        .await?;
         self.decode_all(&rows)
     }
 

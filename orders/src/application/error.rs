@@ -139,6 +139,28 @@ impl From<StoreError> for AppError {
                     "The server is out of disk space, so this change was not saved. Try again once space has been freed.",
                 )
             }
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the event store is unavailable");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::new(
+                        ErrorKind::Unavailable,
+                        "store_unavailable",
+                        "The database is not available right now. Try again in a moment (with the same Idempotency-Key for a change: it is applied at most once).",
+                    )
+                }
+            }
+            StoreError::OutcomeUnknown => {
+                tracing::warn!("write outcome unknown: the connection was lost during commit");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::new(
+                        ErrorKind::Unavailable,
+                        "outcome_unknown",
+                        "We could not confirm whether this change was saved. Retry it with the same Idempotency-Key: it is applied at most once.",
+                    )
+                }
+            }
             other => Self::internal("event store", other),
         }
     }

@@ -79,6 +79,7 @@ pub(super) async fn resolve_failure(
 ) -> StoreResult<Outcome> {
     match failure {
         Failure::Store(e) => Err(e),
+        Failure::Sql(e) => Err(StoreError::from(e)),
         // Nobody waits for the answer.
         Failure::Withdrawn => Err(StoreError::Closed),
         Failure::Version(e) => match find_duplicate(conn, dialect, request).await? {

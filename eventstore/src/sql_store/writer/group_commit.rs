@@ -203,9 +203,7 @@ async fn run_batch_per_append(
             Ok(outcome) => Ok(outcome),
             // The session is gone or gave up waiting: the whole batch fails (and is run again
             // on a fresh connection, or answered as unavailable, by the writer).
-            Err(Failure::Store(StoreError::Storage(e)))
-                if is_connection_lost(&e) || is_timeout(&e) =>
-            {
+            Err(Failure::Sql(e)) if is_connection_lost(&e) || is_timeout(&e) => {
                 return Err(e);
             }
             Err(failure) if !savepoints => {
@@ -324,7 +322,7 @@ async fn append_one(
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Failure::Unique(e),
-            _ => Failure::Store(StoreError::from(e)),
+            _ => Failure::Sql(e),
         })?;
 
     let last_version = current + count;

@@ -307,6 +307,8 @@ enum Failure {
     Version(StoreError),
     /// A unique index refused the insert; resolved after rolling back to the savepoint.
     Unique(sqlx::Error),
+    /// A statement failed (kept raw: a lost connection or a timeout fails the whole batch).
+    Sql(sqlx::Error),
     /// The caller gave up (dropped its future) before anything of the append was written: it
     /// is rolled back and nobody hears about it.
     Withdrawn,
@@ -314,7 +316,7 @@ enum Failure {
 
 impl From<sqlx::Error> for Failure {
     fn from(e: sqlx::Error) -> Self {
-        Failure::Store(StoreError::from(e))
+        Failure::Sql(e)
     }
 }
 
