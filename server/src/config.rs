@@ -55,7 +55,13 @@ pub struct Config {
 
     /// Database URL: `postgres://...` for PostgreSQL or `sqlite://path` for another SQLite file.
     /// Default: the SQLite file `eventide.db` in the data directory.
-    #[arg(long, env = "EVENTIDE_DATABASE_URL", global = true)]
+    /// `--help` never prints its value: it may carry credentials.
+    #[arg(
+        long,
+        env = "EVENTIDE_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Directory holding the built site (the `pkg/` wasm, JS and CSS), as cargo-leptos writes it.
@@ -72,7 +78,8 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// NATS URL of the message broker the relay publishes events to; unset disables the relay.
-    #[arg(long, env = "EVENTIDE_NATS_URL", global = true)]
+    /// `--help` never prints its value: it may carry credentials.
+    #[arg(long, env = "EVENTIDE_NATS_URL", global = true, hide_env_values = true)]
     pub nats_url: Option<String>,
 
     /// Admin credential (for rebuild/retry/skip). When unset, a random token is generated on
