@@ -6,12 +6,22 @@
 //! A read is served from the cache only when the cache holds the whole batch asked for: a short
 //! answer means "caught up" to the runner (a rebuild swaps on it), so it must come from the
 //! database.
+//!
+//! An event the store cannot hand out (its upcaster refuses it, its row does not decode) fails
+//! the store's whole `read_all`; [`LogCache::read_all`] then finds it by bisection and answers
+//! the readable events before it plus an [`Unreadable`] stand-in carrying the row's identity
+//! (read with plain SQL), so each projection can dead-letter it or pass it by instead of the
+//! whole log stopping.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::envelope::RecordedEvent;
-use crate::error::StoreResult;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use crate::envelope::{EventMetadata, RecordedEvent};
+use crate::error::{StoreError, StoreResult};
+use crate::projection::sql;
 use crate::sql_store::SqlEventStore;
 use crate::store::EventStore as _;
 
@@ -32,17 +42,111 @@ impl LogCache {
     }
 
     /// `read_all(after, limit)` of the store, from the cache when it holds all `limit` events.
-    pub(crate) async fn read_all(&self, after: i64, limit: u32) -> StoreResult<Vec<RecordedEvent>> {
+    /// When an event in range cannot be read, the events before it and the event's stand-in.
+    pub(crate) async fn read_all(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
         if let Some(hit) = self.recent().lookup(after, limit as usize) {
-            return Ok(hit);
+            return Ok(LogRead::complete(hit));
         }
-        let events = self.store.read_all(after, limit).await?;
+        match self.store.read_all(after, limit).await {
+            Ok(events) => {
+                self.recent().remember(&events);
+                Ok(LogRead::complete(events))
+            }
+            Err(error) if is_unreadable(&error) => self.locate(after, limit, error).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `read_all(after, limit)` failed on an unreadable event: the longest readable prefix
+    /// (bisection, about log2(limit) reads) and the stand-in of the event after it.
+    async fn locate(&self, after: i64, limit: u32, mut error: StoreError) -> StoreResult<LogRead> {
+        let (mut good, mut bad) = (0_u32, limit);
+        let mut events = Vec::new();
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2;
+            match self.store.read_all(after, mid).await {
+                Ok(read) => {
+                    good = mid;
+                    events = read;
+                }
+                Err(e) if is_unreadable(&e) => {
+                    bad = mid;
+                    error = e;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let position = after + i64::from(good) + 1;
+        let event = self.stand_in(position).await?;
         self.recent().remember(&events);
-        Ok(events)
+        Ok(LogRead {
+            events,
+            unreadable: Some(Unreadable {
+                event,
+                error: error.to_string(),
+            }),
+        })
+    }
+
+    /// The identity of the event at `position` from its row, without decoding its data.
+    async fn stand_in(&self, position: i64) -> StoreResult<RecordedEvent> {
+        let row = sqlx::query(sql::EVENT_IDENTITY)
+            .bind(position)
+            .fetch_one(self.store.db().pool())
+            .await?;
+        let event_id: String = row.try_get(0)?;
+        Ok(RecordedEvent {
+            position,
+            // A row whose id is no UUID is unreadable too; the nil id still names its position.
+            event_id: Uuid::parse_str(&event_id).unwrap_or(Uuid::nil()),
+            stream_id: row.try_get(1)?,
+            stream_type: row.try_get(2)?,
+            version: row.try_get(3)?,
+            event_type: row.try_get(4)?,
+            schema_version: row.try_get(5)?,
+            data: serde_json::Value::Null,
+            metadata: EventMetadata::default(),
+            recorded_at: chrono::Utc::now(),
+        })
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What [`LogCache::read_all`] answers: readable events in order and, when the next event
+/// cannot be read, its stand-in (right after the last readable one).
+pub(crate) struct LogRead {
+    pub(crate) events: Vec<RecordedEvent>,
+    pub(crate) unreadable: Option<Unreadable>,
+}
+
+impl LogRead {
+    fn complete(events: Vec<RecordedEvent>) -> Self {
+        Self {
+            events,
+            unreadable: None,
+        }
+    }
+}
+
+/// An event the store refuses to hand out: `event` has its row's identity (position, id,
+/// stream, type, schema version) and no data; `error` is why it cannot be read.
+pub(crate) struct Unreadable {
+    pub(crate) event: RecordedEvent,
+    pub(crate) error: String,
+}
+
+/// Whether a read failed on what is stored (upcaster refusal, undecodable row) rather than on
+/// the database: retrying cannot help, the event must be dead-lettered or passed by.
+pub(crate) fn is_unreadable(error: &StoreError) -> bool {
+    match error {
+        StoreError::Upcast { .. } | StoreError::Serialization(_) => true,
+        StoreError::Storage(e) => {
+            matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
+        }
+        _ => false,
     }
 }
 

@@ -82,3 +82,8 @@ pub const NOTICE_CHANNEL: &str = "eventide_projections";
 pub(crate) fn lease_name(projection: &str) -> String {
     format!("projection:{projection}")
 }
+
+/// $1 = position -> (event_id, stream_id, stream_type, version, event_type, schema_version) of
+/// the event there, without its data: the identity of an event the store cannot decode.
+pub(crate) const EVENT_IDENTITY: &str = "select event_id, stream_id, stream_type, version, \
+     event_type, schema_version from events where position = $1";

@@ -2,19 +2,21 @@
 //! (`wait_for`), subscriptions and shutdown; the operator commands are in `operator.rs`.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument as _, info_span, warn};
+use tracing::{Instrument as _, error, info_span, warn};
 
 use super::config::RunnerConfig;
 use super::error::RunnerError;
 use super::listener::Listener;
 use super::persisted::Persisted;
 use super::shared::{RebuildStatus, Shared, Status, lock};
-use super::task::Task;
+use super::task::{Task, panic_message};
 use crate::db::{Backend, now_us};
 use crate::error::{StoreError, StoreResult};
 use crate::projection::Projection;
@@ -57,6 +59,21 @@ impl Drop for Inner {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
+    }
+}
+
+/// Runs `task`; if it dies of a panic, its projection shows Faulted with the panic message
+/// instead of a dead task that still says Running.
+async fn supervised(shared: Arc<Shared>, task: Task) {
+    if let Err(panic) = AssertUnwindSafe(task.run()).catch_unwind().await {
+        let message = format!(
+            "projection task panicked: {}",
+            panic_message(panic.as_ref())
+        );
+        error!(error = %message, "projection task died");
+        let mut status = shared.status();
+        status.crashed = true;
+        status.last_error = Some(message);
     }
 }
 
@@ -104,6 +121,7 @@ impl ProjectionRunner {
                     fault: persisted.fault.map(|(_, f)| f),
                     last_error: None,
                     stopped: false,
+                    crashed: false,
                     standby: None,
                     rate: RateMeter::new(),
                 }),
@@ -128,7 +146,7 @@ impl ProjectionRunner {
                     store.head_watch(),
                 );
                 let span = info_span!("projection", projection = s.name);
-                tokio::spawn(task.run().instrument(span))
+                tokio::spawn(supervised(s.clone(), task).instrument(span))
             })
             .collect();
         if db.backend() == Backend::Postgres {

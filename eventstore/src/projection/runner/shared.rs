@@ -29,6 +29,9 @@ pub(super) struct Status {
     pub(super) fault: Option<FaultInfo>,
     pub(super) last_error: Option<String>,
     pub(super) stopped: bool,
+    /// The task died of a panic outside `apply` (shown as Faulted, with the message in
+    /// `last_error`); nothing runs this projection here until a restart.
+    pub(super) crashed: bool,
     /// `Some(holder)` while another instance holds the lease.
     pub(super) standby: Option<String>,
     pub(super) rate: RateMeter,
@@ -67,7 +70,9 @@ impl Shared {
     pub(super) fn info(&self, head: i64, config: &RunnerConfig) -> ProjectionStatusInfo {
         let s = self.status();
         let lag = (head - s.checkpoint).max(0);
-        let state = if s.stopped {
+        let state = if s.crashed {
+            ProjectionState::Faulted
+        } else if s.stopped {
             ProjectionState::Stopped
         } else if s.standby.is_some() {
             ProjectionState::Standby

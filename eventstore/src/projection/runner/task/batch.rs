@@ -2,12 +2,17 @@
 //! instances), the poison event isolated and retried with backoff, dead-lettered after
 //! `max_attempts`; after a rebuild's last batch, the swap.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt as _;
 use tracing::{Instrument as _, debug, debug_span, info, warn};
 
 use super::Task;
+use crate::checkpoint::load_checkpoint;
 use crate::db::{Backend, now_us};
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
+use crate::projection::log_cache::Unreadable;
 use crate::projection::runner::begin;
 use crate::projection::runner::notices::{encode_batch_notice, handled_streams};
 use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
@@ -61,9 +66,21 @@ impl Task {
                 None => return Ok(Step::Idle),
             },
         };
-        let events = self.log.read_all(from, self.config.batch_size).await?;
-        let swap = target == Target::Rebuild && events.len() < self.config.batch_size as usize;
-        if events.is_empty() && !swap {
+        let read = self.log.read_all(from, self.config.batch_size).await?;
+        let mut events = read.events;
+        let mut refused = None;
+        if let Some(unreadable) = read.unreadable {
+            if self.shared.projection.handles(&unreadable.event) {
+                refused = Some(unreadable);
+            } else {
+                // Not this projection's business: checkpointed past, never applied.
+                events.push(unreadable.event);
+            }
+        }
+        let swap = target == Target::Rebuild
+            && refused.is_none()
+            && events.len() < self.config.batch_size as usize;
+        if events.is_empty() && !swap && refused.is_none() {
             return Ok(Step::Idle);
         }
         let span = debug_span!(
@@ -73,11 +90,13 @@ impl Task {
             from,
             count = events.len()
         );
-        self.apply_batch(target, generation, from, &events, swap)
+        self.apply_batch(target, generation, from, &events, swap, refused)
             .instrument(span)
             .await
     }
 
+    /// Commits `events` (and the swap); then, if the event after them cannot be read
+    /// (`refused`), counts a failed attempt on it.
     async fn apply_batch(
         &mut self,
         target: Target,
@@ -85,19 +104,43 @@ impl Task {
         from: i64,
         events: &[RecordedEvent],
         swap: bool,
+        refused: Option<Unreadable>,
     ) -> StoreResult<Step> {
-        let notice = self.notice(target, generation, events, swap);
-        let failed = match self
-            .commit(generation, from, events, swap, notice.as_deref())
-            .await?
-        {
-            Commit::Done => {
-                self.committed(target, generation, events, swap).await;
-                return Ok(Step::Progressed);
+        if !events.is_empty() || swap {
+            let notice = self.notice(target, generation, events, swap);
+            match self
+                .commit(generation, from, events, swap, notice.as_deref())
+                .await?
+            {
+                Commit::Done => self.committed(target, generation, events, swap).await,
+                Commit::Fenced => return Ok(self.fenced(generation)),
+                Commit::Failed(failed) => {
+                    return self.isolate(target, generation, from, events, failed).await;
+                }
             }
-            Commit::Fenced => return Ok(self.fenced(generation)),
-            Commit::Failed(failed) => failed,
-        };
+        }
+        match refused {
+            Some(Unreadable { event, error }) => {
+                let error = format!(
+                    "event {} at position {} cannot be read: {error}",
+                    event.event_id, event.position
+                );
+                self.failed_attempt(generation, &event, error).await
+            }
+            None => Ok(Step::Progressed),
+        }
+    }
+
+    /// The batch failed at `failed.index`: commits the events before it, then counts a failed
+    /// attempt on it.
+    async fn isolate(
+        &mut self,
+        target: Target,
+        generation: i64,
+        from: i64,
+        events: &[RecordedEvent],
+        failed: ApplyFailure,
+    ) -> StoreResult<Step> {
         let Some(event) = events.get(failed.index) else {
             return Ok(Step::Progressed);
         };
@@ -114,13 +157,40 @@ impl Task {
                 Commit::Failed(_) => {}
             }
         }
+        self.failed_attempt(generation, event, format!("{:#}", failed.error))
+            .await
+    }
+
+    /// `event` failed (apply error, panic, unreadable). Counted as an attempt only when the
+    /// stored checkpoint is still right before it: a batch re-applied after an unknown commit
+    /// outcome or an overlap with another runner fails on what is already applied (a unique
+    /// key), which is progress made elsewhere, not a poison event. After `max_attempts` on the
+    /// same event, the dead letter.
+    async fn failed_attempt(
+        &mut self,
+        generation: i64,
+        event: &RecordedEvent,
+        error: String,
+    ) -> StoreResult<Step> {
+        let stored = {
+            let mut conn = self.db.pool().acquire().await?;
+            load_checkpoint(&mut conn, &checkpoint_name(self.shared.name, generation)).await?
+        };
+        if stored != event.position - 1 {
+            debug!(
+                stored,
+                position = event.position,
+                error = %error,
+                "apply failed, but the checkpoint moved meanwhile: not counted"
+            );
+            return Ok(self.fenced(generation));
+        }
         let attempts = match &self.failure {
             Some(f) if f.generation == generation && f.position == event.position => {
                 f.attempts.saturating_add(1)
             }
             _ => 1,
         };
-        let error = format!("{:#}", failed.error);
         warn!(
             position = event.position,
             event_id = %event.event_id,
@@ -214,7 +284,7 @@ impl Task {
         let projection = &self.shared.projection;
         let handled: Vec<&RecordedEvent> =
             events.iter().filter(|e| projection.handles(e)).collect();
-        if let Err(error) = projection.apply_batch(&mut tx, generation, &handled).await {
+        if let Err(error) = unwinding(projection.apply_batch(&mut tx, generation, &handled)).await {
             tx.rollback().await?;
             if let Some(transient) = self.transient(&error) {
                 return Err(transient);
@@ -226,7 +296,7 @@ impl Task {
                 if !projection.handles(event) {
                     continue;
                 }
-                if let Err(error) = projection.apply(&mut tx, generation, event).await {
+                if let Err(error) = unwinding(projection.apply(&mut tx, generation, event)).await {
                     tx.rollback().await?;
                     if let Some(transient) = self.transient(&error) {
                         return Err(transient);
@@ -392,6 +462,7 @@ impl Task {
         attempts: u32,
     ) -> StoreResult<()> {
         let failed_at_us = now_us();
+        let turn = self.db.write_turn().await;
         sqlx::query(sql::INSERT_DEAD_LETTER)
             .bind(self.shared.name)
             .bind(generation)
@@ -403,6 +474,7 @@ impl Task {
             .bind(failed_at_us)
             .execute(self.db.pool())
             .await?;
+        drop(turn);
         warn!(
             position = event.position,
             event_id = %event.event_id,
@@ -424,4 +496,27 @@ impl Task {
         self.failure = None;
         Ok(())
     }
+}
+
+/// Runs a projection's `apply` future; a panic inside it becomes its error (the event is then
+/// retried and dead-lettered like any failing event) instead of killing the task.
+async fn unwinding(
+    apply: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    match AssertUnwindSafe(apply).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(anyhow::anyhow!(
+            "panicked: {}",
+            panic_message(panic.as_ref())
+        )),
+    }
+}
+
+/// The message of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, info, warn};
 
+pub(super) use self::batch::panic_message;
 use self::batch::{Failure, Step, Target};
 use super::begin;
 use super::config::RunnerConfig;
@@ -228,7 +229,11 @@ impl Task {
         }
     }
 
+    /// A storage error: backs off, and re-reads the persisted state before the next attempt (a
+    /// commit whose outcome is unknown may have moved the checkpoint; retrying from the old one
+    /// would re-apply the batch and fail on what is already written).
     async fn storage_failure(&mut self, error: StoreError) {
+        self.stale = true;
         self.storage_failures = self.storage_failures.saturating_add(1);
         warn!(error = %error, attempt = self.storage_failures, "projection storage error; retrying");
         self.shared.status().last_error = Some(error.to_string());
@@ -247,8 +252,9 @@ impl Task {
         }
         drop(conn);
         self.show(&state);
-        if state.fault.is_none() {
-            // Retried or skipped: the next failure counts from one again.
+        if state.fault.is_none() && self.state.fault.is_some() {
+            // Retried or skipped: the next failure counts from one again. (A reload for any
+            // other reason keeps the count: the same event failing again is the same fault.)
             self.failure = None;
         }
         self.state = state;
@@ -304,8 +310,11 @@ impl Task {
         Ok(())
     }
 
-    /// Deletes a generation's rows and checkpoint, in one transaction.
+    /// Deletes a generation's rows and checkpoint, in one transaction. On SQLite it takes its
+    /// write turn like every other writer (the store's appends queue behind it instead of
+    /// meeting a held file lock and its busy timeout).
     async fn drop_generation(&self, conn: &mut AnyConnection, generation: i64) -> StoreResult<()> {
+        let _turn = self.db.write_turn().await;
         let mut tx = begin(conn, &self.db).await?;
         if let Err(e) = self
             .shared
