@@ -135,7 +135,7 @@ pub fn provide_live() -> LiveContext {
     provide_context(ctx);
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
-        socket::connect(writers, None);
+        socket::connect(writers);
         #[cfg(not(feature = "hydrate"))]
         let _ = writers;
     });
@@ -176,7 +176,7 @@ fn handle(writers: LiveWriters, message: ServerMessage) {
         | ServerMessage::Changed { position, .. }
         | ServerMessage::Projections { position, .. }
         | ServerMessage::Relay { position, .. }
-        | ServerMessage::Resync { position }
+        | ServerMessage::Resync { position, .. }
         | ServerMessage::Heartbeat { position }
         | ServerMessage::Pong { position }
         | ServerMessage::Error { position, .. } => *position,
@@ -206,7 +206,7 @@ mod socket {
     use std::collections::HashSet;
     use std::time::Duration;
 
-    use domain::live::{ClientMessage, ServerMessage, Topic};
+    use domain::live::{ClientMessage, Resume, ServerMessage, Topic};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
@@ -221,6 +221,10 @@ mod socket {
 
     thread_local! {
         static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+        /// Where this browser is in the server's stream of changes: the cursor of the last
+        /// `subscribed`, `changed` or `resync` it got. A reconnect sends it, and the server
+        /// answers exactly what was missed meanwhile, or a resync.
+        static CURSOR: RefCell<Option<Resume>> = const { RefCell::new(None) };
         static SYNC_QUEUED: Cell<bool> = const { Cell::new(false) };
     }
 
@@ -259,6 +263,7 @@ mod socket {
                     &ClientMessage::Subscribe {
                         topics: new,
                         since: None,
+                        resume: None,
                     },
                 );
             }
@@ -266,9 +271,22 @@ mod socket {
         });
     }
 
-    /// Opens the websocket; `since` is the last position seen (a reconnect resumes from it: the
-    /// server sends what was missed, or a resync).
-    pub(super) fn connect(writers: LiveWriters, since: Option<i64>) {
+    /// Moves the cursor along with what the server sent.
+    fn advance(message: &ServerMessage) {
+        CURSOR.with_borrow_mut(|cursor| match message {
+            ServerMessage::Subscribed { resume, .. } => *cursor = Some(resume.clone()),
+            ServerMessage::Changed { seq, .. } | ServerMessage::Resync { seq, .. } => {
+                if let Some(cursor) = cursor {
+                    cursor.seq = cursor.seq.max(*seq);
+                }
+            }
+            _ => {}
+        });
+    }
+
+    /// Opens the websocket; a reconnect resumes from the cursor (the server sends what was
+    /// missed, or a resync).
+    pub(super) fn connect(writers: LiveWriters) {
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"
@@ -277,7 +295,7 @@ mod socket {
         };
         let host = location.host().unwrap_or_default();
         let Ok(socket) = web_sys::WebSocket::new(&format!("{scheme}://{host}/ws")) else {
-            set_timeout(move || connect(writers, since), Duration::from_secs(2));
+            set_timeout(move || connect(writers), Duration::from_secs(2));
             return;
         };
         let open_socket = socket.clone();
@@ -292,7 +310,8 @@ mod socket {
                 &open_socket,
                 &ClientMessage::Subscribe {
                     topics: wanted.iter().cloned().collect(),
-                    since,
+                    since: None,
+                    resume: CURSOR.with_borrow(Clone::clone),
                 },
             );
             OPEN.set(Some(Open {
@@ -308,6 +327,7 @@ mod socket {
                 if let Some(text) = e.data().as_string()
                     && let Ok(message) = serde_json::from_str::<ServerMessage>(&text)
                 {
+                    advance(&message);
                     handle(writers, message);
                 }
             });
@@ -317,8 +337,7 @@ mod socket {
         let on_close = Closure::<dyn FnMut()>::new(move || {
             OPEN.set(None);
             writers.connected.set(false);
-            let since = Some(writers.ctx.position.get_untracked());
-            set_timeout(move || connect(writers, since), Duration::from_secs(1));
+            set_timeout(move || connect(writers), Duration::from_secs(1));
         });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();

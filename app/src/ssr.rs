@@ -315,7 +315,7 @@ pub async fn admin_login(token: String) -> Result<(), UiError> {
         UiError::from(AppError::new(
             ErrorKind::Unauthorized,
             "unauthorized",
-            "That admin token is not right.",
+            "Please log in as an administrator.",
         ))
     })?;
     set_cookie(cookie);

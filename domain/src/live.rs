@@ -136,6 +136,17 @@ impl Topic {
     }
 }
 
+/// Where a client is in the stream of changes of one live hub: the hub's id (a server restart
+/// or another instance is another hub) and the sequence number of the last change it received
+/// (or of the `subscribed`/`resync` message that set its starting point). Changes are numbered
+/// in the order the hub publishes them, whatever their log positions, so a reconnecting client
+/// gets exactly what it missed, including changes of slower projections at lower positions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Resume {
+    pub hub: String,
+    pub seq: u64,
+}
+
 /// Client -> server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -143,7 +154,14 @@ pub enum ClientMessage {
     /// Subscribe to topics; `since` is the last position the client saw (resume after reconnect).
     Subscribe {
         topics: Vec<Topic>,
+        /// A log position (coarse: changes of slower projections at or below it published
+        /// while the client was away are not sent; kept for simple API clients).
+        #[serde(default)]
         since: Option<i64>,
+        /// What the client last received from this server's live hub (exact: every change
+        /// missed since, or a resync). Takes precedence over `since`.
+        #[serde(default)]
+        resume: Option<Resume>,
     },
     Unsubscribe {
         topics: Vec<Topic>,
@@ -168,10 +186,16 @@ pub enum ServerMessage {
     Subscribed {
         topics: Vec<Topic>,
         position: i64,
+        /// The cursor of this connection's starting point: every later change reaches it live.
+        #[serde(default)]
+        resume: Resume,
     },
     Changed {
         change: Change,
         position: i64,
+        /// The hub's sequence number of this change (see [`Resume`]).
+        #[serde(default)]
+        seq: u64,
     },
     Projections {
         projections: Vec<ProjectionStatus>,
@@ -184,6 +208,9 @@ pub enum ServerMessage {
     /// The client missed updates (too slow or resumed from too far back): refetch everything.
     Resync {
         position: i64,
+        /// The hub's sequence number the refetched state is at (see [`Resume`]).
+        #[serde(default)]
+        seq: u64,
     },
     Heartbeat {
         position: i64,

@@ -148,6 +148,7 @@ fn the_wire_format_is_unchanged_for_existing_clients() {
                 Topic::Activity,
             ],
             since: None,
+            resume: None,
         }
     );
 }

@@ -159,7 +159,7 @@ async fn lagging_subscriber_gets_resync(backend: Backend) -> anyhow::Result<()> 
 
     // The slow subscriber read nothing while far more than 2 changes were published.
     match slow.recv().await {
-        Some(HubMessage::Resync { position }) => {
+        Some(HubMessage::Resync { position, .. }) => {
             assert!(position >= head - 1, "{position} < {head}")
         }
         other => panic!("expected a resync, got {other:?}"),

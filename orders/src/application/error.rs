@@ -86,19 +86,7 @@ impl AppError {
 
 /// The aggregate kind of a stream id (`order`, `customer`, `product`), `item` for others.
 fn stream_kind(stream: &str) -> &'static str {
-    use domain::customer::Customer;
-    use domain::order::Order;
-    use domain::product::Product;
-    use domain::{Aggregate, parse_stream_id};
-    if parse_stream_id::<Order>(stream).is_some() {
-        Order::STREAM_TYPE
-    } else if parse_stream_id::<Customer>(stream).is_some() {
-        Customer::STREAM_TYPE
-    } else if parse_stream_id::<Product>(stream).is_some() {
-        Product::STREAM_TYPE
-    } else {
-        "item"
-    }
+    domain::ids::StreamId::parse(stream).map_or("item", |s| s.kind().as_str())
 }
 
 fn not_found_code(kind: &str) -> &'static str {

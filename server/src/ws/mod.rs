@@ -1,7 +1,9 @@
 //! `GET /ws`: live updates over a websocket for the browser app and any other client.
 //!
-//! The client sends `ClientMessage::Subscribe {topics, since}`; the server answers `Subscribed`,
-//! then (with `since`) what the client missed or a `Resync`, then `Changed` messages for its
+//! The client sends `ClientMessage::Subscribe {topics, resume}`; the server answers `Subscribed`
+//! (with the connection's resume cursor), then (with `resume`, the cursor of the last message the
+//! client got on an earlier connection) exactly what the client missed or a `Resync`, then
+//! `Changed` messages (each with its cursor number) for its
 //! topics, periodic `Projections` / `Relay` status for those topics, and `Heartbeat`s. Every
 //! server message carries the log position. A client whose outgoing queue fills up is
 //! disconnected (close code 4008) rather than slowing anyone else down.
@@ -19,7 +21,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use domain::live::{Change, ClientMessage, ServerMessage, Topic};
+use domain::live::{Change, ClientMessage, Resume, ServerMessage, Topic};
 use eventstore::EventStore as _;
 use futures::{SinkExt as _, StreamExt as _};
 use orders::hub::{HubMessage, LiveChange};
@@ -148,11 +150,12 @@ async fn connection(state: AppState, socket: WebSocket) {
         }
     });
 
+    let mut changes = state.live.subscribe();
     let mut session = Session {
         topics: HashSet::new(),
         last_stream_position: 0,
+        cursor: changes.start().clone(),
     };
-    let mut changes = state.live.subscribe();
     let mut heartbeat = tokio::time::interval(state.settings.ws_heartbeat);
     heartbeat.reset();
     let mut status_tick = tokio::time::interval(state.settings.ws_status_interval);
@@ -193,11 +196,17 @@ async fn connection(state: AppState, socket: WebSocket) {
                 }
             },
             message = changes.recv() => match message {
-                Some(HubMessage::Change(change)) => match session.matches(&change) {
-                    true => push(Outgoing::Shared(change)),
-                    false => true,
-                },
-                Some(HubMessage::Resync { position }) => push(ServerMessage::Resync { position: position.max(head(&state)) }.into()),
+                Some(HubMessage::Change(change)) => {
+                    session.cursor.seq = change.seq();
+                    match session.matches(&change) {
+                        true => push(Outgoing::Shared(change)),
+                        false => true,
+                    }
+                }
+                Some(HubMessage::Resync { position, seq }) => {
+                    session.cursor.seq = seq;
+                    push(ServerMessage::Resync { position: position.max(head(&state)), seq }.into())
+                }
                 // The hub stopped (server shutting down).
                 None => false,
             },
@@ -249,6 +258,10 @@ struct Session {
     topics: HashSet<Topic>,
     /// Last position sent for stream topics (every projection reports the same events).
     last_stream_position: i64,
+    /// The hub's number of the last change or resync this session processed (sent, or not
+    /// covered by its topics): a `subscribe` with a resume cursor gets what lies between the
+    /// cursor and this from the hub's ring, everything later arrives live.
+    cursor: Resume,
 }
 
 impl Session {
@@ -302,7 +315,11 @@ fn handle_client(
             }
             true
         }
-        ClientMessage::Subscribe { topics, since } => {
+        ClientMessage::Subscribe {
+            topics,
+            since,
+            resume,
+        } => {
             if session.topics.len() + topics.len() > 64 {
                 return push(ServerMessage::Error {
                     message: "too many topics".into(),
@@ -313,17 +330,21 @@ fn handle_client(
             if !push(ServerMessage::Subscribed {
                 topics,
                 position: head(state),
+                resume: session.cursor.clone(),
             }) {
                 return false;
             }
-            if let Some(since) = since {
-                match state.live.changes_since(since) {
+            if let Some(resume) = resume {
+                // Exact: what was published after the client's cursor up to what this session
+                // has processed (later changes arrive live, filtered by the new topics).
+                match state.live.changes_between(&resume, &session.cursor) {
                     Some(changes) => {
-                        for change in changes {
+                        for (seq, change) in changes {
                             if session.matches(&change)
                                 && !push(ServerMessage::Changed {
                                     position: change.position,
                                     change,
+                                    seq,
                                 })
                             {
                                 return false;
@@ -333,6 +354,31 @@ fn handle_client(
                     None => {
                         if !push(ServerMessage::Resync {
                             position: head(state),
+                            seq: session.cursor.seq,
+                        }) {
+                            return false;
+                        }
+                    }
+                }
+            } else if let Some(since) = since {
+                match state.live.changes_since(since) {
+                    Some(changes) => {
+                        for change in changes {
+                            if session.matches(&change)
+                                && !push(ServerMessage::Changed {
+                                    position: change.position,
+                                    change,
+                                    seq: 0,
+                                })
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                    None => {
+                        if !push(ServerMessage::Resync {
+                            position: head(state),
+                            seq: session.cursor.seq,
                         }) {
                             return false;
                         }
