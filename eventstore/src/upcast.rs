@@ -100,6 +100,19 @@ impl UpcasterRegistry {
     }
 }
 
+/// Whether a read failed on what is stored rather than on the database: an upcaster refused
+/// the event, or its row does not decode (JSON, id, timestamp). Retrying cannot help; the event
+/// needs a fixed upcaster (a projection dead-letters it, an API answers which event it is).
+pub fn is_unreadable(error: &StoreError) -> bool {
+    match error {
+        StoreError::Upcast { .. } | StoreError::Serialization(_) => true,
+        StoreError::Storage(e) => {
+            matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::projection::sql;
 use crate::sql_store::SqlEventStore;
 use crate::store::EventStore as _;
+use crate::upcast::is_unreadable;
 
 /// Events kept (the newest ones read).
 const CAPACITY: usize = 10_000;
@@ -136,18 +137,6 @@ impl LogRead {
 pub(crate) struct Unreadable {
     pub(crate) event: RecordedEvent,
     pub(crate) error: String,
-}
-
-/// Whether a read failed on what is stored (upcaster refusal, undecodable row) rather than on
-/// the database: retrying cannot help, the event must be dead-lettered or passed by.
-pub(crate) fn is_unreadable(error: &StoreError) -> bool {
-    match error {
-        StoreError::Upcast { .. } | StoreError::Serialization(_) => true,
-        StoreError::Storage(e) => {
-            matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
-        }
-        _ => false,
-    }
 }
 
 /// A contiguous run of the newest events read, oldest first, at most [`CAPACITY`].

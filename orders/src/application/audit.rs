@@ -1,9 +1,11 @@
 //! The audit use cases: the streams of the event log and their events, read from the log itself
 //! by design (the audit trail is the log, not a read model). Every list is bounded.
 
+use domain::failure::ErrorKind;
 use domain::requests::ListStreams;
 use domain::views::{EventView, StreamPage};
-use eventstore::{EventStore as _, StreamFilter};
+use eventstore::upcast::is_unreadable;
+use eventstore::{EventStore, StoreError, StreamFilter};
 use uuid::Uuid;
 
 use crate::application::text::storable;
@@ -76,7 +78,14 @@ impl Application {
         storable(stream_id, "stream id")?;
         let store = &self.inner.store;
         let from = from_version.unwrap_or(1).max(1);
-        let events = store.read_stream(stream_id, from, limit(limit_)).await?;
+        let page = limit(limit_);
+        let events = match store.read_stream(stream_id, from, page).await {
+            Ok(events) => events,
+            Err(error) if is_unreadable(&error) => {
+                return Err(unreadable_event(store, stream_id, from, page, error).await);
+            }
+            Err(error) => return Err(error.into()),
+        };
         if events.is_empty() && store.stream_version(stream_id).await? == 0 {
             return Err(AppError::not_found("stream", stream_id));
         }
@@ -96,4 +105,38 @@ impl Application {
             .await?;
         Ok(events.into_iter().map(event_view).collect())
     }
+}
+
+/// `read_stream(stream_id, from, limit)` failed on an event the store cannot read (its upcaster
+/// refuses it, its row does not decode): the error names that event (its version, found by
+/// bisecting the readable prefix) instead of a bare internal error.
+async fn unreadable_event(
+    store: &impl EventStore,
+    stream_id: &str,
+    from: i64,
+    limit: u32,
+    mut error: StoreError,
+) -> AppError {
+    let (mut good, mut bad) = (0_u32, limit);
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        match store.read_stream(stream_id, from, mid).await {
+            Ok(_) => good = mid,
+            Err(e) if is_unreadable(&e) => {
+                bad = mid;
+                error = e;
+            }
+            Err(e) => return e.into(),
+        }
+    }
+    let version = from + i64::from(good);
+    tracing::error!(stream_id, version, error = %error, "a stored event cannot be read");
+    AppError::new(
+        ErrorKind::Internal,
+        "event_unreadable",
+        format!(
+            "The event at version {version} of stream {stream_id} cannot be read: {error}. \
+             It needs a fixed upcaster; the projections that read it hold it as a dead letter."
+        ),
+    )
 }
