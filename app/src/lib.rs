@@ -12,9 +12,9 @@ mod format;
 mod live;
 mod pages;
 mod shell;
-mod submission;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+mod submission;
 mod time_travel;
 
 pub use shell::{App, shell};

@@ -30,7 +30,11 @@ fn place(lines: Vec<PricedLine>) -> OrderCommand {
 fn placing_with_lines_places_and_adds_each_line() {
     let state = given::<Order>([])
         .when(place(vec![line(1, 250, 2), line(2, 1000, 1)]))
-        .then_expect_events(vec![placed(), item_added(1, 250, 2), item_added(2, 1000, 1)]);
+        .then_expect_events(vec![
+            placed(),
+            item_added(1, 250, 2),
+            item_added(2, 1000, 1),
+        ]);
     assert_eq!(state.status, OrderStatus::Draft);
     assert_eq!(state.lines.len(), 2);
     assert_eq!(state.total, cents(1500));
@@ -55,7 +59,10 @@ fn one_refused_line_refuses_the_whole_placement() {
         .when(place(too_many))
         .then_expect_error(DomainError::TooManyOrderLines { max: MAX_LINES });
     given::<Order>([])
-        .when(place(vec![line(1, i64::MAX / 2, 1), line(2, i64::MAX / 2, 3)]))
+        .when(place(vec![
+            line(1, i64::MAX / 2, 1),
+            line(2, i64::MAX / 2, 3),
+        ]))
         .then_expect_error(DomainError::OrderTotalOverflow);
 }
 

@@ -927,10 +927,20 @@ async fn place_with_lines_is_atomic_and_idempotent(backend: Backend) {
     // A line that breaks an order rule (the same product twice) refuses the whole placement.
     let twice = env
         .service
-        .place_order_with_lines(Some(order_id), customer, &[(a, qty(1)), (a, qty(2))], &ctx())
+        .place_order_with_lines(
+            Some(order_id),
+            customer,
+            &[(a, qty(1)), (a, qty(2))],
+            &ctx(),
+        )
         .await;
     assert!(
-        matches!(twice, Err(CommandError::Domain(domain::DomainError::ProductAlreadyInOrder { .. }))),
+        matches!(
+            twice,
+            Err(CommandError::Domain(
+                domain::DomainError::ProductAlreadyInOrder { .. }
+            ))
+        ),
         "{twice:?}"
     );
     assert_eq!(env.head().await, head, "nothing written");
@@ -954,7 +964,11 @@ async fn place_with_lines_is_atomic_and_idempotent(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(stored.len(), 3);
-    assert_eq!(stored[2].position - stored[0].position, 2, "one append, no gaps");
+    assert_eq!(
+        stored[2].position - stored[0].position,
+        2,
+        "one append, no gaps"
+    );
     let state = env.order_state(OrderId::new(placed.id)).await;
     assert_eq!(state.total, money(2 * 250 + 1000));
     assert_eq!(state.lines.len(), 2);
@@ -967,7 +981,10 @@ async fn place_with_lines_is_atomic_and_idempotent(backend: Backend) {
         .await
         .unwrap();
     assert!(again.replayed);
-    assert_eq!((again.id, again.version, again.position), (placed.id, placed.version, placed.position));
+    assert_eq!(
+        (again.id, again.version, again.position),
+        (placed.id, placed.version, placed.position)
+    );
     assert_eq!(env.head().await, head);
 
     // The same key with other lines is refused.

@@ -172,7 +172,10 @@ fn request_identities_of_every_customer_and_product_command_are_pinned() {
             },
             r#"{"command":"rename_product","name":"Big mug"}"#.to_owned(),
         ),
-        (ProductCommand::Discontinue, r#"{"command":"discontinue"}"#.to_owned()),
+        (
+            ProductCommand::Discontinue,
+            r#"{"command":"discontinue"}"#.to_owned(),
+        ),
     ];
     for (command, expected) in product_cases {
         assert_eq!(command.identity(), expected, "{command:?}");

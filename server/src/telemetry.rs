@@ -6,9 +6,9 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use orders::application::CorrelationId;
 use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
-use orders::application::CorrelationId;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
