@@ -5,7 +5,10 @@
 use std::path::Path;
 
 fn main() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    // Read when the script runs (not `env!`, which would freeze the path of wherever the
+    // script was compiled).
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
+    let manifest = Path::new(&dir).join("../Cargo.toml");
     println!("cargo:rerun-if-changed={}", manifest.display());
     let text = std::fs::read_to_string(&manifest).unwrap_or_default();
     let name = text
