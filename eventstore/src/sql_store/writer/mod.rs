@@ -205,7 +205,13 @@ async fn write_batch(
         c.close_on_drop();
         drop(c);
         let sent = commit_sent.load(Ordering::SeqCst);
-        unknown |= sent;
+        // A commit that answered with an error (a full disk, say) is known to have failed; only
+        // a lost connection or a timeout after it was sent leaves the outcome open.
+        let open = match &error {
+            AttemptError::TimedOut => true,
+            AttemptError::Sql(e) => is_connection_lost(e),
+        };
+        unknown |= sent && open;
         match &error {
             AttemptError::Sql(e) if is_connection_lost(e) => {
                 warn!(error = %e, attempt, commit_sent = sent, "group commit lost its connection; running the batch again on a fresh one");
