@@ -62,14 +62,7 @@ impl Projection for ActivityProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        for table in ["rm_activity", "rm_activity_products"] {
-            sqlx::query(&format!("delete from {table} where generation = $1"))
-                .bind(generation)
-                .execute(&mut *conn)
-                .await
-                .with_context(|| format!("dropping generation {generation} of {table}"))?;
-        }
-        Ok(())
+        super::drop_tables(conn, generation, &["rm_activity", "rm_activity_products"]).await
     }
 }
 

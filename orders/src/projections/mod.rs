@@ -135,6 +135,22 @@ pub(crate) async fn fetch_in(
     Ok(rows)
 }
 
+/// Deletes every row of `generation` from `tables` (a read model's `drop_generation`).
+pub(crate) async fn drop_tables(
+    conn: &mut AnyConnection,
+    generation: i64,
+    tables: &[&str],
+) -> anyhow::Result<()> {
+    for table in tables {
+        sqlx::query(&format!("delete from {table} where generation = $1"))
+            .bind(generation)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("dropping generation {generation} of {table}"))?;
+    }
+    Ok(())
+}
+
 /// Deletes the rows of `table` whose `key` is one of `ids`, in `generation`.
 pub(crate) async fn delete_in(
     tx: &mut AnyConnection,

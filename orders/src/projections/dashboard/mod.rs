@@ -15,7 +15,6 @@ mod minutes;
 mod products;
 mod rows;
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::aggregate::Aggregate as _;
 use domain::order::Order;
@@ -72,19 +71,17 @@ impl Projection for DashboardProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        for table in [
-            "rm_dash_orders",
-            "rm_dash_lines",
-            "rm_dash_product_names",
-            "rm_dash_minutes",
-        ] {
-            sqlx::query(&format!("delete from {table} where generation = $1"))
-                .bind(generation)
-                .execute(&mut *conn)
-                .await
-                .with_context(|| format!("dropping generation {generation} of {table}"))?;
-        }
-        Ok(())
+        super::drop_tables(
+            conn,
+            generation,
+            &[
+                "rm_dash_orders",
+                "rm_dash_lines",
+                "rm_dash_product_names",
+                "rm_dash_minutes",
+            ],
+        )
+        .await
     }
 }
 

@@ -11,7 +11,6 @@ mod customers;
 mod fold;
 mod rows;
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::aggregate::Aggregate as _;
 use domain::customer::{Customer, CustomerEvent};
@@ -66,14 +65,12 @@ impl Projection for OrdersProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        for table in ["rm_orders", "rm_order_lines", "rm_order_customers"] {
-            sqlx::query(&format!("delete from {table} where generation = $1"))
-                .bind(generation)
-                .execute(&mut *conn)
-                .await
-                .with_context(|| format!("dropping generation {generation} of {table}"))?;
-        }
-        Ok(())
+        super::drop_tables(
+            conn,
+            generation,
+            &["rm_orders", "rm_order_lines", "rm_order_customers"],
+        )
+        .await
     }
 }
 
