@@ -153,9 +153,13 @@ pub enum DomainError {
         /// The unchanged quantity.
         quantity: u32,
     },
-    /// A line total or the order total would exceed what can be represented.
-    #[error("The order total would be too large.")]
-    OrderTotalOverflow,
+    /// The order total would exceed [`crate::values::Money::MAX_ORDER_TOTAL`] (a line total that
+    /// cannot even be represented included).
+    #[error("An order total can be at most {max}; this change would exceed it.")]
+    OrderTotalTooHigh {
+        /// The maximum order total.
+        max: crate::values::Money,
+    },
 
     // ----- Customer -----
     /// `Register` on a customer that already exists.
@@ -187,6 +191,11 @@ pub enum DomainError {
     /// Renaming a product to its current name.
     #[error("The product already has this name.")]
     ProductNameUnchanged,
+
+    // ----- Account -----
+    /// An account command was refused.
+    #[error(transparent)]
+    Account(#[from] crate::account::AccountError),
 
     // ----- Stored events -----
     /// `from_data` was given an event type this aggregate does not know.
@@ -222,7 +231,7 @@ impl DomainError {
             Self::ProductAlreadyInOrder { .. } => "product_already_in_order",
             Self::ProductNotInOrder { .. } => "product_not_in_order",
             Self::QuantityUnchanged { .. } => "quantity_unchanged",
-            Self::OrderTotalOverflow => "order_total_overflow",
+            Self::OrderTotalTooHigh { .. } => "order_total_too_high",
             Self::CustomerAlreadyRegistered => "customer_already_registered",
             Self::CustomerNotFound => "customer_not_found",
             Self::CustomerNameUnchanged => "customer_name_unchanged",
@@ -232,6 +241,7 @@ impl DomainError {
             Self::ProductDiscontinued => "product_discontinued",
             Self::ProductPriceUnchanged => "product_price_unchanged",
             Self::ProductNameUnchanged => "product_name_unchanged",
+            Self::Account(e) => e.code(),
             Self::UnknownEventType { .. } => "unknown_event_type",
             Self::InvalidEventData { .. } => "invalid_event_data",
         }

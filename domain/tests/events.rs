@@ -6,6 +6,7 @@ use common::*;
 use domain::customer::*;
 use domain::order::*;
 use domain::product::*;
+use domain::values::Money;
 use domain::{DomainError, DomainEvent, ValidationError};
 use serde_json::json;
 
@@ -150,7 +151,9 @@ fn error_codes_are_unique_snake_case_and_messages_are_sentences() {
             product_id: product(1),
         },
         DomainError::QuantityUnchanged { quantity: 1 },
-        DomainError::OrderTotalOverflow,
+        DomainError::OrderTotalTooHigh {
+            max: Money::MAX_ORDER_TOTAL,
+        },
         DomainError::CustomerAlreadyRegistered,
         DomainError::CustomerNotFound,
         DomainError::CustomerNameUnchanged,

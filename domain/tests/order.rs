@@ -170,18 +170,61 @@ fn add_item_beyond_max_lines_is_rejected() {
 fn add_item_whose_line_total_overflows_is_rejected() {
     given::<Order>([placed()])
         .when(add(1, i64::MAX / 2, 3))
-        .then_expect_error("order_total_overflow");
+        .then_expect_error("order_total_too_high");
+}
+
+/// The documented maximum order total (`Money::MAX_ORDER_TOTAL`) is enforced: reaching it is
+/// fine, one cent more is refused with a 4xx-class rejection. (This used to pin that totals up
+/// to `i64::MAX` were accepted, which let one order break the dashboard's sums.)
+#[test]
+fn add_item_above_the_maximum_order_total_is_rejected() {
+    let max = Money::MAX_ORDER_TOTAL.cents();
+    let refused = DomainError::OrderTotalTooHigh {
+        max: Money::MAX_ORDER_TOTAL,
+    };
+    assert!(refused.is_rejection());
+    assert_eq!(
+        refused.to_string(),
+        "An order total can be at most 1000000000000.00; this change would exceed it."
+    );
+    given::<Order>([placed(), item_added(1, max - 10, 1)])
+        .when(add(2, 11, 1))
+        .then_expect_error("order_total_too_high");
+    // Exactly at the limit is fine.
+    given::<Order>([placed(), item_added(1, max - 10, 1)])
+        .when(add(2, 10, 1))
+        .then_expect_events(vec![item_added(2, 10, 1)]);
+    // Far below i64::MAX, but above the maximum: refused (it used to be accepted).
+    given::<Order>([placed(), item_added(1, max, 1)])
+        .when(add(2, i64::MAX / 4, 1))
+        .then_expect_error(refused.clone());
+    // An order holding a legacy line above the maximum takes nothing more.
+    given::<Order>([placed(), item_added(1, i64::MAX - 10, 1)])
+        .when(add(2, 1, 1))
+        .then_expect_error(refused);
 }
 
 #[test]
-fn add_item_whose_order_total_overflows_is_rejected() {
-    given::<Order>([placed(), item_added(1, i64::MAX - 10, 1)])
-        .when(add(2, 11, 1))
-        .then_expect_error(DomainError::OrderTotalOverflow);
-    // Exactly at the limit is fine.
-    given::<Order>([placed(), item_added(1, i64::MAX - 10, 1)])
-        .when(add(2, 10, 1))
-        .then_expect_events(vec![item_added(2, 10, 1)]);
+fn change_quantity_above_the_maximum_order_total_is_rejected() {
+    let max = Money::MAX_ORDER_TOTAL.cents();
+    given::<Order>([placed(), item_added(1, max / 4, 1)])
+        .when(OrderCommand::ChangeQuantity {
+            product_id: product(1),
+            quantity: qty(5),
+        })
+        .then_expect_error("order_total_too_high");
+    given::<Order>([placed(), item_added(1, max / 4, 1)])
+        .when(OrderCommand::ChangeQuantity {
+            product_id: product(1),
+            quantity: qty(4),
+        })
+        .then_expect_events(vec![
+            ItemQuantityChanged {
+                product_id: product(1),
+                quantity: qty(4),
+            }
+            .into(),
+        ]);
 }
 
 #[test]
@@ -289,7 +332,7 @@ fn change_quantity_that_overflows_is_rejected() {
             product_id: product(1),
             quantity: qty(5),
         })
-        .then_expect_error(DomainError::OrderTotalOverflow);
+        .then_expect_error("order_total_too_high");
 }
 
 #[test]

@@ -63,7 +63,7 @@ fn one_refused_line_refuses_the_whole_placement() {
             line(1, i64::MAX / 2, 1),
             line(2, i64::MAX / 2, 3),
         ]))
-        .then_expect_error(DomainError::OrderTotalOverflow);
+        .then_expect_error("order_total_too_high");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use common::*;
 use domain::customer::{Customer, CustomerCommand};
 use domain::order::{MAX_LINES, Order, OrderCommand, OrderState, OrderStatus};
 use domain::product::{Product, ProductCommand};
+use domain::values::Money;
 use domain::{Aggregate, DomainEvent, replay, replay_from};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -119,8 +120,10 @@ impl Model {
                 if self.lines.len() >= MAX_LINES {
                     return Err("too_many_order_lines");
                 }
-                if self.total_with(None, Some((price.into(), q))) > i128::from(i64::MAX) {
-                    return Err("order_total_overflow");
+                if self.total_with(None, Some((price.into(), q)))
+                    > i128::from(Money::MAX_ORDER_TOTAL.cents())
+                {
+                    return Err("order_total_too_high");
                 }
                 self.lines.push((p, price.into(), q));
             }
@@ -143,8 +146,9 @@ impl Model {
                 if self.lines[line].2 == q {
                     return Err("quantity_unchanged");
                 }
-                if self.total_with(Some((p, q)), None) > i128::from(i64::MAX) {
-                    return Err("order_total_overflow");
+                if self.total_with(Some((p, q)), None) > i128::from(Money::MAX_ORDER_TOTAL.cents())
+                {
+                    return Err("order_total_too_high");
                 }
                 self.lines[line].2 = q;
             }

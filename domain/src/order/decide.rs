@@ -90,10 +90,11 @@ pub(crate) fn decide(
             if state.lines.len() >= MAX_LINES {
                 return Err(DomainError::TooManyOrderLines { max: MAX_LINES });
             }
-            unit_price
+            let total = unit_price
                 .times(*quantity)
                 .and_then(|line| state.total.checked_add(line))
-                .map_err(|_| DomainError::OrderTotalOverflow)?;
+                .map_err(|_| too_high())?;
+            within_max_total(total)?;
             ItemAdded {
                 product_id: *product_id,
                 sku: sku.clone(),
@@ -202,14 +203,34 @@ fn require_draft(state: &OrderState) -> Result<(), DomainError> {
     }
 }
 
-/// Sum of `price * quantity` over lines, with every step checked.
+/// Sum of `price * quantity` over lines, with every step checked, at most
+/// [`Money::MAX_ORDER_TOTAL`].
 fn total_of(
     lines: impl IntoIterator<Item = (Money, crate::values::Quantity)>,
 ) -> Result<Money, DomainError> {
-    lines
+    let total = lines
         .into_iter()
         .try_fold(Money::ZERO, |acc, (price, q)| {
             price.times(q).and_then(|line| acc.checked_add(line))
         })
-        .map_err(|_| DomainError::OrderTotalOverflow)
+        .map_err(|_| too_high())?;
+    within_max_total(total)
+}
+
+/// The refusal of a total above [`Money::MAX_ORDER_TOTAL`].
+fn too_high() -> DomainError {
+    DomainError::OrderTotalTooHigh {
+        max: Money::MAX_ORDER_TOTAL,
+    }
+}
+
+/// `total` when it is at most [`Money::MAX_ORDER_TOTAL`]: the documented bound every order
+/// total keeps (prices are bounded where they enter, but a line priced before that, or a price
+/// given directly to the aggregate, must not make an order that breaks aggregate sums).
+fn within_max_total(total: Money) -> Result<Money, DomainError> {
+    if total > Money::MAX_ORDER_TOTAL {
+        Err(too_high())
+    } else {
+        Ok(total)
+    }
 }

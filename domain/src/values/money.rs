@@ -24,10 +24,11 @@ impl Money {
     /// The highest price per unit accepted where prices enter (creating or repricing a
     /// product): 1,000,000.00.
     pub const MAX_PRICE: Money = Money(100_000_000);
-    /// The highest total an order of products priced within [`Money::MAX_PRICE`] can reach:
-    /// [`crate::order::MAX_LINES`] lines of [`Quantity::MAX`] units at the highest price,
-    /// 1,000,000,000,000.00. Far below [`Money::MAX`], so sums over many orders stay exact
-    /// (the dashboard's are overflow-safe regardless, for older data).
+    /// The maximum order total, enforced by the order's `decide` (adding an item or changing a
+    /// quantity that would exceed it is refused with `DomainError::OrderTotalTooHigh`, a 4xx):
+    /// what [`crate::order::MAX_LINES`] lines of [`Quantity::MAX`] units at
+    /// [`Money::MAX_PRICE`] reach, 1,000,000,000,000.00. Far below [`Money::MAX`], so sums over
+    /// many orders stay exact (the dashboard's are overflow-safe regardless, for older data).
     pub const MAX_ORDER_TOTAL: Money =
         Money(Self::MAX_PRICE.0 * Quantity::MAX as i64 * crate::order::MAX_LINES as i64);
 
