@@ -36,9 +36,12 @@ pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// The connection was lost after the commit had been sent, and the store could not find
-    /// out on a fresh connection whether the append was stored. Retry with the same event ids
-    /// (the same idempotency key): a stored append answers its original result.
-    #[error("the outcome of the append is unknown (the connection was lost during commit)")]
+    /// out on a fresh connection whether the append was stored (or the writer task died holding
+    /// the append). Retry with the same event ids (the same idempotency key): a stored append
+    /// answers its original result.
+    #[error(
+        "the outcome of the append is unknown (the connection was lost during commit, or the writer died)"
+    )]
     OutcomeUnknown,
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -1,6 +1,6 @@
 //! Liveness (`GET /health`: 200 while the process serves requests) and readiness (`GET /ready`:
-//! database reachable, migrations applied, the event store can commit writes, no projection
-//! faulted; 503 with reasons otherwise).
+//! database reachable, migrations applied, the event store can commit writes (and its writer
+//! task runs), no projection faulted; 503 with reasons otherwise).
 
 use axum::Json;
 use axum::extract::State;
@@ -31,9 +31,14 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     }
     // Writes: after a group commit failed for an unavailable database (a session holding the
     // log head lock, a lost connection), not ready until the log head lock can be taken again.
+    // Also while the writer task panicked and is not yet restarted (appends answer 503).
     if let Err(error) = state.store.check_writes().await {
         tracing::warn!(%error, "readiness: the event store cannot commit writes");
-        problems.push("event store cannot commit writes".to_owned());
+        if state.store.writer_status().running {
+            problems.push("event store cannot commit writes".to_owned());
+        } else {
+            problems.push("event store writer task died; restarting".to_owned());
+        }
     }
     for p in state.runner.status() {
         if p.state == ProjectionState::Faulted {

@@ -62,7 +62,7 @@ mod reads;
 mod writer;
 
 pub use head::NOTIFY_CHANNEL;
-pub use writer::{MAX_BATCH_APPENDS, MAX_BATCH_EVENTS};
+pub use writer::{MAX_BATCH_APPENDS, MAX_BATCH_EVENTS, WriterStatus};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,7 +78,7 @@ use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
 use self::reads::{Reader, Subscription, read_retrying, timestamp};
-use self::writer::{AppendRequest, WriteHealth, prepare, writer_loop};
+use self::writer::{AppendRequest, WriteHealth, prepare, supervise_writer};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{
     AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
@@ -140,7 +140,7 @@ impl SqlEventStore {
         let head_tx = Arc::new(head_tx);
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(WriteHealth::default());
-        let writer = tokio::spawn(writer_loop(
+        let writer = tokio::spawn(supervise_writer(
             db.clone(),
             receiver,
             head_tx.clone(),
@@ -215,7 +215,13 @@ impl SqlEventStore {
     /// probes the log head lock (at most [`WRITE_PROBE_LOCK_TIMEOUT`], PostgreSQL) and answers
     /// [`StoreError::Unavailable`] while it cannot be taken or the database cannot be reached;
     /// once it can, the writer counts as healthy again (recovery needs no further append).
+    ///
+    /// While the writer task is down (it panicked and is not yet restarted), answers
+    /// [`StoreError::Unavailable`] naming the writer.
     pub async fn check_writes(&self) -> StoreResult<()> {
+        if self.inner.health.writer_down() {
+            return Err(writer_down());
+        }
         if !self.inner.health.failing() {
             return Ok(());
         }
@@ -254,6 +260,18 @@ impl SqlEventStore {
         }
     }
 
+    /// The writer task: running, restarts after panics, the last panic.
+    pub fn writer_status(&self) -> WriterStatus {
+        self.inner.health.writer_status()
+    }
+
+    /// Test hook (feature `testing`): the writer task panics on each of its next `batches`
+    /// batches, before their transaction starts (nothing of them is written).
+    #[cfg(feature = "testing")]
+    pub fn inject_writer_panics(&self, batches: u32) {
+        self.inner.health.hooks.arm_panics(batches);
+    }
+
     fn sender(&self) -> StoreResult<mpsc::Sender<AppendRequest>> {
         self.inner
             .sender
@@ -262,6 +280,11 @@ impl SqlEventStore {
             .clone()
             .ok_or(StoreError::Closed)
     }
+}
+
+/// The answer while no writer task runs.
+fn writer_down() -> StoreError {
+    StoreError::Unavailable("the event store writer task died and is being restarted".to_owned())
 }
 
 #[async_trait]
@@ -288,11 +311,25 @@ impl EventStore for SqlEventStore {
                 reply,
                 span: tracing::Span::current(),
             };
+            let health = &self.inner.health;
+            if health.writer_down() {
+                return Err(writer_down());
+            }
+            let run = health.writer_run();
             self.sender()?
                 .send(request)
                 .await
                 .map_err(|_| StoreError::Closed)?;
-            result.await.map_err(|_| StoreError::Closed)?
+            match result.await {
+                Ok(answer) => answer,
+                // The writer answers every append it takes, also at shutdown: a reply dropped
+                // unanswered means the writer task died holding it (perhaps after the commit).
+                Err(_) => {
+                    health.reply_lost(run);
+                    warn!("the event store writer task died holding this append");
+                    Err(StoreError::OutcomeUnknown)
+                }
+            }
         }
         .instrument(span)
         .await

@@ -1,19 +1,25 @@
 //! The writer task: takes the appends off the queue, groups those waiting into one batch (see
 //! the store's module docs: group commit) and answers each caller after the commit. The batch's
 //! transaction is in `group_commit.rs`; what a failed append answers, in `duplicates.rs`.
+//!
+//! The task is supervised ([`supervise_writer`]): when it panics, the appends of the batch it
+//! held answer [`StoreError::OutcomeUnknown`] (it may have died after the commit), the store
+//! reports the writer down ([`crate::SqlEventStore::check_writes`], `/ready`; new appends answer
+//! [`StoreError::Unavailable`]) and a new writer task takes over the same queue after a short,
+//! growing pause.
 
 mod duplicates;
 mod group_commit;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{Instrument as _, debug, info, info_span, warn};
+use tracing::{Instrument as _, debug, error, info, info_span, warn};
 
 use self::group_commit::run_batch;
 use super::head::publish_head;
@@ -67,9 +73,63 @@ pub(super) fn prepare(events: Vec<NewEvent>) -> StoreResult<Vec<PreparedEvent>> 
         .collect()
 }
 
-pub(super) async fn writer_loop(
+/// First pause before a writer that panicked is started again (doubled per panic in a row).
+const RESTART_PAUSE_MIN: Duration = Duration::from_millis(100);
+/// Longest pause between restarts.
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(5);
+/// A writer that ran this long before it panicked restarts after the shortest pause again.
+const RESTART_PAUSE_RESET: Duration = Duration::from_secs(60);
+
+/// Runs the writer task and starts it again when it panics, until the store shuts down (the
+/// channel closes). The queue outlives a dead writer: appends already queued are written by
+/// the next one. While no writer runs, [`WriteHealth::writer_down`] is set: appends answer
+/// [`StoreError::Unavailable`] (503) at once and readiness says so.
+pub(super) async fn supervise_writer(
     db: Db,
-    mut receiver: mpsc::Receiver<AppendRequest>,
+    receiver: mpsc::Receiver<AppendRequest>,
+    head: Arc<watch::Sender<i64>>,
+    health: Arc<WriteHealth>,
+) {
+    let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+    let mut pause = RESTART_PAUSE_MIN;
+    loop {
+        let queue = receiver.clone().lock_owned().await;
+        let started = tokio::time::Instant::now();
+        let task = tokio::spawn(writer_loop(db.clone(), queue, head.clone(), health.clone()));
+        let panic = match task.await {
+            // The channel closed: the store shut down.
+            Ok(()) => return,
+            Err(e) if e.is_panic() => panic_message(e.into_panic()),
+            Err(_cancelled) => return,
+        };
+        health.writer_died(&panic);
+        if started.elapsed() >= RESTART_PAUSE_RESET {
+            pause = RESTART_PAUSE_MIN;
+        }
+        error!(
+            panic = %panic,
+            restart_in = ?pause,
+            "event store writer task panicked; appends answer 503 until it is restarted"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RESTART_PAUSE_MAX);
+        let restarts = health.writer_restarted();
+        info!(restarts, "event store writer task restarted");
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".to_owned())
+}
+
+async fn writer_loop(
+    db: Db,
+    mut receiver: tokio::sync::OwnedMutexGuard<mpsc::Receiver<AppendRequest>>,
     head: Arc<watch::Sender<i64>>,
     health: Arc<WriteHealth>,
 ) {
@@ -90,6 +150,8 @@ pub(super) async fn writer_loop(
             }
         }
         let span = info_span!("append_batch", size = batch.len(), events);
+        #[cfg(feature = "testing")]
+        health.hooks.panic_if_armed();
         write_batch(&db, &mut conn, batch, &head, &health)
             .instrument(span)
             .await;
@@ -265,6 +327,39 @@ fn fail_batch(batch: Vec<AppendRequest>, error: &AttemptError, unknown: bool) {
 pub(super) struct WriteHealth {
     /// The last batch failed with the database unavailable (and none succeeded since).
     failing: AtomicBool,
+    /// The writer task's life: `run << 1 | down`, where `run` counts the writer's starts (0 for
+    /// the first) and `down` is set from its panic until the next start.
+    writer: AtomicU64,
+    /// The last panic of the writer task.
+    last_panic: std::sync::Mutex<Option<String>>,
+    /// Fault injection for tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub(super) hooks: TestHooks,
+}
+
+/// Fault injection into the writer task, compiled only with the `testing` feature.
+#[cfg(feature = "testing")]
+#[derive(Debug, Default)]
+pub(super) struct TestHooks {
+    /// The next this many batches panic in the writer task before their transaction starts.
+    panics: std::sync::atomic::AtomicU32,
+}
+
+#[cfg(feature = "testing")]
+impl TestHooks {
+    pub(super) fn arm_panics(&self, batches: u32) {
+        self.panics.store(batches, Ordering::SeqCst);
+    }
+
+    fn panic_if_armed(&self) {
+        let armed = self
+            .panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if armed {
+            panic!("injected writer panic (test hook)");
+        }
+    }
 }
 
 impl WriteHealth {
@@ -279,6 +374,65 @@ impl WriteHealth {
     pub(super) fn failing(&self) -> bool {
         self.failing.load(Ordering::SeqCst)
     }
+
+    /// The writer's life as an append sees it before queueing (for [`Self::reply_lost`]).
+    pub(super) fn writer_run(&self) -> u64 {
+        self.writer.load(Ordering::SeqCst)
+    }
+
+    /// No writer task runs (it panicked and is not yet restarted).
+    pub(super) fn writer_down(&self) -> bool {
+        self.writer.load(Ordering::SeqCst) & 1 == 1
+    }
+
+    /// An append queued during writer run `run` lost its reply: the writer died with it. Marks
+    /// the writer down at once (the supervisor learns it a moment later), unless it has been
+    /// restarted since.
+    pub(super) fn reply_lost(&self, run: u64) {
+        let _ = self
+            .writer
+            .compare_exchange(run & !1, run | 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    fn writer_died(&self, panic: &str) {
+        self.writer.fetch_or(1, Ordering::SeqCst);
+        *self
+            .last_panic
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(panic.to_owned());
+    }
+
+    /// A new writer task starts; returns how many restarts there have been.
+    fn writer_restarted(&self) -> u64 {
+        let state = self.writer.load(Ordering::SeqCst);
+        let restarts = (state >> 1) + 1;
+        self.writer.store(restarts << 1, Ordering::SeqCst);
+        restarts
+    }
+
+    pub(super) fn writer_status(&self) -> WriterStatus {
+        let state = self.writer.load(Ordering::SeqCst);
+        WriterStatus {
+            running: state & 1 == 0,
+            restarts: state >> 1,
+            last_panic: self
+                .last_panic
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+/// The group-commit writer task as operators see it ([`crate::SqlEventStore::writer_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterStatus {
+    /// A writer task runs (false from its panic until it is restarted).
+    pub running: bool,
+    /// How often the writer task was restarted after a panic since the store opened.
+    pub restarts: u64,
+    /// The message of its last panic.
+    pub last_panic: Option<String>,
 }
 
 /// `sqlx::Error` is not `Clone`: keep the I/O kind when there is one, the message otherwise.
