@@ -225,6 +225,21 @@ pub enum RelayState {
     Disabled,
     /// Another instance holds the relay lease and publishes (`instance` names it).
     Standby,
+    /// Stopped right before an event the store cannot read (`fault` names it): nothing after
+    /// it is published until an operator retries it (after deploying a fixed upcaster) or
+    /// skips it (with a reason, recorded).
+    Faulted,
+}
+
+/// The event the relay stopped on: its identity and why it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayFault {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub version: i64,
+    pub event_type: String,
+    pub error: String,
 }
 
 /// The broker relay as an operator sees it.
@@ -239,6 +254,9 @@ pub struct RelayStatus {
     pub published_total: u64,
     pub last_error: Option<String>,
     pub instance: String,
+    /// The event the relay is stopped on (state `faulted`).
+    #[serde(default)]
+    pub fault: Option<RelayFault>,
 }
 
 /// A page of the stream browser.

@@ -1,6 +1,7 @@
 //! The outbox relay against a real NATS JetStream (127.0.0.1:4222, or `EVENTIDE_TEST_NATS_URL`):
 //! exactly-once arrival at the reference consumer's inbox, per-stream order, re-publish after a
-//! checkpoint reset, broker outage (a private nats-server), crash mid-flight, disabled relay.
+//! checkpoint reset, broker outage (a private nats-server), crash mid-flight, disabled relay, an
+//! event the upcaster refuses (a visible fault, retried after a fix or skipped, never lost).
 //!
 //! Each test uses its own JetStream stream, subject prefix and durable consumer, and deletes the
 //! stream at the end.
@@ -38,8 +39,12 @@ struct Fixture {
 
 impl Fixture {
     async fn new(backend: Backend, url: &str) -> Self {
+        Self::with_upcasters(backend, url, UpcasterRegistry::new()).await
+    }
+
+    async fn with_upcasters(backend: Backend, url: &str, upcasters: UpcasterRegistry) -> Self {
         let test_db = TestDb::new(backend).await.expect("fresh database");
-        let store = SqlEventStore::open(test_db.db().clone(), UpcasterRegistry::new())
+        let store = SqlEventStore::open(test_db.db().clone(), upcasters)
             .await
             .expect("open store");
         let tag = Uuid::now_v7().simple().to_string();
@@ -533,4 +538,210 @@ async fn broker_outage_is_visible_and_heals_without_restart() {
     fx.cleanup(None).await;
     drop(nats);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16 item 5 (relay): an event the upcaster refuses faults the relay visibly instead of
+// making it retry forever; an operator retries it after a fix or skips it; nothing is lost.
+
+/// `Refusable` v1 events whose data says `"bad": true` are refused (the "old" upcaster).
+fn refusing_upcasters() -> UpcasterRegistry {
+    UpcasterRegistry::new().with("Refusable", 1, |data| {
+        if data.get("bad").and_then(serde_json::Value::as_bool) == Some(true) {
+            Err("the test upcaster refuses this event".to_owned())
+        } else {
+            Ok(data)
+        }
+    })
+}
+
+/// The "fixed" upcaster: every `Refusable` v1 becomes v2.
+fn fixed_upcasters() -> UpcasterRegistry {
+    UpcasterRegistry::new().with("Refusable", 1, Ok)
+}
+
+/// Appends 3 readable events, the refused one (position 4), 2 readable ones; returns the id
+/// of the refused one.
+async fn append_with_refused(store: &SqlEventStore) -> Uuid {
+    let note = |n: u32| NewEvent::new("Noted", 1, json!({ "n": n }), EventMetadata::default());
+    for n in 1..=3 {
+        store
+            .append("note-a", "note", ExpectedVersion::Any, vec![note(n)])
+            .await
+            .expect("append");
+    }
+    let refused = NewEvent::new(
+        "Refusable",
+        1,
+        json!({ "bad": true }),
+        EventMetadata::default(),
+    );
+    let refused_id = refused.event_id;
+    store
+        .append("legacy-1", "legacy", ExpectedVersion::Any, vec![refused])
+        .await
+        .expect("append the refused event");
+    for n in 4..=5 {
+        store
+            .append("note-b", "note", ExpectedVersion::Any, vec![note(n)])
+            .await
+            .expect("append");
+    }
+    refused_id
+}
+
+async fn relay_dead_letters(db: &Db) -> Vec<(String, Option<String>, Option<String>)> {
+    sqlx::query(
+        "select event_id, resolution, reason from projection_dead_letters \
+         where projection = 'relay:test' order by id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("relay dead letters")
+    .iter()
+    .map(|row| {
+        use sqlx::Row as _;
+        (
+            row.get::<String, _>(0),
+            row.get::<Option<String>, _>(1),
+            row.get::<Option<String>, _>(2),
+        )
+    })
+    .collect()
+}
+
+/// Waits until the relay is faulted on position 4 (the refused event) and checks what shows.
+async fn wait_faulted(relay: &Relay, refused_id: Uuid, published: u64) -> RelayStatus {
+    let status = wait_status(relay, "faulted on the refused event", |s| {
+        s.state == RelayState::Faulted
+    })
+    .await;
+    let fault = status.fault.clone().expect("the fault is in the status");
+    assert_eq!(fault.position, 4, "{status:?}");
+    assert_eq!(fault.event_id, refused_id, "{status:?}");
+    assert_eq!(fault.stream_id, "legacy-1");
+    assert_eq!(fault.version, 1);
+    assert_eq!(fault.event_type, "Refusable");
+    assert!(fault.error.contains("refuses this event"), "{status:?}");
+    // Everything before it was published and the checkpoint stands right before it.
+    assert_eq!(status.checkpoint, 3, "{status:?}");
+    assert_eq!(status.published_total, published, "{status:?}");
+    let shown = serde_json::to_value(&status).expect("status json");
+    assert_eq!(shown["state"], "faulted");
+    assert_eq!(shown["fault"]["position"], 4);
+    status
+}
+
+async fn unreadable_event_faults_the_relay(backend: Backend) {
+    let url = nats_url();
+    let fx = Fixture::with_upcasters(backend, &url, refusing_upcasters()).await;
+    let refused_id = append_with_refused(&fx.store).await;
+    let relay = fx.start();
+    wait_faulted(&relay, refused_id, 3).await;
+
+    // It stays faulted: no retry loop publishes past it or skips it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let still = relay.status();
+    assert_eq!(still.state, RelayState::Faulted, "{still:?}");
+    assert_eq!((still.checkpoint, still.published_total), (3, 3));
+    assert_eq!(fx.broker_messages(&url).await, 3);
+    assert_eq!(
+        relay_dead_letters(fx.db()).await,
+        vec![(refused_id.to_string(), None, None)]
+    );
+
+    // A retry with the upcaster still refusing faults on the same event again.
+    relay.retry("tester").await.expect("retry");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let letters = relay_dead_letters(fx.db()).await;
+        if letters.len() == 2 && letters[1].1.is_none() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new fault after the retry: {letters:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_faulted(&relay, refused_id, 3).await;
+    // A skip needs a reason.
+    assert!(relay.skip("  ", "tester").await.is_err());
+
+    // Skip: the relay goes on with the events after it; the refused one is never published.
+    let skipped = relay
+        .skip("legacy test event, unreadable by design", "tester")
+        .await
+        .expect("skip");
+    assert_eq!(skipped.event_id, refused_id);
+    let status = wait_caught_up(&relay, &fx.store).await;
+    assert_eq!(status.checkpoint, 6);
+    assert_eq!(status.published_total, 5, "{status:?}");
+    assert!(status.fault.is_none());
+    assert_eq!(fx.broker_messages(&url).await, 5);
+    let letters = relay_dead_letters(fx.db()).await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(letters[0].1.as_deref(), Some("retried"));
+    assert_eq!(letters[1].1.as_deref(), Some("skipped"));
+    assert_eq!(
+        letters[1].2.as_deref(),
+        Some("legacy test event, unreadable by design")
+    );
+    let applied = fx.consume_until(5).await;
+    assert!(applied.iter().all(|e| e.event_id != refused_id.to_string()));
+    // Nothing is faulted any more.
+    assert!(relay.retry("tester").await.is_err());
+    relay.shutdown().await;
+    fx.cleanup(Some(&url)).await;
+}
+
+async fn unreadable_event_is_retried_after_a_fix(backend: Backend) {
+    let url = nats_url();
+    let fx = Fixture::with_upcasters(backend, &url, refusing_upcasters()).await;
+    let refused_id = append_with_refused(&fx.store).await;
+    let relay = fx.start();
+    wait_faulted(&relay, refused_id, 3).await;
+    relay.shutdown().await;
+
+    // "Deploy" the fixed upcaster: a new store and relay on the same database. The open fault
+    // holds the new relay too until the operator retries.
+    let fixed = SqlEventStore::open(fx.db().clone(), fixed_upcasters())
+        .await
+        .expect("open the fixed store");
+    let relay = Relay::start(fixed.clone(), fx.relay_config.clone());
+    wait_faulted(&relay, refused_id, 0).await;
+    relay.retry("tester").await.expect("retry after the fix");
+    let status = wait_caught_up(&relay, &fixed).await;
+    assert_eq!(status.checkpoint, 6);
+    assert!(status.fault.is_none());
+    assert_eq!(fx.broker_messages(&url).await, 6);
+    let applied = fx.consume_until(6).await;
+    assert!(applied.iter().any(|e| e.event_id == refused_id.to_string()));
+    assert_eq!(
+        relay_dead_letters(fx.db()).await,
+        vec![(refused_id.to_string(), Some("retried".to_owned()), None)]
+    );
+    relay.shutdown().await;
+    fixed.shutdown().await;
+    fx.cleanup(Some(&url)).await;
+}
+
+#[tokio::test]
+async fn unreadable_event_faults_the_relay_until_skipped_sqlite() {
+    unreadable_event_faults_the_relay(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unreadable_event_faults_the_relay_until_skipped_postgres() {
+    unreadable_event_faults_the_relay(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn unreadable_event_is_published_after_a_fix_and_retry_sqlite() {
+    unreadable_event_is_retried_after_a_fix(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unreadable_event_is_published_after_a_fix_and_retry_postgres() {
+    unreadable_event_is_retried_after_a_fix(Backend::Postgres).await;
 }

@@ -321,6 +321,7 @@ fn render_services(state: &AppState, out: &mut String) {
         ("backing_off", domain::views::RelayState::BackingOff),
         ("disabled", domain::views::RelayState::Disabled),
         ("standby", domain::views::RelayState::Standby),
+        ("faulted", domain::views::RelayState::Faulted),
     ] {
         let _ = writeln!(
             out,

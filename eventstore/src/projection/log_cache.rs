@@ -16,12 +16,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sqlx::Row as _;
-use uuid::Uuid;
-
-use crate::envelope::{EventMetadata, RecordedEvent};
+use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
-use crate::projection::sql;
 use crate::sql_store::SqlEventStore;
 use crate::store::EventStore as _;
 use crate::upcast::is_unreadable;
@@ -59,55 +55,16 @@ impl LogCache {
     }
 
     /// `read_all(after, limit)` failed on an unreadable event: the longest readable prefix
-    /// (bisection, about log2(limit) reads) and the stand-in of the event after it.
-    async fn locate(&self, after: i64, limit: u32, mut error: StoreError) -> StoreResult<LogRead> {
-        let (mut good, mut bad) = (0_u32, limit);
-        let mut events = Vec::new();
-        while bad - good > 1 {
-            let mid = good + (bad - good) / 2;
-            match self.store.read_all(after, mid).await {
-                Ok(read) => {
-                    good = mid;
-                    events = read;
-                }
-                Err(e) if is_unreadable(&e) => {
-                    bad = mid;
-                    error = e;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let position = after + i64::from(good) + 1;
-        let event = self.stand_in(position).await?;
-        self.recent().remember(&events);
+    /// and the stand-in of the event after it ([`SqlEventStore::locate_unreadable`]).
+    async fn locate(&self, after: i64, limit: u32, error: StoreError) -> StoreResult<LogRead> {
+        let run = self.store.locate_unreadable(after, limit, error).await?;
+        self.recent().remember(&run.events);
         Ok(LogRead {
-            events,
-            unreadable: Some(Unreadable {
-                event,
-                error: error.to_string(),
+            events: run.events,
+            unreadable: run.unreadable.map(|u| Unreadable {
+                event: u.stand_in(),
+                error: u.error,
             }),
-        })
-    }
-
-    /// The identity of the event at `position` from its row, without decoding its data.
-    async fn stand_in(&self, position: i64) -> StoreResult<RecordedEvent> {
-        let row = sqlx::query(sql::EVENT_IDENTITY)
-            .bind(position)
-            .fetch_one(self.store.db().pool())
-            .await?;
-        let event_id: String = row.try_get(0)?;
-        Ok(RecordedEvent {
-            position,
-            // A row whose id is no UUID is unreadable too; the nil id still names its position.
-            event_id: Uuid::parse_str(&event_id).unwrap_or(Uuid::nil()),
-            stream_id: row.try_get(1)?,
-            stream_type: row.try_get(2)?,
-            version: row.try_get(3)?,
-            event_type: row.try_get(4)?,
-            schema_version: row.try_get(5)?,
-            data: serde_json::Value::Null,
-            metadata: EventMetadata::default(),
-            recorded_at: chrono::Utc::now(),
         })
     }
 

@@ -9,7 +9,7 @@
 
 mod log_cache;
 mod runner;
-mod sql;
+pub(crate) mod sql;
 mod status;
 
 pub use runner::{ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};

@@ -53,15 +53,18 @@
 //!
 //! - this file: [`SqlEventStore`] and its [`EventStore`] implementation;
 //! - `reads.rs`: the read side (row decoding, upcasting, subscriptions);
+//! - `unreadable.rs`: reading the log up to an event the store cannot read, and naming it;
 //! - `head.rs`: the log head (read, published in a watch, kept fresh by polling and LISTEN);
 //! - `writer/`: the group-commit writer task; `writer/group_commit.rs`: one batch's transaction;
 //!   `writer/duplicates.rs`: what a failed append answers (retries, idempotency conflicts).
 
 mod head;
 mod reads;
+mod unreadable;
 mod writer;
 
 pub use head::NOTIFY_CHANNEL;
+pub use unreadable::{ReadableRun, UnreadableEvent};
 pub use writer::{MAX_BATCH_APPENDS, MAX_BATCH_EVENTS, WriterStatus};
 
 use std::collections::VecDeque;

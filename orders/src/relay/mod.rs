@@ -13,6 +13,11 @@
 //! relay backs off (exponentially, capped) and restarts from the checkpoint; the broker drops
 //! what it already had. Without a broker URL the relay is disabled and does nothing.
 //!
+//! An event the store cannot read (an upcaster refuses it) stops the relay right before it, in
+//! state `Faulted` with the event's position and id, until an operator calls [`Relay::retry`]
+//! (after a fix) or [`Relay::skip`] (recorded with a reason); see `fault.rs`. It never retries
+//! such an event forever and never passes it by silently.
+//!
 //! Several instances on one PostgreSQL database: only the holder of the lease named after the
 //! checkpoint (`relay:nats`, see [`eventstore::lease`]) publishes; the others stand by (status
 //! `Standby`, naming the holder) and retry the lease every two seconds, so when the holder dies
@@ -22,19 +27,23 @@
 pub mod config;
 pub mod consumer;
 pub mod credentials;
+mod fault;
 mod publisher;
 mod status;
 
 use std::sync::Mutex;
 
-use domain::views::RelayStatus;
+use std::sync::Arc;
+
+use domain::views::{RelayFault, RelayStatus};
 use eventstore::lease::{self, Lease};
 use eventstore::{EventStore as _, SqlEventStore};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 pub use config::RelayConfig;
+pub use fault::RelayCommandError;
 pub use publisher::RelayError;
 
 /// A running (or disabled) relay. Dropping it stops the task at its next await point (the
@@ -44,6 +53,16 @@ pub struct Relay {
     status: watch::Receiver<RelayStatus>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// For the operator commands; `None` when the relay is disabled.
+    control: Option<Control>,
+}
+
+/// What the operator commands of a configured relay need.
+#[derive(Debug)]
+struct Control {
+    store: SqlEventStore,
+    checkpoint_name: String,
+    wake: Arc<Notify>,
 }
 
 impl Relay {
@@ -66,6 +85,7 @@ impl Relay {
                 status,
                 stop,
                 task: Mutex::new(None),
+                control: None,
             };
         };
         let (handle, status) = status::StatusHandle::new(status::starting(config.instance.clone()));
@@ -75,12 +95,47 @@ impl Relay {
             stream = %config.stream_name,
             checkpoint = %config.checkpoint_name,
         );
+        let control = Control {
+            store: store.clone(),
+            checkpoint_name: config.checkpoint_name.clone(),
+            wake: handle.wake(),
+        };
         let task = tokio::spawn(leased(store, config, url, handle, stop_rx).instrument(span));
         Relay {
             status,
             stop,
             task: Mutex::new(Some(task)),
+            control: Some(control),
         }
+    }
+
+    /// Clears the relay's fault (after deploying a fixed upcaster): it reads the event again
+    /// and publishes it, or faults on it again. Works on any instance; the lease holder
+    /// resumes within a second (at once when it is this one).
+    pub async fn retry(&self, by: &str) -> Result<(), RelayCommandError> {
+        let control = self.control.as_ref().ok_or(RelayCommandError::NotFaulted)?;
+        fault::retry(control.store.db(), &control.checkpoint_name).await?;
+        tracing::info!(relay = %control.checkpoint_name, by, "relay fault retried");
+        control.wake.notify_one();
+        Ok(())
+    }
+
+    /// Skips the event the relay faulted on: it is never published. The skip is recorded with
+    /// `reason` and `who` in the transaction that moves the checkpoint over exactly that
+    /// event; answers the skipped event.
+    pub async fn skip(&self, reason: &str, who: &str) -> Result<RelayFault, RelayCommandError> {
+        let control = self.control.as_ref().ok_or(RelayCommandError::NotFaulted)?;
+        let skipped = fault::skip(control.store.db(), &control.checkpoint_name, reason, who).await?;
+        tracing::warn!(
+            relay = %control.checkpoint_name,
+            position = skipped.position,
+            event_id = %skipped.event_id,
+            reason = reason.trim(),
+            who,
+            "relay: faulted event skipped, never published"
+        );
+        control.wake.notify_one();
+        Ok(skipped)
     }
 
     /// The current status (state, checkpoint, head, lag, published total, last error).

@@ -1,6 +1,8 @@
 //! The relay loop: read the log after the checkpoint, publish to JetStream with a window of
 //! unacknowledged publishes, await the acks in log order, move the checkpoint over the
-//! acknowledged prefix only; on any failure back off and restart from the checkpoint.
+//! acknowledged prefix only; on any failure back off and restart from the checkpoint. An event
+//! the store cannot read is no failure to retry: the relay publishes everything before it, then
+//! faults on it until an operator retries or skips it (`fault.rs`).
 
 use std::collections::VecDeque;
 use std::future::IntoFuture as _;
@@ -11,10 +13,12 @@ use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::{GetStreamErrorKind, Publish, PublishAckFuture};
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::{Client, ConnectOptions, HeaderMap};
+use domain::views::RelayFault;
+use eventstore::sql_store::UnreadableEvent;
 use eventstore::{EventStore as _, RecordedEvent, SqlEventStore, StoreError};
 use rand::Rng as _;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::config::{MIN_DUPLICATE_WINDOW, RelayConfig};
 use super::credentials::BrokerUrl;
@@ -48,6 +52,10 @@ pub enum RelayError {
     },
     #[error("event store: {0}")]
     Store(#[from] StoreError),
+    /// The store cannot read the event at `position` (an upcaster refuses it, its row does not
+    /// decode): retrying cannot help, the relay faults on it (see `fault.rs`).
+    #[error("the event at position {} (id {}) cannot be read: {}", .0.position, .0.event_id, .0.error)]
+    Unreadable(Box<UnreadableEvent>),
 }
 
 /// `err` and its sources, `: `-separated.
@@ -267,6 +275,18 @@ pub(crate) async fn run(
     let mut backoff = Backoff::new(config.backoff_min, config.backoff_max);
     let mut broker: Option<Broker> = None;
     loop {
+        // A fault left open (by this relay before a restart, or by another instance) holds the
+        // relay until an operator resolves it, also after a deployment that fixed the event.
+        match super::fault::open(store.db(), &config.checkpoint_name).await {
+            Ok(Some((_, fault))) => match faulted(&store, &config, &status, fault, &mut stop).await
+            {
+                Ok(Resume::Resolved) => {}
+                Ok(Resume::Stop) => break,
+                Err(e) => warn!(error = %e, "relay: waiting on its fault failed"),
+            },
+            Ok(None) => {}
+            Err(e) => debug!(error = %e, "relay: cannot look for an open fault; the session will"),
+        }
         let outcome = tokio::select! {
             biased;
             () = stop_requested(&mut stop) => break,
@@ -274,6 +294,28 @@ pub(crate) async fn run(
         };
         let (error, advanced) = match outcome {
             Ok(()) | Err((RelayError::Store(StoreError::Closed), _)) => break,
+            Err((RelayError::Unreadable(event), _)) => {
+                let error = url.scrub(&event.error);
+                let recorded =
+                    super::fault::record(store.db(), &config.checkpoint_name, &event, &error).await;
+                let waited = match recorded {
+                    Ok(fault) => faulted(&store, &config, &status, fault, &mut stop).await,
+                    Err(e) => Err(e),
+                };
+                match waited {
+                    Ok(Resume::Resolved) => {
+                        backoff.reset();
+                        continue;
+                    }
+                    Ok(Resume::Stop) => {
+                        status.stopped();
+                        return;
+                    }
+                    // The fault could not be recorded (the database is unavailable): back off
+                    // and read again; the event stops the relay again.
+                    Err(e) => (RelayError::Store(e), false),
+                }
+            }
             Err((error, advanced)) => (error, advanced),
         };
         if advanced {
@@ -307,6 +349,58 @@ pub(crate) async fn run(
     }
     status.stopped();
     info!("relay stopped");
+}
+
+/// How a faulted relay goes on.
+enum Resume {
+    /// The fault was retried or skipped (on any instance): run from the checkpoint again.
+    Resolved,
+    /// Shutdown was requested.
+    Stop,
+}
+
+/// The relay stopped right before the event of `fault` (recorded), which the store cannot
+/// read: shows it, and waits until an operator resolved it (polling, or woken by a command on this
+/// instance) or shutdown. Publishes nothing meanwhile.
+async fn faulted(
+    store: &SqlEventStore,
+    config: &RelayConfig,
+    status: &StatusHandle,
+    fault: RelayFault,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Resume, StoreError> {
+    let db = store.db();
+    if let Ok(checkpoint) = db.load_checkpoint(&config.checkpoint_name).await {
+        status.progress(checkpoint, 0);
+    }
+    status.head(*store.head_watch().borrow());
+    error!(
+        position = fault.position,
+        event_id = %fault.event_id,
+        stream_id = %fault.stream_id,
+        version = fault.version,
+        error = %fault.error,
+        "relay faulted: the store cannot read this event; retry after a fix or skip it"
+    );
+    status.faulted(fault);
+    let wake = status.wake();
+    loop {
+        tokio::select! {
+            biased;
+            () = stop_requested(stop) => return Ok(Resume::Stop),
+            () = wake.notified() => {}
+            () = tokio::time::sleep(super::fault::POLL_EVERY) => {}
+        }
+        match super::fault::open(db, &config.checkpoint_name).await {
+            Ok(None) => {
+                info!("relay fault resolved: resuming from the checkpoint");
+                status.resumed();
+                return Ok(Resume::Resolved);
+            }
+            Ok(Some(_)) => {}
+            Err(e) => debug!(error = %e, "relay: cannot look at its fault; still faulted"),
+        }
+    }
 }
 
 /// One connected run: connect if needed, ensure the stream, then pipeline from the checkpoint
@@ -415,21 +509,24 @@ async fn pipeline(
     let mut read_pos = progress.acked;
     // The last read found nothing and no commit happened since.
     let mut exhausted = false;
+    // The next event after the buffer cannot be read: publish up to it, then fault.
+    let mut blocked: Option<UnreadableEvent> = None;
     loop {
         // Fill the window.
         while in_flight.len() < window {
             if buffer.is_empty() {
-                if exhausted && !head_rx.has_changed().unwrap_or(true) {
+                if blocked.is_some() || (exhausted && !head_rx.has_changed().unwrap_or(true)) {
                     break;
                 }
                 let head = *head_rx.borrow_and_update();
                 status.head(head);
-                let batch = store.read_all(read_pos, config.read_batch).await?;
-                exhausted = batch.is_empty();
-                if exhausted {
+                let run = store.read_all_readable(read_pos, config.read_batch).await?;
+                blocked = run.unreadable;
+                exhausted = run.events.is_empty() && blocked.is_none();
+                if run.events.is_empty() {
                     break;
                 }
-                buffer.extend(batch);
+                buffer.extend(run.events);
             }
             let Some(event) = buffer.pop_front() else {
                 break;
@@ -461,6 +558,10 @@ async fn pipeline(
         // Caught up: everything read was acknowledged and saved. Wait for the next commit.
         if progress.acked > progress.saved {
             save(store, config, status, progress).await?;
+        }
+        // Everything before the unreadable event is acknowledged and saved: fault on it.
+        if let Some(event) = blocked.take() {
+            return Err(RelayError::Unreadable(Box::new(event)));
         }
         if head_rx.changed().await.is_err() {
             return Err(RelayError::Store(StoreError::Closed));

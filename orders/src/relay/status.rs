@@ -1,24 +1,62 @@
 //! The relay's live status ([`RelayStatus`]), shared through a `watch` channel.
 
-use domain::views::{RelayState, RelayStatus};
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use domain::views::{RelayFault, RelayState, RelayStatus};
+use tokio::sync::{Notify, watch};
 
 /// The writer side of the status, owned by the relay task.
 #[derive(Debug, Clone)]
 pub(crate) struct StatusHandle {
     tx: watch::Sender<RelayStatus>,
+    /// Wakes a faulted relay after an operator command on this instance.
+    wake: Arc<Notify>,
 }
 
 impl StatusHandle {
     pub(crate) fn new(initial: RelayStatus) -> (Self, watch::Receiver<RelayStatus>) {
         let (tx, rx) = watch::channel(initial);
-        (Self { tx }, rx)
+        (
+            Self {
+                tx,
+                wake: Arc::new(Notify::new()),
+            },
+            rx,
+        )
+    }
+
+    pub(crate) fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     pub(crate) fn connected(&self, detail: String) {
         self.tx.send_modify(|s| {
             s.state = RelayState::Connected;
             s.detail = detail;
+            s.fault = None;
+        });
+    }
+
+    /// Stopped on `fault`: an event the store cannot read.
+    pub(crate) fn faulted(&self, fault: RelayFault) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::Faulted;
+            s.detail = format!(
+                "faulted: the event at position {} (id {}, {} version {}) cannot be read; \
+                 retry after deploying a fixed upcaster, or skip it with a reason",
+                fault.position, fault.event_id, fault.stream_id, fault.version
+            );
+            s.last_error = Some(fault.error.clone());
+            s.fault = Some(fault);
+        });
+    }
+
+    /// The fault was resolved; the relay runs again from its checkpoint.
+    pub(crate) fn resumed(&self) {
+        self.tx.send_modify(|s| {
+            s.state = RelayState::BackingOff;
+            s.detail = "resuming after the fault was resolved".to_owned();
+            s.fault = None;
         });
     }
 
@@ -94,6 +132,7 @@ pub(crate) fn disabled(instance: String) -> RelayStatus {
         published_total: 0,
         last_error: None,
         instance,
+        fault: None,
     }
 }
 
@@ -108,5 +147,6 @@ pub(crate) fn starting(instance: String) -> RelayStatus {
         published_total: 0,
         last_error: None,
         instance,
+        fault: None,
     }
 }
