@@ -70,4 +70,22 @@ pub trait Projection: Send + Sync + 'static {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()>;
+
+    /// Deletes at most `limit` rows of `generation` (no generation that queries read) and
+    /// answers how many it deleted, 0 once none is left. On SQLite the runner drops an old
+    /// generation with this, each chunk in its own short transaction and write turn, so the
+    /// store's appends and the other projections take their turns in between instead of
+    /// waiting behind (or, from another connection, failing on) one long delete. The default
+    /// deletes everything at once through [`Projection::drop_generation`]; a read model that can
+    /// grow large should override it.
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        let _ = limit;
+        self.drop_generation(conn, generation).await?;
+        Ok(0)
+    }
 }

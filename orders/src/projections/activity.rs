@@ -17,13 +17,25 @@ use sqlx::AnyConnection;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::{ACTIVITY, at_us, decode, short_id, write_rows};
+use super::{ACTIVITY, GenerationTable, at_us, decode, short_id, write_rows};
 
 /// Rows the feed keeps.
 pub const ACTIVITY_KEEP: i64 = 100;
 /// Rows older than the last [`ACTIVITY_KEEP`] are deleted on events whose position is a
 /// multiple of this (one delete per 25 events instead of one per event).
 const PRUNE_EVERY: i64 = 25;
+
+/// The tables of a generation.
+const TABLES: &[GenerationTable] = &[
+    GenerationTable {
+        name: "rm_activity",
+        key: "position",
+    },
+    GenerationTable {
+        name: "rm_activity_products",
+        key: "product_id",
+    },
+];
 
 /// See the module docs. Tables: `rm_activity`, `rm_activity_products`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,7 +74,16 @@ impl Projection for ActivityProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        super::drop_tables(conn, generation, &["rm_activity", "rm_activity_products"]).await
+        super::drop_tables(conn, generation, TABLES).await
+    }
+
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        super::drop_tables_chunk(conn, generation, TABLES, limit).await
     }
 }
 

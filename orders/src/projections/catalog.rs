@@ -10,7 +10,19 @@ use eventstore::projection::Projection;
 use sqlx::AnyConnection;
 use tracing::instrument;
 
-use super::{CUSTOMERS, PRODUCTS, at_us, decode};
+use super::{CUSTOMERS, GenerationTable, PRODUCTS, at_us, decode};
+
+/// The table of a `customers` generation.
+const CUSTOMER_TABLES: &[GenerationTable] = &[GenerationTable {
+    name: "rm_customers",
+    key: "customer_id",
+}];
+
+/// The table of a `products` generation.
+const PRODUCT_TABLES: &[GenerationTable] = &[GenerationTable {
+    name: "rm_products",
+    key: "product_id",
+}];
 
 /// Customers (table `rm_customers`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,12 +93,16 @@ impl Projection for CustomersProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        sqlx::query("delete from rm_customers where generation = $1")
-            .bind(generation)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("dropping generation {generation} of rm_customers"))?;
-        Ok(())
+        super::drop_tables(conn, generation, CUSTOMER_TABLES).await
+    }
+
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        super::drop_tables_chunk(conn, generation, CUSTOMER_TABLES, limit).await
     }
 }
 
@@ -158,11 +174,15 @@ impl Projection for ProductsProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        sqlx::query("delete from rm_products where generation = $1")
-            .bind(generation)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("dropping generation {generation} of rm_products"))?;
-        Ok(())
+        super::drop_tables(conn, generation, PRODUCT_TABLES).await
+    }
+
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        super::drop_tables_chunk(conn, generation, PRODUCT_TABLES, limit).await
     }
 }

@@ -135,20 +135,58 @@ pub(crate) async fn fetch_in(
     Ok(rows)
 }
 
+/// A read-model table of one projection: its name and the primary key columns after
+/// `generation` (comma-separated), which chunked deletes select by.
+pub(crate) struct GenerationTable {
+    pub(crate) name: &'static str,
+    pub(crate) key: &'static str,
+}
+
 /// Deletes every row of `generation` from `tables` (a read model's `drop_generation`).
 pub(crate) async fn drop_tables(
     conn: &mut AnyConnection,
     generation: i64,
-    tables: &[&str],
+    tables: &[GenerationTable],
 ) -> anyhow::Result<()> {
     for table in tables {
-        sqlx::query(&format!("delete from {table} where generation = $1"))
+        sqlx::query(&format!("delete from {} where generation = $1", table.name))
             .bind(generation)
             .execute(&mut *conn)
             .await
-            .with_context(|| format!("dropping generation {generation} of {table}"))?;
+            .with_context(|| format!("dropping generation {generation} of {}", table.name))?;
     }
     Ok(())
+}
+
+/// Deletes at most `limit` rows of `generation` from `tables`, table after table (a read
+/// model's `drop_generation_chunk`); answers how many, 0 when none is left. Each delete picks
+/// its rows by primary key (the tables are `without rowid` on SQLite), with the same SQL on
+/// both backends.
+pub(crate) async fn drop_tables_chunk(
+    conn: &mut AnyConnection,
+    generation: i64,
+    tables: &[GenerationTable],
+    limit: u64,
+) -> anyhow::Result<u64> {
+    let mut deleted = 0_u64;
+    for table in tables {
+        let left = limit.saturating_sub(deleted);
+        if left == 0 {
+            break;
+        }
+        let (name, key) = (table.name, table.key);
+        let done = sqlx::query(&format!(
+            "delete from {name} where generation = $1 and ({key}) in \
+             (select {key} from {name} where generation = $1 limit $2)"
+        ))
+        .bind(generation)
+        .bind(i64::try_from(left).unwrap_or(i64::MAX))
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("dropping rows of generation {generation} of {name}"))?;
+        deleted += done.rows_affected();
+    }
+    Ok(deleted)
 }
 
 /// Deletes the rows of `table` whose `key` is one of `ids`, in `generation`.

@@ -25,8 +25,28 @@ use sqlx::AnyConnection;
 use tracing::instrument;
 
 use super::touched::TouchedOrders;
-use super::{DASHBOARD, decode};
+use super::{DASHBOARD, GenerationTable, decode};
 use fold::FoldedOrder;
+
+/// The tables of a generation.
+const TABLES: &[GenerationTable] = &[
+    GenerationTable {
+        name: "rm_dash_orders",
+        key: "order_id",
+    },
+    GenerationTable {
+        name: "rm_dash_lines",
+        key: "order_id, product_id",
+    },
+    GenerationTable {
+        name: "rm_dash_product_names",
+        key: "product_id",
+    },
+    GenerationTable {
+        name: "rm_dash_minutes",
+        key: "minute",
+    },
+];
 pub use minutes::MINUTE_US;
 use minutes::MinuteCounts;
 use products::ProductNames;
@@ -71,17 +91,16 @@ impl Projection for DashboardProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        super::drop_tables(
-            conn,
-            generation,
-            &[
-                "rm_dash_orders",
-                "rm_dash_lines",
-                "rm_dash_product_names",
-                "rm_dash_minutes",
-            ],
-        )
-        .await
+        super::drop_tables(conn, generation, TABLES).await
+    }
+
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        super::drop_tables_chunk(conn, generation, TABLES, limit).await
     }
 }
 

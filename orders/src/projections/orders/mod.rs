@@ -22,9 +22,25 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::touched::TouchedOrders;
-use super::{ORDERS, decode};
+use super::{GenerationTable, ORDERS, decode};
 use customers::CustomerNames;
 use fold::FoldedOrder;
+
+/// The tables of a generation.
+const TABLES: &[GenerationTable] = &[
+    GenerationTable {
+        name: "rm_orders",
+        key: "order_id",
+    },
+    GenerationTable {
+        name: "rm_order_lines",
+        key: "order_id, product_id",
+    },
+    GenerationTable {
+        name: "rm_order_customers",
+        key: "customer_id",
+    },
+];
 
 /// See the module docs. Tables: `rm_orders`, `rm_order_lines`, `rm_order_customers`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,12 +81,16 @@ impl Projection for OrdersProjection {
         conn: &mut AnyConnection,
         generation: i64,
     ) -> anyhow::Result<()> {
-        super::drop_tables(
-            conn,
-            generation,
-            &["rm_orders", "rm_order_lines", "rm_order_customers"],
-        )
-        .await
+        super::drop_tables(conn, generation, TABLES).await
+    }
+
+    async fn drop_generation_chunk(
+        &self,
+        conn: &mut AnyConnection,
+        generation: i64,
+        limit: u64,
+    ) -> anyhow::Result<u64> {
+        super::drop_tables_chunk(conn, generation, TABLES, limit).await
     }
 }
 

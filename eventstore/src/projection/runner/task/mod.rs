@@ -29,6 +29,8 @@ const STANDBY_POLL: Duration = Duration::from_millis(500);
 /// How often a holder waiting for work re-reads its persisted state anyway (an operator
 /// command on another instance whose wake notice got lost).
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// Rows deleted per transaction when dropping a generation on SQLite (a few milliseconds each).
+const DROP_CHUNK_ROWS: u64 = 5_000;
 
 pub(super) struct Task {
     shared: Arc<Shared>,
@@ -310,10 +312,41 @@ impl Task {
         Ok(())
     }
 
-    /// Deletes a generation's rows and checkpoint, in one transaction. On SQLite it takes its
-    /// write turn like every other writer (the store's appends queue behind it instead of
-    /// meeting a held file lock and its busy timeout).
+    /// Deletes a generation's rows and checkpoint. On SQLite the rows go first in chunks of
+    /// [`DROP_CHUNK_ROWS`], each in its own transaction and write turn (the store's appends and
+    /// the other projections take theirs in between: FIFO), so dropping a large generation
+    /// never holds the file lock for long. Then what is left and the checkpoint go in one
+    /// transaction. No query reads the generation meanwhile: it is not the live one.
     async fn drop_generation(&self, conn: &mut AnyConnection, generation: i64) -> StoreResult<()> {
+        if self.db.backend() == Backend::Sqlite {
+            let mut chunks = 0_u64;
+            loop {
+                let turn = self.db.write_turn().await;
+                let mut tx = begin(conn, &self.db).await?;
+                let deleted = match self
+                    .shared
+                    .projection
+                    .drop_generation_chunk(&mut tx, generation, DROP_CHUNK_ROWS)
+                    .await
+                {
+                    Ok(deleted) => deleted,
+                    Err(e) => {
+                        tx.rollback().await?;
+                        return Err(StoreError::Storage(sqlx::Error::Protocol(format!(
+                            "drop_generation({generation}) failed: {e:#}"
+                        ))));
+                    }
+                };
+                tx.commit().await?;
+                drop(turn);
+                if deleted == 0 {
+                    break;
+                }
+                chunks += 1;
+                tokio::task::yield_now().await;
+            }
+            debug!(generation, chunks, "old generation dropped in chunks");
+        }
         let _turn = self.db.write_turn().await;
         let mut tx = begin(conn, &self.db).await?;
         if let Err(e) = self
