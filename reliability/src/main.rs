@@ -231,7 +231,14 @@ async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         push(scenarios::postgres_restart(opts, 3).await?);
     }
     if pg && wanted(opts, "pg-terminate") {
-        push(scenarios::postgres_terminate(opts, if quick { 3 } else { 10 }).await?);
+        push(
+            scenarios::postgres_terminate(
+                opts,
+                if quick { 3 } else { 10 },
+                if quick { 1 } else { 3 },
+            )
+            .await?,
+        );
     }
     if !quick && wanted(opts, "nats") {
         push(scenarios::nats_outage(opts, Duration::from_secs(opts.nats_outage_secs)).await?);

@@ -207,30 +207,7 @@ pub async fn postgres_restart(opts: &Opts, restarts: u32) -> anyhow::Result<Row>
         let mut recoveries = Vec::new();
         for _ in 0..restarts {
             tokio::time::sleep(Duration::from_secs(4)).await;
-            let before = rig.load.ledger.counts().1;
-            let t = Instant::now();
-            let status = tokio::process::Command::new("pg_ctlcluster")
-                .args(["--skip-systemctl-redirect"])
-                .args(opts.pg_cluster.split_whitespace())
-                .arg("restart")
-                .status()
-                .await
-                .context("cannot run pg_ctlcluster")?;
-            anyhow::ensure!(status.success(), "pg_ctlcluster restart failed: {status}");
-            // Recovered when commands are acknowledged again.
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while rig.load.ledger.counts().1 <= before + 5 {
-                anyhow::ensure!(
-                    Instant::now() < deadline,
-                    "no command acknowledged for 120 s after the restart"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            recoveries.push(t.elapsed());
-            anyhow::ensure!(
-                rig.server.alive(),
-                "the server exited after the database restart"
-            );
+            recoveries.push(restart_postgres(opts, &mut rig).await?);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         rig.stop_load(workers).await;
@@ -244,16 +221,47 @@ pub async fn postgres_restart(opts: &Opts, restarts: u32) -> anyhow::Result<Row>
     Ok(row)
 }
 
+/// Restarts the PostgreSQL cluster (`pg_ctlcluster restart`) under the rig's load and waits
+/// until commands are acknowledged again; answers how long that took.
+async fn restart_postgres(opts: &Opts, rig: &mut Rig) -> anyhow::Result<Duration> {
+    let before = rig.load.ledger.counts().1;
+    let t = Instant::now();
+    let status = tokio::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect"])
+        .args(opts.pg_cluster.split_whitespace())
+        .arg("restart")
+        .status()
+        .await
+        .context("cannot run pg_ctlcluster")?;
+    anyhow::ensure!(status.success(), "pg_ctlcluster restart failed: {status}");
+    // Recovered when commands are acknowledged again.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rig.load.ledger.counts().1 <= before + 5 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no command acknowledged for 120 s after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = t.elapsed();
+    anyhow::ensure!(
+        rig.server.alive(),
+        "the server exited after the database restart"
+    );
+    Ok(took)
+}
+
 /// Scenario 11 (database faults a client must not see): under load, every backend of the
-/// server's database is terminated `rounds` times (`pg_terminate_backend`), then another session
-/// holds the log head row lock for a few seconds. The load generator does not retry 5xx: it
-/// counts them. Pass: no 5xx except 503s with `Retry-After` (documented: the store is
-/// unavailable or a commit's outcome is unknown), `/ready` is not ready while the lock is held
-/// and ready again after, no projection faulted, nothing lost or duplicated.
-pub async fn postgres_terminate(opts: &Opts, rounds: u32) -> anyhow::Result<Row> {
+/// server's database is terminated `rounds` times (`pg_terminate_backend`), PostgreSQL itself is
+/// restarted `restarts` times, then another session holds the log head row lock for a few
+/// seconds. The load generator does not retry 5xx: it counts them. Pass: no 5xx except 503s
+/// with `Retry-After` (documented: the store is unavailable or a commit's outcome is unknown),
+/// `/ready` is not ready while the lock is held and ready again after, no projection faulted,
+/// nothing lost or duplicated.
+pub async fn postgres_terminate(opts: &Opts, rounds: u32, restarts: u32) -> anyhow::Result<Row> {
     let mut rig = Rig::new(opts, "pgterminate", true, None).await?;
     let mut row = Row::new(format!(
-        "11 PostgreSQL backends terminated x{rounds} + head lock"
+        "11 PostgreSQL backends terminated x{rounds}, restarted x{restarts} + head lock (no 5xx retries)"
     ));
     let result = async {
         rig.start().await?;
@@ -272,6 +280,14 @@ pub async fn postgres_terminate(opts: &Opts, rounds: u32) -> anyhow::Result<Row>
             .await
             .context("pg_terminate_backend")?;
             terminated += n;
+        }
+        // PostgreSQL restarted under load: every connection of the server (writer, pool,
+        // LISTEN, leases) and the rig's own pool go at once, and new ones are refused until it
+        // is up again.
+        let mut recoveries = Vec::new();
+        for _ in 0..restarts {
+            tokio::time::sleep(Duration::from_millis(rand::rng().random_range(1000..2000))).await;
+            recoveries.push(restart_postgres(opts, &mut rig).await?);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         // Another session holds the log head (an operator's open transaction).
@@ -301,7 +317,11 @@ pub async fn postgres_terminate(opts: &Opts, rounds: u32) -> anyhow::Result<Row>
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         rig.stop_load(workers).await;
-        row.recovery = format!("{} after the lock", secs(recovered));
+        row.recovery = format!(
+            "{} after the lock; restarts {}",
+            secs(recovered),
+            recovery_summary(&mut recoveries)
+        );
         row.note(format!(
             "{terminated} backends terminated; /ready {} while the head was locked, {} after",
             ready_locked.map_or("unreachable".into(), |s| s.to_string()),
