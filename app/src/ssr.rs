@@ -1,10 +1,11 @@
 //! Server-only adapter behind the server functions: each is one call of the application layer
 //! (`orders::application`), like the REST handlers. This file only takes the request's context
-//! (the same [`RequestContext`] rule as REST: correlation id from the request, the acting user,
-//! the version the page showed, the form's idempotency key) and maps the application's error
-//! with `From` (which also sets the response's HTTP status).
+//! (the same [`RequestContext`] rule as REST: correlation id from the request, the principal of
+//! its session cookie through [`Application::authenticate`], the version the page showed, the
+//! form's idempotency key) and maps the application's error with `From` (which also sets the
+//! response's HTTP status). Who may do what is the application layer's decision.
 
-use std::sync::Arc;
+use std::net::IpAddr;
 
 use domain::requests::{self, ListOrders, ListStreams};
 use domain::values::Money;
@@ -16,34 +17,20 @@ use http::HeaderMap;
 use http::request::Parts;
 use leptos::prelude::*;
 use orders::application::{
-    Accepted, AppError, Application, CorrelationId, ErrorKind, RequestContext,
+    Accepted, AppError, Application, ClientIp, CorrelationId, RequestContext,
 };
+use tower_sessions_core::Session;
 use uuid::Uuid;
 
 use crate::api::commands::OrderTransition;
 use crate::error::UiError;
-
-/// Decides who is an administrator; implemented by the server (which owns the token and sessions).
-pub trait AdminGate: Send + Sync + 'static {
-    /// Whether these request headers carry a valid admin session or token.
-    fn is_admin(&self, headers: &HeaderMap) -> bool;
-    /// A `Set-Cookie` value starting a session when `token` is right.
-    fn login(&self, token: &str) -> Option<http::HeaderValue>;
-    /// A `Set-Cookie` value ending the session these headers carry.
-    fn logout(&self, headers: &HeaderMap) -> http::HeaderValue;
-}
 
 /// Everything the server functions use, provided as Leptos context by the server.
 #[derive(Clone)]
 pub struct UiServices {
     /// Every use case.
     pub app: Application,
-    /// The admin credential check.
-    pub admin: Arc<dyn AdminGate>,
 }
-
-/// Who operator actions from the admin panel are recorded as.
-const ADMIN: &str = "admin";
 
 impl From<AppError> for UiError {
     /// The UI's form of the application's error, with the same code; sets the server
@@ -73,54 +60,48 @@ fn services() -> Result<UiServices, UiError> {
     })
 }
 
-fn headers() -> HeaderMap {
+fn parts() -> Option<Parts> {
     use_context::<Parts>()
-        .map(|parts| parts.headers)
-        .unwrap_or_default()
 }
 
-/// The application and this request's context, with the version the page showed.
-fn context(expected_version: Option<i64>) -> Result<(Application, RequestContext), UiError> {
-    let services = services()?;
-    let parts = use_context::<Parts>();
-    let headers = parts.as_ref().map(|p| &p.headers);
+/// The request's session (the server's session layer puts it in the extensions).
+fn session() -> Result<Session, UiError> {
+    parts()
+        .and_then(|p| p.extensions.get::<Session>().cloned())
+        .ok_or_else(|| AppError::internal("server function", "no session layer").into())
+}
+
+/// The application and this request's context (its principal from the session), with the
+/// version the page showed.
+async fn context(expected_version: Option<i64>) -> Result<(Application, RequestContext), UiError> {
+    let app = app()?;
+    let parts = parts();
     let empty = HeaderMap::new();
-    let headers = headers.unwrap_or(&empty);
+    let headers = parts.as_ref().map_or(&empty, |p| &p.headers);
     let correlation = parts
         .as_ref()
         .and_then(|p| p.extensions.get::<CorrelationId>().copied());
-    let is_admin = services.admin.is_admin(headers);
-    let ctx = RequestContext::from_headers(headers, correlation, is_admin)?
+    let session = parts.as_ref().and_then(|p| p.extensions.get::<Session>());
+    let principal = app.authenticate(headers, session).await?;
+    let ctx = RequestContext::from_headers(headers, correlation, principal)?
         .with_expected_version(expected_version);
-    Ok((services.app, ctx))
+    Ok((app, ctx))
 }
 
 fn reply(accepted: Accepted) -> CommandReply {
     accepted.reply
 }
 
-fn require_admin() -> Result<Application, UiError> {
-    let s = services()?;
-    if s.admin.is_admin(&headers()) {
-        Ok(s.app)
-    } else {
-        Err(AppError::new(
-            ErrorKind::Unauthorized,
-            "unauthorized",
-            "Please log in as an administrator.",
-        )
-        .into())
-    }
-}
-
 // ---- queries ----
 
 pub async fn dashboard(min_position: Option<i64>) -> Result<Fresh<DashboardStats>, UiError> {
-    Ok(app()?.dashboard(min_position).await?)
+    let (app, ctx) = context(None).await?;
+    Ok(app.dashboard(&ctx, min_position).await?)
 }
 
 pub async fn activity() -> Result<Vec<ActivityEntry>, UiError> {
-    Ok(app()?.activity(None, None).await?.data)
+    let (app, ctx) = context(None).await?;
+    Ok(app.activity(&ctx, None, None).await?.data)
 }
 
 pub async fn orders(
@@ -129,6 +110,7 @@ pub async fn orders(
     cursor: Option<String>,
     min_position: Option<i64>,
 ) -> Result<Fresh<OrderPage>, UiError> {
+    let (app, ctx) = context(None).await?;
     let filter = ListOrders {
         status,
         customer,
@@ -136,15 +118,17 @@ pub async fn orders(
         limit: None,
         min_position,
     };
-    Ok(app()?.list_orders(filter).await?)
+    Ok(app.list_orders(&ctx, filter).await?)
 }
 
 pub async fn order(id: Uuid, min_position: Option<i64>) -> Result<Fresh<OrderDetail>, UiError> {
-    Ok(app()?.order(id, min_position).await?)
+    let (app, ctx) = context(None).await?;
+    Ok(app.order(&ctx, id, min_position).await?)
 }
 
 pub async fn customers(min_position: Option<i64>) -> Result<Vec<CustomerView>, UiError> {
-    Ok(app()?.customers(min_position).await?.data)
+    let (app, ctx) = context(None).await?;
+    Ok(app.customers(&ctx, min_position).await?.data)
 }
 
 pub async fn products(min_position: Option<i64>) -> Result<Vec<ProductView>, UiError> {
@@ -156,31 +140,36 @@ pub async fn streams(
     prefix: Option<String>,
     after: Option<String>,
 ) -> Result<Vec<StreamView>, UiError> {
+    let (app, ctx) = context(None).await?;
     let filter = ListStreams {
         stream_type,
         prefix,
         after,
         limit: None,
     };
-    Ok(app()?.streams(filter).await?.streams)
+    Ok(app.streams(&ctx, filter).await?.streams)
 }
 
 pub async fn stream_events(stream_id: String) -> Result<Vec<EventView>, UiError> {
+    let (app, ctx) = context(None).await?;
     let limit = Some(orders::application::MAX_PAGE);
-    Ok(app()?.stream_events(&stream_id, None, limit).await?)
+    Ok(app.stream_events(&ctx, &stream_id, None, limit).await?)
 }
 
 pub async fn correlated_events(correlation_id: Uuid) -> Result<Vec<EventView>, UiError> {
+    let (app, ctx) = context(None).await?;
     let limit = Some(orders::application::MAX_PAGE);
-    Ok(app()?.correlated(correlation_id, limit).await?)
+    Ok(app.correlated(&ctx, correlation_id, limit).await?)
 }
 
 pub async fn projections() -> Result<Vec<ProjectionStatus>, UiError> {
-    Ok(app()?.projections())
+    let (app, ctx) = context(None).await?;
+    Ok(app.projections(&ctx)?)
 }
 
 pub async fn relay() -> Result<RelayStatus, UiError> {
-    Ok(app()?.relay_status())
+    let (app, ctx) = context(None).await?;
+    Ok(app.relay_status(&ctx)?)
 }
 
 // ---- commands ----
@@ -189,7 +178,7 @@ pub async fn place_order(
     order: requests::PlaceOrder,
     idempotency_key: Option<String>,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(None)?;
+    let (app, ctx) = context(None).await?;
     let ctx = ctx.with_idempotency_key(idempotency_key)?;
     Ok(reply(app.place_order(&ctx, order).await?))
 }
@@ -200,7 +189,7 @@ pub async fn add_item(
     product_id: Uuid,
     quantity: u32,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     let input = requests::AddItem {
         product_id,
         quantity: i64::from(quantity),
@@ -213,7 +202,7 @@ pub async fn remove_item(
     expected: i64,
     product_id: Uuid,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     Ok(reply(app.remove_item(&ctx, order_id, product_id).await?))
 }
 
@@ -223,7 +212,7 @@ pub async fn change_quantity(
     product_id: Uuid,
     quantity: u32,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     let input = requests::ChangeQuantity {
         quantity: i64::from(quantity),
     };
@@ -238,7 +227,7 @@ pub async fn transition_order(
     expected: i64,
     transition: OrderTransition,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     let accepted = match transition {
         OrderTransition::Confirm => app.confirm(&ctx, order_id).await,
         OrderTransition::Deliver => app.deliver(&ctx, order_id).await,
@@ -261,7 +250,7 @@ pub async fn transition_order(
 }
 
 pub async fn register_customer(name: String, email: String) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(None)?;
+    let (app, ctx) = context(None).await?;
     let input = requests::RegisterCustomer {
         customer_id: None,
         name,
@@ -276,7 +265,7 @@ pub async fn create_product(
     name: String,
     price: String,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(None)?;
+    let (app, ctx) = context(None).await?;
     let price_cents = Money::parse(&price).map_err(AppError::from)?.cents();
     let input = requests::CreateProduct {
         product_id: None,
@@ -293,64 +282,90 @@ pub async fn reprice_product(
     expected: i64,
     price: String,
 ) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     let price_cents = Money::parse(&price).map_err(AppError::from)?.cents();
     let input = requests::RepriceProduct { price_cents };
     Ok(reply(app.reprice(&ctx, product_id, input).await?))
 }
 
 pub async fn discontinue_product(product_id: Uuid, expected: i64) -> Result<CommandReply, UiError> {
-    let (app, ctx) = context(Some(expected))?;
+    let (app, ctx) = context(Some(expected)).await?;
     Ok(reply(app.discontinue(&ctx, product_id).await?))
+}
+
+// ---- identity ----
+
+fn client_ip() -> Option<IpAddr> {
+    parts()?.extensions.get::<ClientIp>().map(|c| c.0)
+}
+
+pub async fn me() -> Result<Option<domain::views::Viewer>, UiError> {
+    let (_, ctx) = context(None).await?;
+    Ok(ctx.principal.as_ref().map(|p| p.viewer()))
+}
+
+pub async fn sign_in(username: String, password: String) -> Result<domain::views::Viewer, UiError> {
+    let input = requests::SignIn { username, password };
+    Ok(app()?.sign_in(input, client_ip(), &session()?).await?)
+}
+
+pub async fn sign_up(
+    username: String,
+    password: String,
+    name: String,
+    email: String,
+) -> Result<domain::views::Viewer, UiError> {
+    let (app, ctx) = context(None).await?;
+    let input = requests::SignUp {
+        username,
+        password,
+        name,
+        email,
+    };
+    Ok(app.sign_up(&ctx, input, &session()?).await?)
+}
+
+pub async fn sign_out() -> Result<(), UiError> {
+    Ok(app()?.sign_out(&session()?).await?)
 }
 
 // ---- admin ----
 
 pub async fn admin_session() -> Result<bool, UiError> {
-    Ok(services()?.admin.is_admin(&headers()))
+    let (_, ctx) = context(None).await?;
+    Ok(ctx
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.role == domain::account::Role::Admin))
 }
 
 pub async fn admin_login(token: String) -> Result<(), UiError> {
-    let cookie = services()?.admin.login(&token).ok_or_else(|| {
-        UiError::from(AppError::new(
-            ErrorKind::Unauthorized,
-            "unauthorized",
-            "Please log in as an administrator.",
-        ))
-    })?;
-    set_cookie(cookie);
+    app()?.sign_in_with_admin_token(&token, &session()?).await?;
     Ok(())
 }
 
 pub async fn admin_logout() -> Result<(), UiError> {
-    set_cookie(services()?.admin.logout(&headers()));
-    Ok(())
-}
-
-fn set_cookie(cookie: http::HeaderValue) {
-    match use_context::<leptos_axum::ResponseOptions>() {
-        Some(response) => response.insert_header(http::header::SET_COOKIE, cookie),
-        None => tracing::error!("no response options in the server function context"),
-    }
+    sign_out().await
 }
 
 pub async fn rebuild(name: Option<String>) -> Result<(), UiError> {
-    let app = require_admin()?;
+    let (app, ctx) = context(None).await?;
     match name {
-        Some(name) => app.rebuild(&name, ADMIN).await.map(|_| ())?,
-        None => app.rebuild_all(ADMIN).await.map(|_| ())?,
+        Some(name) => app.rebuild(&ctx, &name).await.map(|_| ())?,
+        None => app.rebuild_all(&ctx).await.map(|_| ())?,
     }
     Ok(())
 }
 
 pub async fn retry(name: String) -> Result<(), UiError> {
-    require_admin()?.retry(&name, ADMIN).await?;
+    let (app, ctx) = context(None).await?;
+    app.retry(&ctx, &name).await?;
     Ok(())
 }
 
 pub async fn skip(name: String, reason: String) -> Result<(), UiError> {
-    require_admin()?
-        .skip(&name, requests::SkipEvent { reason }, ADMIN)
+    let (app, ctx) = context(None).await?;
+    app.skip(&ctx, &name, requests::SkipEvent { reason })
         .await?;
     Ok(())
 }

@@ -25,6 +25,8 @@ const CLIENTS: [usize; 2] = [1, 500];
 /// The release server binary, started on a free port with a fresh data directory or database
 /// (rate limit off, no Origin header sent, so websockets are accepted as non-browser clients).
 pub struct Server {
+    /// The bootstrap admin token the server was started with (websockets send it too).
+    pub admin_token: String,
     pub base: String,
     pub host: String,
     pub http: reqwest::Client,
@@ -59,8 +61,12 @@ impl Server {
             Backend::Sqlite => None,
             Backend::Postgres => Some(pg.fresh_db(backend, "server").await?),
         };
+        // Commands need a signed-in user: the bench acts as the bootstrap admin (its token).
+        let admin_token = format!("bench-{}", Uuid::now_v7().simple());
         let mut command = tokio::process::Command::new(&bin);
         command
+            .arg("--admin-token")
+            .arg(&admin_token)
             .arg("--addr")
             .arg(&host)
             .arg("--data-dir")
@@ -77,11 +83,18 @@ impl Server {
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {admin_token}"))?,
+        );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
+            .default_headers(auth)
             .build()?;
         let server = Self {
+            admin_token,
             base: format!("http://{host}"),
             host,
             http,
@@ -180,8 +193,18 @@ struct FrameChange<'a> {
     position: i64,
 }
 
-async fn client(host: &str, arrivals: Arrivals, ready: oneshot::Sender<()>) -> anyhow::Result<()> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{host}/ws"))
+async fn client(
+    host: &str,
+    token: &str,
+    arrivals: Arrivals,
+    ready: oneshot::Sender<()>,
+) -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = format!("ws://{host}/ws").into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .context("websocket connect")?;
     ws.send(Message::Text(
@@ -249,7 +272,10 @@ async fn measure(
             let (ready, is_ready) = oneshot::channel();
             let host = server.host.clone();
             let a2 = a.clone();
-            tasks.push(tokio::spawn(async move { client(&host, a2, ready).await }));
+            let token = server.admin_token.clone();
+            tasks.push(tokio::spawn(async move {
+                client(&host, &token, a2, ready).await
+            }));
             tokio::time::timeout(Duration::from_secs(30), is_ready)
                 .await
                 .context("a websocket client was not subscribed in time")?

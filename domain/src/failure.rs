@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Conflict,
     /// A business rule said no (422).
     Rejected,
+    /// Too many attempts; wait for `Retry-After` (429).
+    Throttled,
     /// The server cannot do it right now; try again later (503).
     Unavailable,
     /// The database is out of space (507).
@@ -38,6 +40,7 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::Rejected => 422,
+            Self::Throttled => 429,
             Self::Unavailable => 503,
             Self::StorageFull => 507,
             Self::Internal => 500,

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::account::{Account, Username};
 use crate::aggregate::Aggregate;
 use crate::customer::Customer;
 use crate::error::ValidationError;
@@ -77,6 +78,24 @@ id_type!(
     /// Identifies a product; its stream is `product-<id>`.
     ProductId
 );
+id_type!(
+    /// Identifies an account; its stream is `account-<id>`. Derived from the username.
+    AccountId
+);
+
+/// UUID v5 namespace of account ids.
+const ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3d6e_91a4_0b7c_5f28_a1e3_6c49_d20f_8b57);
+
+impl AccountId {
+    /// The id of the account with this username (the same on every instance, so the event
+    /// store's "stream must not exist" makes usernames unique).
+    pub fn for_username(username: &Username) -> Self {
+        Self(Uuid::new_v5(
+            &ACCOUNT_NAMESPACE,
+            username.as_str().as_bytes(),
+        ))
+    }
+}
 
 /// The aggregate type a stream belongs to: the prefix of its id (`order` in `order-<uuid>`), the
 /// same as the aggregate's [`Aggregate::STREAM_TYPE`] (the `stream_type` stored with its events).
@@ -88,11 +107,13 @@ pub enum StreamKind {
     Customer,
     /// [`Product`] streams.
     Product,
+    /// [`Account`] streams.
+    Account,
 }
 
 impl StreamKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Order, Self::Customer, Self::Product];
+    pub const ALL: [Self; 4] = [Self::Order, Self::Customer, Self::Product, Self::Account];
 
     /// The prefix of this kind's stream ids, e.g. `"order"`.
     pub const fn as_str(self) -> &'static str {
@@ -100,6 +121,7 @@ impl StreamKind {
             Self::Order => <Order as Aggregate>::STREAM_TYPE,
             Self::Customer => <Customer as Aggregate>::STREAM_TYPE,
             Self::Product => <Product as Aggregate>::STREAM_TYPE,
+            Self::Account => <Account as Aggregate>::STREAM_TYPE,
         }
     }
 

@@ -10,6 +10,7 @@
 #[macro_use]
 mod macros;
 
+pub mod account;
 pub mod aggregate;
 pub mod customer;
 pub mod error;
@@ -26,4 +27,4 @@ pub mod views;
 
 pub use aggregate::{Aggregate, DomainEvent, execute, parse_stream_id, replay, replay_from};
 pub use error::{DomainError, ValidationError};
-pub use ids::{CustomerId, OrderId, ProductId};
+pub use ids::{AccountId, CustomerId, OrderId, ProductId};

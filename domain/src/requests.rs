@@ -146,3 +146,55 @@ pub struct ListStreams {
     #[serde(default)]
     pub limit: Option<u32>,
 }
+
+// ---- identity ----
+
+/// Sign up as a customer: opens the account and registers its customer together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUp {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// Sign in with a username and password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+}
+
+/// An admin creates a staff or admin account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    pub display_name: String,
+    /// `staff` or `admin` (customers sign up themselves).
+    pub role: String,
+}
+
+/// An admin changes an account's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: String,
+}
+
+/// An admin disables an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableUser {
+    pub reason: String,
+}
+
+/// Create a personal API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: String,
+}

@@ -153,6 +153,12 @@ pub struct EventView {
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
     pub user_id: Option<String>,
+    /// The acting user's display name and role when the event was recorded (events of
+    /// authenticated requests; older events have none).
+    #[serde(default)]
+    pub user_name: Option<String>,
+    #[serde(default)]
+    pub user_role: Option<String>,
 }
 
 /// A stream in the audit browser.
@@ -272,4 +278,50 @@ pub struct StreamPage {
 pub struct RebuildAccepted {
     pub projection: String,
     pub generation: i64,
+}
+
+// ---- identity ----
+
+/// Who is signed in (`GET /api/auth/me`, the UI's navigation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub username: String,
+    pub display_name: String,
+    pub role: crate::account::Role,
+    /// The customer a customer account acts for.
+    pub customer_id: Option<Uuid>,
+}
+
+impl Viewer {
+    /// Whether this user may do `capability` (the same policy the server applies).
+    pub fn can(&self, capability: crate::account::Capability) -> bool {
+        self.role.can(capability)
+    }
+}
+
+/// An account in the admin's user list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub username: String,
+    pub display_name: String,
+    pub role: crate::account::Role,
+    pub customer_id: Option<Uuid>,
+    pub disabled: bool,
+    pub version: i64,
+}
+
+/// One of the caller's API tokens (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub id: Uuid,
+    pub name: String,
+    /// `Authorization: Bearer <token>`; not stored, shown once.
+    pub token: String,
 }

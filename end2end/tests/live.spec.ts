@@ -1,10 +1,12 @@
-import { test, expect, Browser, Page } from "@playwright/test";
+import { test, expect, signInAsAdmin } from "./fixtures";
+import { Browser, Page } from "@playwright/test";
 import { createCustomer, createProduct, gotoHydrated, unique } from "./helpers";
 
 /** A page in a browser context of its own, hydrated and connected to the live websocket, with a
  *  marker on `window` that a reload would lose. */
 async function watcher(browser: Browser, path: string): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
+  await signInAsAdmin(page);
   await gotoHydrated(page, path);
   await expect(page.locator('.status[data-live="true"]')).toBeVisible();
   await page.evaluate(() => ((window as any).__sameDocument = true));

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, signInAsAdmin } from "./fixtures";
 import { gotoHydrated } from "./helpers";
 
 test("the page is rendered on the server, before any script runs", async ({ request }) => {

@@ -1,4 +1,5 @@
-import { test, expect, Locator, Page } from "@playwright/test";
+import { test, expect, signInAsAdmin } from "./fixtures";
+import { Locator, Page } from "@playwright/test";
 import { createCustomer, createProduct, gotoHydrated, screenshot, unique } from "./helpers";
 
 /** Selects the option whose text contains `text` (waits until it is listed). */
@@ -87,14 +88,17 @@ test("an order placed in one browser appears in another's list and dashboard wit
   await createProduct(request, product, 500);
 
   const watcher = await (await browser.newContext()).newPage();
+  await signInAsAdmin(watcher);
   await gotoHydrated(watcher, "/orders");
   await expect(watcher.locator('.status[data-live="true"]')).toBeVisible();
   const dashboard = await (await browser.newContext()).newPage();
+  await signInAsAdmin(dashboard);
   await gotoHydrated(dashboard, "/");
   await expect(dashboard.locator('.status[data-live="true"]')).toBeVisible();
   const draftCount = Number(await dashboard.getByTestId("status-draft").locator(".value").innerText());
 
   const actor = await (await browser.newContext()).newPage();
+  await signInAsAdmin(actor);
   const id = await placeOrderInUi(actor, who, [[product, 2]]);
 
   await expect(watcher.locator(`tr[data-order-id="${id}"]`)).toBeVisible();
@@ -110,6 +114,7 @@ test("two tabs editing the same draft: the second sees a conflict and the fresh 
   await createProduct(request, product, 300);
   const context = await browser.newContext();
   const first = await context.newPage();
+  await signInAsAdmin(first);
   const id = await placeOrderInUi(first, who, [[product, 1]]);
   const second = await context.newPage();
   await gotoHydrated(second, `/orders/${id}`);
@@ -156,16 +161,15 @@ test("audit time travel shows an earlier state of an order", async ({ page, requ
   await screenshot(page, "time-travel");
 });
 
-test("admin: login required, rebuild shows progress to completion, orders unchanged, logout locks", async ({ page, request }) => {
+test("admin: login required, rebuild shows progress to completion, orders unchanged, logout locks", async ({ page, request, anonymous }) => {
+  await page.context().clearCookies();
   const who = `Alan ${unique()}`;
   await createCustomer(request, who);
-  await gotoHydrated(page, "/orders");
-  await expect(page.getByTestId("orders-table")).toBeVisible();
   const before = await (await request.get("/api/orders?limit=100")).json();
 
   await gotoHydrated(page, "/admin");
   await expect(page.getByRole("form", { name: "Admin login" })).toBeVisible();
-  expect((await request.post("/api/projections/orders/rebuild")).status()).toBe(401);
+  expect((await anonymous.post("/api/projections/orders/rebuild")).status()).toBe(401);
   await page.getByLabel("Admin token").fill("wrong-token");
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByRole("alert")).toContainText(/log in/i);

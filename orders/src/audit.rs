@@ -6,6 +6,14 @@ use eventstore::{RecordedEvent, StreamInfo};
 
 /// A stored event as the audit timeline shows it.
 pub fn event_view(e: RecordedEvent) -> EventView {
+    let extra = |key: &str| {
+        e.metadata
+            .extra
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let (user_name, user_role) = (extra("user_name"), extra("role"));
     EventView {
         event_id: e.event_id,
         event_type: e.event_type,
@@ -19,6 +27,8 @@ pub fn event_view(e: RecordedEvent) -> EventView {
         correlation_id: e.metadata.correlation_id,
         causation_id: e.metadata.causation_id,
         user_id: e.metadata.user_id,
+        user_name,
+        user_role,
     }
 }
 

@@ -96,7 +96,9 @@ async fn unreadable_event(backend: Backend) -> anyhow::Result<()> {
         .bind(bad_at)
         .fetch_one(env.db().pool())
         .await?;
-    match app.stream_events(&stream, None, None).await {
+    let admin =
+        orders::application::RequestContext::acting_as(orders::identity::Principal::system("test"));
+    match app.stream_events(&admin, &stream, None, None).await {
         Err(e) => {
             assert_eq!(e.code, "event_unreadable", "{e:?}");
             assert!(

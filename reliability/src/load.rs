@@ -109,11 +109,19 @@ pub struct Api {
 }
 
 impl Api {
+    /// A client acting as the bootstrap admin: every request carries the admin token (commands
+    /// need a signed-in user).
     pub fn new(base: String, admin_token: String) -> anyhow::Result<Self> {
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {admin_token}"))?,
+        );
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .pool_max_idle_per_host(64)
+                .default_headers(auth)
                 .build()?,
             base,
             admin_token,

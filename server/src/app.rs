@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::security::admin::AdminAuth;
+use crate::security::admin::AdminToken;
 use crate::security::connections::ConnectionLimiter;
 use crate::security::host::AllowedHosts;
 use crate::security::rate_limit::RateLimiter;
@@ -103,11 +103,7 @@ impl Application {
             },
         );
         let live = LiveHub::start(db.clone(), &runner, HubConfig::default());
-        let admin = AdminAuth::load_or_create(
-            config.admin_token.as_deref(),
-            &config.data_dir,
-            config.secure_cookies,
-        )?;
+        let admin = AdminToken::load_or_create(config.admin_token.as_deref(), &config.data_dir)?;
         let (stopping, stopping_rx) = watch::channel(false);
 
         let listener = TcpListener::bind(config.addr)
@@ -139,6 +135,7 @@ impl Application {
             ws_messages_per_sec: config.ws_messages_per_sec,
             ws_messages_burst: config.ws_messages_burst,
             ws_status_interval: Duration::from_secs(1),
+            secure_cookies: config.secure_cookies,
         };
         let metrics = Arc::new(Metrics::default());
         let relay = Arc::new(relay);
@@ -148,7 +145,12 @@ impl Application {
             runner.clone(),
             relay.clone(),
             metrics.clone(),
-        );
+        )
+        .with_admin_token(Some(admin.secret().to_owned()));
+        app.ensure_bootstrap_admin()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {}", e.message))?;
+        crate::security::session::spawn_cleanup(db.clone(), Duration::from_secs(15 * 60));
         let state = AppState {
             db: Arc::new(db),
             store,
@@ -156,7 +158,6 @@ impl Application {
             runner,
             relay,
             live,
-            admin: Arc::new(admin),
             metrics,
             rate_limiter: Arc::new(RateLimiter::new(
                 config.rate_limit_per_sec,

@@ -61,6 +61,8 @@ struct Inner {
     http_requests: BTreeMap<(String, String, u16), u64>,
     http_latency: BTreeMap<(String, String), Histogram>,
     commands: BTreeMap<(String, String), u64>,
+    /// Refusals of the access policy by action and code (both static strings: bounded).
+    refused: BTreeMap<(&'static str, &'static str), u64>,
     command_latency: BTreeMap<String, Histogram>,
 }
 
@@ -76,6 +78,10 @@ pub struct Metrics {
 impl orders::application::CommandObserver for Metrics {
     fn command(&self, command: &'static str, outcome: &str, elapsed: Duration) {
         Metrics::command(self, command, outcome, elapsed);
+    }
+
+    fn refused(&self, action: &'static str, code: &'static str) {
+        Metrics::refused(self, action, code);
     }
 }
 
@@ -109,6 +115,11 @@ impl Metrics {
             .entry(command.to_owned())
             .or_default()
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// An action refused by the access policy (`unauthorized` or `forbidden`).
+    pub fn refused(&self, action: &'static str, code: &'static str) {
+        *self.lock().refused.entry((action, code)).or_default() += 1;
     }
 
     pub fn ws_connected(&self) {
@@ -157,6 +168,16 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "eventide_commands_total{{command=\"{command}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP eventide_access_refused_total Actions refused by the access policy (401/403, throttled sign-ins).\n",
+        );
+        out.push_str("# TYPE eventide_access_refused_total counter\n");
+        for ((action, code), n) in &inner.refused {
+            let _ = writeln!(
+                out,
+                "eventide_access_refused_total{{action=\"{action}\",code=\"{code}\"}} {n}"
             );
         }
         out.push_str("# HELP eventide_command_duration_seconds Command latency by type.\n");

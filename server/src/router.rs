@@ -36,7 +36,8 @@ pub fn build(state: AppState, leptos_options: LeptosOptions) -> Router {
 }
 
 /// The middleware stack, outermost first: security headers, request span and correlation id,
-/// Host check (DNS rebinding), HTTP metrics (labels bounded: see `metrics::track_http`), rate
+/// Host check (DNS rebinding), the session (cookie, loaded lazily from the database), HTTP
+/// metrics (labels bounded: see `metrics::track_http`), rate
 /// limit, cross-site refusal, body limit, timeout.
 pub fn with_middleware(router: Router, state: AppState) -> Router {
     router
@@ -59,6 +60,10 @@ pub fn with_middleware(router: Router, state: AppState) -> Router {
         .layer(from_fn_with_state(
             state.clone(),
             crate::metrics::track_http,
+        ))
+        .layer(crate::security::session::layer(
+            &state.db,
+            state.settings.secure_cookies,
         ))
         .layer(from_fn_with_state(state, crate::security::host::check_host))
         .layer(from_fn(crate::telemetry::trace_request))

@@ -12,7 +12,6 @@ use orders::hub::LiveHub;
 use orders::relay::Relay;
 
 use crate::metrics::Metrics;
-use crate::security::admin::AdminAuth;
 use crate::security::connections::ConnectionLimiter;
 use crate::security::host::AllowedHosts;
 use crate::security::rate_limit::RateLimiter;
@@ -34,6 +33,8 @@ pub struct Settings {
     pub ws_messages_burst: u32,
     /// Period of the projections/relay status pushes on websockets.
     pub ws_status_interval: Duration,
+    /// Session cookies get `Secure` (HTTPS deployments).
+    pub secure_cookies: bool,
 }
 
 #[derive(Clone)]
@@ -47,7 +48,6 @@ pub struct AppState {
     pub relay: Arc<Relay>,
     /// The live update hub behind the websockets.
     pub live: LiveHub,
-    pub admin: Arc<AdminAuth>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
     /// Open websockets per client IP, capped.
@@ -70,7 +70,6 @@ impl AppState {
     pub fn ui_services(&self) -> app::ssr::UiServices {
         app::ssr::UiServices {
             app: self.app.clone(),
-            admin: self.admin.clone(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Admin credential: bearer token, session cookie, 401/403, projection operations.
+//! The admin token: as a bearer token, and signing in the bootstrap admin's session; 401/403;
+//! projection operations.
 
 mod common;
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 async fn admin_endpoints_need_the_credential() {
     let app = TestApp::spawn().await;
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/rebuild"))
         .send()
         .await
@@ -18,16 +19,18 @@ async fn admin_endpoints_need_the_credential() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&r.json().await.unwrap()), "unauthorized");
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/rebuild"))
         .bearer_auth("wrong")
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A credential that is wrong is no credential: 401 (403 is for a known user not allowed).
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&r.json().await.unwrap()), "invalid_token");
 
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/rebuild"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -38,7 +41,7 @@ async fn admin_endpoints_need_the_credential() {
     assert_eq!(body["projection"], "orders");
     // A second one right away: accepted if the first finished, else 409.
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/rebuild"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -50,7 +53,7 @@ async fn admin_endpoints_need_the_credential() {
         r.status()
     );
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/rebuild"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -58,7 +61,7 @@ async fn admin_endpoints_need_the_credential() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/nope/rebuild"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -66,7 +69,7 @@ async fn admin_endpoints_need_the_credential() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/retry"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -78,7 +81,7 @@ async fn admin_endpoints_need_the_credential() {
         "projection_not_faulted"
     );
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/skip"))
         .bearer_auth(ADMIN_TOKEN)
         .json(&json!({ "reason": "" }))
@@ -87,7 +90,7 @@ async fn admin_endpoints_need_the_credential() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/orders/skip"))
         .json(&json!({ "reason": "x" }))
         .send()
@@ -116,7 +119,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
     );
 
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/admin/login"))
         .json(&json!({ "token": ADMIN_TOKEN }))
         .send()
@@ -137,7 +140,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
     let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
 
     let session = |cookie: Option<String>| {
-        let mut req = app.client.get(app.url("/api/admin/session"));
+        let mut req = app.anonymous.get(app.url("/api/admin/session"));
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
@@ -154,7 +157,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
     assert_eq!(s["logged_in"], false);
 
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/rebuild"))
         .header("cookie", cookie.clone())
         .send()
@@ -163,7 +166,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     // Commands by a logged-in admin are recorded as "admin".
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/customers"))
         .header("cookie", cookie.clone())
         .json(&json!({ "name": "Root", "email": "root@example.com" }))
@@ -177,7 +180,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
     assert_eq!(events[0]["user_id"], "admin");
 
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/admin/logout"))
         .header("cookie", cookie.clone())
         .send()
@@ -199,13 +202,14 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
         .unwrap();
     assert_eq!(s["logged_in"], false);
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/projections/rebuild"))
         .header("cookie", cookie)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The ended session is no session at all.
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 
@@ -227,7 +231,7 @@ async fn generated_admin_token_is_stored_privately() {
         );
     }
     let r = app
-        .client
+        .anonymous
         .post(app.url("/api/admin/login"))
         .json(&json!({ "token": token }))
         .send()

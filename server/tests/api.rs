@@ -130,7 +130,8 @@ async fn order_lifecycle_commands_and_queries() {
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 8);
     assert_eq!(events[0]["event_type"], "OrderPlaced");
-    assert!(events[0]["correlation_id"].is_string() && events[0]["user_id"] == "anonymous");
+    // The test client acts as the bootstrap admin (its bearer token).
+    assert!(events[0]["correlation_id"].is_string() && events[0]["user_id"] == "admin");
     let (status, streams) = app.get_json("/api/streams?type=order&limit=1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(streams["streams"].as_array().unwrap().len(), 1);
@@ -289,7 +290,8 @@ async fn correlation_id_is_echoed_and_stored() {
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["correlation_id"], correlation.to_string());
-    assert_eq!(events[0]["user_id"], "alice");
+    // `X-User-Id: alice` is ignored: the user is the authenticated one.
+    assert_eq!(events[0]["user_id"], "admin");
     // Generated when absent.
     let r = app.get("/health").await;
     let generated = r

@@ -178,7 +178,7 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(app: &TestApp) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    tokio_tungstenite::connect_async(format!("ws://{}/ws", app.host))
+    tokio_tungstenite::connect_async(app.ws_request())
         .await
         .map(|(ws, _)| ws)
 }

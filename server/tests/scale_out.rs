@@ -209,9 +209,16 @@ impl Drop for Nats {
     }
 }
 
+/// A client acting as the bootstrap admin (every call carries the admin token).
 fn client() -> reqwest::Client {
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}")).expect("header"),
+    );
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
+        .default_headers(auth)
         .build()
         .expect("client")
 }
@@ -478,7 +485,15 @@ async fn a_command_on_one_instance_reaches_websockets_and_queries_of_another() {
     let mut b = Instance::spawn("beta", &url, None);
     b.wait_ready(&client).await;
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", b.port))
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = format!("ws://127.0.0.1:{}/ws", b.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("ws to beta");
     ws.send(Message::Text(

@@ -15,7 +15,7 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.host))
+    let (ws, _) = tokio_tungstenite::connect_async(app.ws_request())
         .await
         .expect("ws connects");
     ws

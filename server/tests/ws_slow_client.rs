@@ -15,7 +15,7 @@ async fn a_client_that_does_not_read_is_closed_with_4008() {
     let mut config = test_config();
     config.ws_queue = 4;
     let app = TestApp::spawn_with(config).await;
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.host))
+    let (ws, _) = tokio_tungstenite::connect_async(app.ws_request())
         .await
         .expect("ws connects");
     let (mut tx, mut rx) = ws.split();

@@ -12,5 +12,5 @@ pub use email::Email;
 pub use money::Money;
 pub use quantity::Quantity;
 pub use sku::Sku;
-pub use text::{Carrier, CustomerName, PersonName, ProductName, Reason};
+pub use text::{Carrier, CustomerName, PersonName, ProductName, Reason, TokenName};
 pub use tracking::TrackingNumber;

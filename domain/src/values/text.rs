@@ -90,5 +90,12 @@ text_type!(
     100
 );
 
+text_type!(
+    /// The label of an API token ("CI deploys"), 1..=60 characters.
+    TokenName,
+    "Token name",
+    60
+);
+
 /// A customer's name (same rules as any person's name).
 pub type CustomerName = PersonName;

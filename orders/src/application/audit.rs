@@ -1,15 +1,19 @@
 //! The audit use cases: the streams of the event log and their events, read from the log itself
 //! by design (the audit trail is the log, not a read model). Every list is bounded.
 
+use domain::OrderId;
+use domain::account::Capability;
 use domain::failure::ErrorKind;
+use domain::ids::{StreamId, StreamKind};
 use domain::requests::ListStreams;
 use domain::views::{EventView, StreamPage};
 use eventstore::upcast::is_unreadable;
 use eventstore::{EventStore, StoreError, StreamFilter};
 use uuid::Uuid;
 
+use crate::application::access::forbidden;
 use crate::application::text::storable;
-use crate::application::{AppError, AppResult, Application};
+use crate::application::{AppError, AppResult, Application, RequestContext};
 use crate::audit::{event_view, stream_view};
 
 /// Page size when none is asked for.
@@ -40,7 +44,8 @@ fn short(value: Option<String>, what: &str) -> AppResult<Option<String>> {
 
 impl Application {
     /// A page of streams, by type and id prefix, after a cursor.
-    pub async fn streams(&self, input: ListStreams) -> AppResult<StreamPage> {
+    pub async fn streams(&self, ctx: &RequestContext, input: ListStreams) -> AppResult<StreamPage> {
+        self.allow(ctx, "streams", Capability::EventLog)?;
         let limit = limit(input.limit);
         let filter = StreamFilter {
             stream_type: short(input.stream_type, "type")?,
@@ -62,9 +67,11 @@ impl Application {
     }
 
     /// The events of a stream from `from_version` (default 1), at most `limit`; 404 for a
-    /// stream that does not exist.
+    /// stream that does not exist. Staff read any stream; a customer the streams of their own
+    /// orders and of their own customer record (the order's timeline and time travel).
     pub async fn stream_events(
         &self,
+        ctx: &RequestContext,
         stream_id: &str,
         from_version: Option<i64>,
         limit_: Option<u32>,
@@ -76,6 +83,7 @@ impl Application {
             ));
         }
         storable(stream_id, "stream id")?;
+        self.allow_stream(ctx, stream_id).await?;
         let store = &self.inner.store;
         let from = from_version.unwrap_or(1).max(1);
         let page = limit(limit_);
@@ -95,9 +103,11 @@ impl Application {
     /// The events of one correlation id (one user action), in log order, at most `limit`.
     pub async fn correlated(
         &self,
+        ctx: &RequestContext,
         correlation_id: Uuid,
         limit_: Option<u32>,
     ) -> AppResult<Vec<EventView>> {
+        self.allow(ctx, "correlated", Capability::EventLog)?;
         let events = self
             .inner
             .store
@@ -139,4 +149,29 @@ async fn unreadable_event(
              It needs a fixed upcaster; the projections that read it hold it as a dead letter."
         ),
     )
+}
+
+impl Application {
+    /// Whether the caller may read `stream_id` (see [`Application::stream_events`]).
+    async fn allow_stream(&self, ctx: &RequestContext, stream_id: &str) -> AppResult<()> {
+        const ACTION: &str = "stream_events";
+        let principal = self.guard(ACTION, ctx.signed_in())?;
+        if principal.role.can(Capability::EventLog) {
+            return Ok(());
+        }
+        let owned = match StreamId::parse(stream_id) {
+            Some(s) if s.kind() == StreamKind::Order => {
+                self.owns_order(principal, OrderId::new(s.id())).await?
+            }
+            Some(s) if s.kind() == StreamKind::Customer => {
+                principal.customer_id.map(|c| c.as_uuid()) == Some(s.id())
+            }
+            _ => false,
+        };
+        if owned {
+            Ok(())
+        } else {
+            self.guard(ACTION, Err(forbidden("read this stream")))
+        }
+    }
 }

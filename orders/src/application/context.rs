@@ -4,7 +4,9 @@
 //!   generated and echoes on the response): the REST API and the server functions both read it
 //!   from the request extensions ([`CorrelationId`]), so a UI command's events carry the id the
 //!   browser's response shows;
-//! * the acting user comes from [`RequestContext::from_headers`], the one rule for both;
+//! * the acting user is the request's authenticated [`Principal`] (its session or API token,
+//!   resolved by [`Application::authenticate`](crate::application::Application::authenticate));
+//!   nothing the client declares names the user (there is no `X-User-Id`);
 //! * `Idempotency-Key` and `If-Match` are parsed here (the server functions pass the version the
 //!   page showed and the form's key as arguments instead; [`RequestContext::with_expected_version`]
 //!   and [`RequestContext::with_idempotency_key`]).
@@ -14,12 +16,18 @@ use uuid::Uuid;
 
 use crate::application::error::AppError;
 use crate::command::CommandContext;
+use crate::identity::Principal;
 
 /// The request's correlation id, put in the request extensions by the request middleware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CorrelationId(pub Uuid);
 
-/// Longest accepted `Idempotency-Key` / `X-User-Id`.
+/// The client's address (trusted proxies applied), put in the request extensions by the
+/// server's middleware; sign-in throttling counts attempts per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// Longest accepted `Idempotency-Key`.
 const MAX_HEADER_TOKEN: usize = 200;
 
 /// Who asks, why, and under which conditions.
@@ -27,8 +35,8 @@ const MAX_HEADER_TOKEN: usize = 200;
 pub struct RequestContext {
     /// The request's correlation id.
     pub correlation_id: Uuid,
-    /// The acting user, as recorded in the events' metadata.
-    pub user_id: String,
+    /// The authenticated user; `None` for an anonymous request.
+    pub principal: Option<Principal>,
     /// Makes retries of this request safe.
     pub idempotency_key: Option<String>,
     /// The stream version the caller saw.
@@ -36,23 +44,22 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// A context with a fresh correlation id for `user_id` (seed, tools, tests).
-    pub fn for_user(user_id: impl Into<String>) -> Self {
+    /// A context with a fresh correlation id acting as `principal` (seed, tools, tests).
+    pub fn acting_as(principal: Principal) -> Self {
         Self {
             correlation_id: Uuid::now_v7(),
-            user_id: user_id.into(),
+            principal: Some(principal),
             idempotency_key: None,
             expected_version: None,
         }
     }
 
-    /// The context of an HTTP request: its correlation id (a new one if the middleware did not
-    /// set any), `Idempotency-Key`, `If-Match`, and the user: `X-User-Id` when given, else
-    /// `admin` for a request with the admin credential, else `anonymous`.
+    /// The context of an HTTP request made by `principal` (`None`: anonymous): its correlation
+    /// id (a new one if the middleware did not set any), `Idempotency-Key` and `If-Match`.
     pub fn from_headers(
         headers: &HeaderMap,
         correlation_id: Option<CorrelationId>,
-        is_admin: bool,
+        principal: Option<Principal>,
     ) -> Result<Self, AppError> {
         let expected_version = header_str(headers, "if-match")?
             .map(parse_if_match)
@@ -60,20 +67,19 @@ impl RequestContext {
         let idempotency_key = header_str(headers, "idempotency-key")?
             .map(|key| token(key, "Idempotency-Key", "invalid_idempotency_key"))
             .transpose()?;
-        let declared_user = header_str(headers, "x-user-id")?
-            .map(|user| token(user, "X-User-Id", "invalid_user_id"))
-            .transpose()?;
-        let user_id = match declared_user {
-            Some(user) => user,
-            None if is_admin => "admin".to_owned(),
-            None => "anonymous".to_owned(),
-        };
         Ok(Self {
             correlation_id: correlation_id.map_or_else(Uuid::now_v7, |c| c.0),
-            user_id,
+            principal,
             idempotency_key,
             expected_version,
         })
+    }
+
+    /// The acting user's name for logs (`anonymous` when nobody is signed in).
+    pub fn user(&self) -> &str {
+        self.principal
+            .as_ref()
+            .map_or("anonymous", |p| p.username.as_str())
     }
 
     /// Sets the expected version (the version a page showed).
@@ -94,10 +100,14 @@ impl RequestContext {
 
     /// The command service's context for one command of this request (a fresh command id).
     pub fn command(&self) -> CommandContext {
-        let ctx = CommandContext::new()
+        let mut ctx = CommandContext::new()
             .with_correlation_id(self.correlation_id)
-            .with_user(self.user_id.clone())
             .with_expected_version_opt(self.expected_version);
+        if let Some(principal) = &self.principal {
+            ctx = ctx
+                .with_user(principal.username.clone())
+                .with_actor(principal.actor());
+        }
         match &self.idempotency_key {
             Some(key) => ctx.with_idempotency_key(key.clone()),
             None => ctx,
@@ -157,20 +167,23 @@ mod tests {
     }
 
     #[test]
-    fn the_user_rule() {
+    fn a_declared_user_is_ignored() {
         let mut headers = HeaderMap::new();
-        let anonymous = RequestContext::from_headers(&headers, None, false);
+        headers.insert("x-user-id", http::HeaderValue::from_static("admin"));
+        let ctx = RequestContext::from_headers(&headers, None, None).unwrap();
+        assert_eq!(ctx.user(), "anonymous");
+        assert_eq!(ctx.command().user_id, None);
+        let system = Principal::system("seed");
+        let ctx = RequestContext::from_headers(&headers, None, Some(system)).unwrap();
+        let command = ctx.command();
+        assert_eq!(command.user_id.as_deref(), Some("seed"));
         assert_eq!(
-            anonymous.map(|c| c.user_id).ok().as_deref(),
-            Some("anonymous")
+            command.actor.get("role").and_then(|v| v.as_str()),
+            Some("admin")
         );
-        let admin = RequestContext::from_headers(&headers, None, true);
-        assert_eq!(admin.map(|c| c.user_id).ok().as_deref(), Some("admin"));
-        headers.insert("x-user-id", http::HeaderValue::from_static("alice"));
-        let declared = RequestContext::from_headers(&headers, None, true);
-        assert_eq!(declared.map(|c| c.user_id).ok().as_deref(), Some("alice"));
-        headers.insert("x-user-id", http::HeaderValue::from_static("a b"));
-        let bad = RequestContext::from_headers(&headers, None, false);
-        assert_eq!(bad.err().map(|e| e.code), Some("invalid_user_id"));
+        assert_eq!(
+            command.actor.get("auth").and_then(|v| v.as_str()),
+            Some("system")
+        );
     }
 }

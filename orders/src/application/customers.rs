@@ -2,6 +2,7 @@
 //! model).
 
 use domain::CustomerId;
+use domain::account::Capability;
 use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
 use domain::values::{CustomerName, Email};
 use domain::views::{CustomerView, Fresh};
@@ -16,6 +17,7 @@ impl Application {
         ctx: &RequestContext,
         input: RegisterCustomer,
     ) -> AppResult<Accepted> {
+        self.allow(ctx, "register_customer", Capability::Customers)?;
         let name = CustomerName::parse(&input.name)?;
         let email = Email::parse(&input.email)?;
         let ctx = ctx.command();
@@ -34,6 +36,7 @@ impl Application {
         customer_id: Uuid,
         input: RenameCustomer,
     ) -> AppResult<Accepted> {
+        self.allow_customer(ctx, "rename_customer", CustomerId::new(customer_id))?;
         let name = CustomerName::parse(&input.name)?;
         let ctx = ctx.command();
         self.command(
@@ -51,6 +54,7 @@ impl Application {
         customer_id: Uuid,
         input: ChangeEmail,
     ) -> AppResult<Accepted> {
+        self.allow_customer(ctx, "change_email", CustomerId::new(customer_id))?;
         let email = Email::parse(&input.email)?;
         let ctx = ctx.command();
         self.command(
@@ -64,17 +68,21 @@ impl Application {
     /// Every customer.
     pub async fn customers(
         &self,
+        ctx: &RequestContext,
         min_position: Option<i64>,
     ) -> AppResult<Fresh<Vec<CustomerView>>> {
+        self.allow(ctx, "customers", Capability::Customers)?;
         Ok(self.queries().customers(min_position).await?)
     }
 
     /// One customer.
     pub async fn customer(
         &self,
+        ctx: &RequestContext,
         id: Uuid,
         min_position: Option<i64>,
     ) -> AppResult<Fresh<CustomerView>> {
+        self.allow_customer(ctx, "customer", CustomerId::new(id))?;
         Ok(self.queries().get_customer(id, min_position).await?)
     }
 }

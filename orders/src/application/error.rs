@@ -9,6 +9,7 @@
 //! Internal failures are logged here, once, with their whole chain; the message sent out is
 //! generic (no SQL, no paths, no credentials).
 
+use domain::account::AccountError;
 pub use domain::failure::ErrorKind;
 use domain::{DomainError, ValidationError};
 use eventstore::StoreError;
@@ -110,6 +111,12 @@ impl From<DomainError> for AppError {
     fn from(error: DomainError) -> Self {
         match error {
             DomainError::Validation(v) => v.into(),
+            DomainError::Account(e @ AccountError::UsernameTaken) => {
+                Self::new(ErrorKind::Conflict, e.code(), e.to_string())
+            }
+            DomainError::Account(e @ (AccountError::NotFound | AccountError::TokenNotFound)) => {
+                Self::new(ErrorKind::NotFound, e.code(), e.to_string())
+            }
             e if e.is_rejection() => Self::new(ErrorKind::Rejected, e.code(), e.to_string()),
             e => Self::internal("domain", e),
         }

@@ -15,12 +15,16 @@
 //! Where a use case lives: `orders.rs` (place with lines, items, confirm, ship, deliver, cancel,
 //! the order list and detail, dashboard, activity), `customers.rs`, `products.rs`, `audit.rs`
 //! (the event log's streams and events, by design read from the log), `operations.rs`
-//! (projections, rebuilds, dead letters, the relay).
+//! (projections, rebuilds, dead letters, the relay), `identity.rs` (authentication, sign-up,
+//! sign-in, accounts, API tokens); `access.rs` applies the access policy to every one of them.
 
+pub mod access;
 mod audit;
 pub mod context;
 mod customers;
 pub mod error;
+mod identity;
+pub mod live;
 mod observer;
 mod operations;
 mod orders;
@@ -36,11 +40,12 @@ use eventstore::SqlEventStore;
 use eventstore::projection::ProjectionRunner;
 
 pub use audit::MAX_PAGE;
-pub use context::{CorrelationId, RequestContext};
+pub use context::{ClientIp, CorrelationId, RequestContext};
 pub use error::{AppError, ErrorKind};
 pub use observer::{CommandObserver, NoMetrics};
 
 use crate::command::{CommandError, CommandOutcome, CommandService};
+use crate::identity::Identity;
 use crate::query::QueryService;
 use crate::relay::Relay;
 
@@ -70,6 +75,7 @@ struct Inner {
     runner: ProjectionRunner,
     relay: Arc<Relay>,
     observer: Arc<dyn CommandObserver>,
+    identity: Identity,
 }
 
 impl std::fmt::Debug for Application {
@@ -89,6 +95,7 @@ impl Application {
         observer: Arc<dyn CommandObserver>,
     ) -> Self {
         let store = commands.store().clone();
+        let identity = Identity::new(store.db());
         Self {
             inner: Arc::new(Inner {
                 commands,
@@ -97,8 +104,27 @@ impl Application {
                 runner,
                 relay,
                 observer,
+                identity,
             }),
         }
+    }
+
+    /// Sets the bootstrap admin token (as a bearer token it acts as the bootstrap admin).
+    #[must_use]
+    pub fn with_admin_token(mut self, token: Option<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.identity.admin_token = token.map(Arc::from);
+        }
+        self
+    }
+
+    /// Sets the login throttling.
+    #[must_use]
+    pub fn with_throttle(mut self, config: crate::identity::ThrottleConfig) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.identity.throttle = Arc::new(crate::identity::LoginThrottle::new(config));
+        }
+        self
     }
 
     /// The command service (the write engine).

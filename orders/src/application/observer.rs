@@ -9,6 +9,12 @@ pub trait CommandObserver: Send + Sync + 'static {
     /// `command` is the use case (`place_order`...), `outcome` is `ok`, the error code of a
     /// client error, or `error`.
     fn command(&self, command: &'static str, outcome: &str, elapsed: Duration);
+
+    /// An action refused by the access policy: `action` is the use case, `code` is
+    /// `unauthorized` (not signed in) or `forbidden` (not allowed).
+    fn refused(&self, action: &'static str, code: &'static str) {
+        let _ = (action, code);
+    }
 }
 
 /// Counts nothing (tools and tests).

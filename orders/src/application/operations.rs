@@ -1,13 +1,14 @@
 //! The operator use cases: projection status, rebuilds, retry and skip of a faulted projection,
-//! the relay's status. Who may call them is checked by the caller (the admin credential) until
-//! accounts and roles exist.
+//! the relay's status. Admins only (`Capability::Operations`); the acting admin is logged with
+//! every change.
 
+use domain::account::Capability;
 use domain::requests::SkipEvent;
 use domain::views::{ProjectionStatus, RebuildAccepted, RelayStatus};
 use eventstore::projection::RebuildStarted;
 
 use crate::application::text::storable;
-use crate::application::{AppError, AppResult, Application};
+use crate::application::{AppError, AppResult, Application, RequestContext};
 use crate::status::projection_status;
 
 /// Longest skip reason, in characters.
@@ -15,26 +16,34 @@ const MAX_REASON: usize = 500;
 
 impl Application {
     /// Every projection's status.
-    pub fn projections(&self) -> Vec<ProjectionStatus> {
-        self.runner()
+    pub fn projections(&self, ctx: &RequestContext) -> AppResult<Vec<ProjectionStatus>> {
+        self.allow(ctx, "projections", Capability::Operations)?;
+        Ok(self
+            .runner()
             .status()
             .into_iter()
             .map(projection_status)
-            .collect()
+            .collect())
     }
 
     /// One projection's status.
-    pub fn projection(&self, name: &str) -> AppResult<ProjectionStatus> {
+    pub fn projection(&self, ctx: &RequestContext, name: &str) -> AppResult<ProjectionStatus> {
+        self.allow(ctx, "projection", Capability::Operations)?;
         Ok(projection_status(self.runner().status_of(name)?))
     }
 
     /// The relay's status.
-    pub fn relay_status(&self) -> RelayStatus {
-        self.relay().status()
+    pub fn relay_status(&self, ctx: &RequestContext) -> AppResult<RelayStatus> {
+        self.allow(ctx, "relay", Capability::Operations)?;
+        Ok(self.relay().status())
     }
 
     /// Starts a rebuild of one projection (a new generation beside the live one).
-    pub async fn rebuild(&self, name: &str, by: &str) -> AppResult<RebuildAccepted> {
+    pub async fn rebuild(&self, ctx: &RequestContext, name: &str) -> AppResult<RebuildAccepted> {
+        let by = self
+            .allow(ctx, "rebuild", Capability::Operations)?
+            .username
+            .as_str();
         let generation = self.runner().rebuild(name).await?;
         tracing::info!(projection = %name, generation, by, "rebuild started");
         Ok(RebuildAccepted {
@@ -44,7 +53,11 @@ impl Application {
     }
 
     /// Starts a rebuild of every projection.
-    pub async fn rebuild_all(&self, by: &str) -> AppResult<Vec<RebuildStarted>> {
+    pub async fn rebuild_all(&self, ctx: &RequestContext) -> AppResult<Vec<RebuildStarted>> {
+        let by = self
+            .allow(ctx, "rebuild", Capability::Operations)?
+            .username
+            .as_str();
         let started = self.runner().rebuild_all().await?;
         tracing::info!(
             count = started.len(),
@@ -55,19 +68,27 @@ impl Application {
     }
 
     /// Retries a faulted projection.
-    pub async fn retry(&self, name: &str, by: &str) -> AppResult<ProjectionStatus> {
+    pub async fn retry(&self, ctx: &RequestContext, name: &str) -> AppResult<ProjectionStatus> {
+        let by = self
+            .allow(ctx, "retry", Capability::Operations)?
+            .username
+            .as_str();
         self.runner().retry(name).await?;
         tracing::info!(projection = %name, by, "retry requested");
-        self.projection(name)
+        self.projection(ctx, name)
     }
 
     /// Skips the event a projection faulted on, with a reason.
     pub async fn skip(
         &self,
+        ctx: &RequestContext,
         name: &str,
         input: SkipEvent,
-        by: &str,
     ) -> AppResult<ProjectionStatus> {
+        let by = self
+            .allow(ctx, "skip", Capability::Operations)?
+            .username
+            .as_str();
         let reason = storable(input.reason.trim(), "reason")?;
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
             return Err(AppError::invalid(
@@ -77,6 +98,6 @@ impl Application {
         }
         self.runner().skip(name, reason, by).await?;
         tracing::warn!(projection = %name, reason, by, "faulted event skipped");
-        self.projection(name)
+        self.projection(ctx, name)
     }
 }

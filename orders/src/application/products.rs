@@ -2,6 +2,7 @@
 //! (read model).
 
 use domain::ProductId;
+use domain::account::Capability;
 use domain::requests::{CreateProduct, RenameProduct, RepriceProduct};
 use domain::values::{Money, ProductName, Sku};
 use domain::views::{Fresh, ProductView};
@@ -17,6 +18,7 @@ impl Application {
         ctx: &RequestContext,
         input: CreateProduct,
     ) -> AppResult<Accepted> {
+        self.allow(ctx, "create_product", Capability::Products)?;
         let sku = Sku::parse(&input.sku)?;
         let name = ProductName::parse(&input.name)?;
         let price = Money::price_from_cents(input.price_cents)?;
@@ -36,6 +38,7 @@ impl Application {
         product_id: Uuid,
         input: RepriceProduct,
     ) -> AppResult<Accepted> {
+        self.allow(ctx, "reprice", Capability::Products)?;
         let price = Money::price_from_cents(input.price_cents)?;
         let ctx = ctx.command();
         self.command(
@@ -53,6 +56,7 @@ impl Application {
         product_id: Uuid,
         input: RenameProduct,
     ) -> AppResult<Accepted> {
+        self.allow(ctx, "rename_product", Capability::Products)?;
         let name = ProductName::parse(&input.name)?;
         let ctx = ctx.command();
         self.command(
@@ -65,6 +69,7 @@ impl Application {
 
     /// Takes a product off sale.
     pub async fn discontinue(&self, ctx: &RequestContext, product_id: Uuid) -> AppResult<Accepted> {
+        self.allow(ctx, "discontinue", Capability::Products)?;
         let ctx = ctx.command();
         self.command(
             "discontinue",

@@ -224,6 +224,40 @@ impl RequestIdentity for ProductCommand {
     }
 }
 
+impl RequestIdentity for domain::account::AccountCommand {
+    fn identity(&self) -> String {
+        use domain::account::AccountCommand as C;
+        match self {
+            C::Open {
+                account_id,
+                username,
+                display_name,
+                role,
+                customer_id,
+            } => of(
+                "open_account",
+                json!({
+                    "account_id": account_id.to_string(),
+                    "username": username.as_str(),
+                    "display_name": display_name.as_str(),
+                    "role": role.as_str(),
+                    "customer_id": customer_id.map(|c| c.to_string()),
+                }),
+            ),
+            C::ChangeRole { role } => of("change_role", json!({ "role": role.as_str() })),
+            C::Disable { reason } => of("disable_account", json!({ "reason": reason.as_str() })),
+            C::Enable => of("enable_account", json!({})),
+            C::IssueToken { token_id, name } => of(
+                "issue_token",
+                json!({ "token_id": token_id.to_string(), "name": name.as_str() }),
+            ),
+            C::RevokeToken { token_id } => {
+                of("revoke_token", json!({ "token_id": token_id.to_string() }))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

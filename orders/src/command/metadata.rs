@@ -24,6 +24,9 @@ pub struct CommandContext {
     pub idempotency_key: Option<String>,
     /// The version the caller saw (optimistic concurrency); `None` lets the service retry.
     pub expected_version: Option<i64>,
+    /// More about the actor, stored in the events' metadata (role, display name, how they
+    /// signed in).
+    pub actor: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for CommandContext {
@@ -41,6 +44,7 @@ impl CommandContext {
             user_id: None,
             idempotency_key: None,
             expected_version: None,
+            actor: serde_json::Map::new(),
         }
     }
 
@@ -77,6 +81,13 @@ impl CommandContext {
         self
     }
 
+    /// Sets the actor's metadata (see [`CommandContext::actor`]).
+    #[must_use]
+    pub fn with_actor(mut self, actor: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.actor = actor;
+        self
+    }
+
     /// Sets the expected version.
     #[must_use]
     pub fn with_expected_version(mut self, version: i64) -> Self {
@@ -97,7 +108,7 @@ impl CommandContext {
             correlation_id: Some(self.correlation_id),
             causation_id: Some(self.command_id),
             user_id: self.user_id.clone(),
-            extra: serde_json::Map::new(),
+            extra: self.actor.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! * `identity.rs`: the canonical request identity an idempotency key is compared with;
 //! * [`CommandError`] (`error.rs`): what can go wrong, with stable codes.
 
+mod accounts;
 mod customers;
 mod engine;
 pub mod error;

@@ -42,15 +42,17 @@ pub async fn change_email(
 
 pub async fn list(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<Vec<CustomerView>>>> {
-    Ok(Json(state.app.customers(q.min_position).await?))
+    Ok(Json(state.app.customers(&ctx, q.min_position).await?))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<CustomerView>>> {
-    Ok(Json(state.app.customer(id, q.min_position).await?))
+    Ok(Json(state.app.customer(&ctx, id, q.min_position).await?))
 }

@@ -109,8 +109,9 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
         .with_details(json!({ "reason": rejection.body_text() }))
 }
 
-/// The request's [`RequestContext`] (correlation id, `If-Match`, `Idempotency-Key`, acting
-/// user), built by the application layer's one rule for every adapter.
+/// The request's [`RequestContext`] (correlation id, `If-Match`, `Idempotency-Key`, and the
+/// authenticated principal from its bearer token or session), built by the application layer's
+/// one rule for every adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ctx(pub RequestContext);
 
@@ -122,11 +123,12 @@ impl FromRequestParts<AppState> for Ctx {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let correlation = parts.extensions.get::<CorrelationId>().copied();
-        let is_admin = state.admin.is_admin_request(&parts.headers);
+        let session = parts.extensions.get::<tower_sessions::Session>();
+        let principal = state.app.authenticate(&parts.headers, session).await?;
         Ok(Self(RequestContext::from_headers(
             &parts.headers,
             correlation,
-            is_admin,
+            principal,
         )?))
     }
 }

@@ -2,6 +2,7 @@
 //! router is built from that table and `/api/openapi.json` is generated from it, so the document
 //! cannot drift from what is served.
 
+pub mod auth;
 pub mod commands;
 pub mod customers;
 pub mod error;
@@ -17,6 +18,31 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::state::AppState;
 
+/// The least role that may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user; a customer only on their own orders and customer record.
+    Customer,
+    /// Staff and admins.
+    Staff,
+    /// Admins.
+    Admin,
+}
+
+impl Access {
+    /// The name in the OpenAPI document (`x-eventide-role`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "anonymous",
+            Self::Customer => "customer",
+            Self::Staff => "staff",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 /// One documented route.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
@@ -31,9 +57,10 @@ pub struct RouteSpec {
     pub response: &'static str,
     /// Query parameters.
     pub query: &'static [&'static str],
-    /// Needs the admin credential.
-    pub admin: bool,
-    /// A command: takes `If-Match`, `Idempotency-Key`, `X-Correlation-Id`, `X-User-Id`.
+    /// Who may call it (documented in the OpenAPI document; decided by the application layer,
+    /// and `server/tests/access_matrix.rs` checks that the two agree).
+    pub access: Access,
+    /// A command: takes `If-Match`, `Idempotency-Key`, `X-Correlation-Id`.
     pub command: bool,
 }
 
@@ -52,7 +79,7 @@ const fn spec(
         status: 200,
         response: "Object",
         query: &[],
-        admin: false,
+        access: Access::Public,
         command: false,
     }
 }
@@ -71,8 +98,8 @@ impl RouteSpec {
         self.query = params;
         self
     }
-    const fn admin(mut self) -> Self {
-        self.admin = true;
+    const fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
     const fn command(mut self) -> Self {
@@ -90,6 +117,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         // Customers
         (
             spec("POST", "/api/customers", "Register a customer", "customers")
+                .access(Access::Staff)
                 .req("RegisterCustomer")
                 .res(201, "CommandReply")
                 .command(),
@@ -102,6 +130,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Rename a customer",
                 "customers",
             )
+            .access(Access::Customer)
             .req("RenameCustomer")
             .res(200, "CommandReply")
             .command(),
@@ -114,6 +143,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Change a customer's email",
                 "customers",
             )
+            .access(Access::Customer)
             .req("ChangeEmail")
             .res(200, "CommandReply")
             .command(),
@@ -121,12 +151,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             spec("GET", "/api/customers", "List customers", "customers")
+                .access(Access::Staff)
                 .res(200, "FreshCustomers")
                 .query(FRESH),
             get(c::list),
         ),
         (
             spec("GET", "/api/customers/{id}", "One customer", "customers")
+                .access(Access::Customer)
                 .res(200, "FreshCustomer")
                 .query(FRESH),
             get(c::get_one),
@@ -134,6 +166,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         // Products
         (
             spec("POST", "/api/products", "Create a product", "products")
+                .access(Access::Staff)
                 .req("CreateProduct")
                 .res(201, "CommandReply")
                 .command(),
@@ -146,6 +179,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Reprice a product",
                 "products",
             )
+            .access(Access::Staff)
             .req("RepriceProduct")
             .res(200, "CommandReply")
             .command(),
@@ -158,6 +192,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Rename a product",
                 "products",
             )
+            .access(Access::Staff)
             .req("RenameProduct")
             .res(200, "CommandReply")
             .command(),
@@ -170,6 +205,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Discontinue a product",
                 "products",
             )
+            .access(Access::Staff)
             .res(200, "CommandReply")
             .command(),
             post(p::discontinue),
@@ -194,6 +230,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Place an order (the client may supply its id)",
                 "orders",
             )
+            .access(Access::Customer)
             .req("PlaceOrder")
             .res(201, "CommandReply")
             .command(),
@@ -206,6 +243,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Add an item to a draft order",
                 "orders",
             )
+            .access(Access::Customer)
             .req("AddItem")
             .res(200, "CommandReply")
             .command(),
@@ -218,6 +256,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Remove an item from a draft order",
                 "orders",
             )
+            .access(Access::Customer)
             .res(200, "CommandReply")
             .command(),
             delete(o::remove_item),
@@ -229,6 +268,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Change an item's quantity",
                 "orders",
             )
+            .access(Access::Customer)
             .req("ChangeQuantity")
             .res(200, "CommandReply")
             .command(),
@@ -241,6 +281,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Confirm a draft order",
                 "orders",
             )
+            .access(Access::Customer)
             .res(200, "CommandReply")
             .command(),
             post(o::confirm),
@@ -252,6 +293,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Ship a confirmed order",
                 "orders",
             )
+            .access(Access::Staff)
             .req("ShipOrder")
             .res(200, "CommandReply")
             .command(),
@@ -264,6 +306,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Mark a shipped order delivered",
                 "orders",
             )
+            .access(Access::Staff)
             .res(200, "CommandReply")
             .command(),
             post(o::deliver),
@@ -275,6 +318,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Cancel an order",
                 "orders",
             )
+            .access(Access::Customer)
             .req("CancelOrder")
             .res(200, "CommandReply")
             .command(),
@@ -282,6 +326,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             spec("GET", "/api/orders", "List orders, newest first", "orders")
+                .access(Access::Customer)
                 .res(200, "FreshOrderPage")
                 .query(&["status", "customer", "cursor", "limit", "min_position"]),
             get(o::list),
@@ -293,6 +338,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "One order with its lines",
                 "orders",
             )
+            .access(Access::Customer)
             .res(200, "FreshOrderDetail")
             .query(FRESH),
             get(o::get_one),
@@ -300,6 +346,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         // Dashboard
         (
             spec("GET", "/api/dashboard", "Dashboard statistics", "dashboard")
+                .access(Access::Staff)
                 .res(200, "FreshDashboard")
                 .query(FRESH),
             get(o::dashboard),
@@ -311,6 +358,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Activity feed, newest first",
                 "dashboard",
             )
+            .access(Access::Staff)
             .res(200, "FreshActivity")
             .query(&["limit", "min_position"]),
             get(o::activity),
@@ -318,6 +366,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         // Audit (reads the log directly)
         (
             spec("GET", "/api/streams", "Browse streams", "audit")
+                .access(Access::Staff)
                 .res(200, "StreamPage")
                 .query(&["type", "prefix", "after", "limit"]),
             get(s::list),
@@ -329,6 +378,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "A stream's events (full envelopes)",
                 "audit",
             )
+            .access(Access::Customer)
             .res(200, "EventList")
             .query(&["from_version", "limit"]),
             get(s::events),
@@ -340,6 +390,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Events sharing a correlation id",
                 "audit",
             )
+            .access(Access::Staff)
             .res(200, "EventList")
             .query(&["limit"]),
             get(s::correlated),
@@ -347,6 +398,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         // Operations
         (
             spec("GET", "/api/projections", "Projection status", "operations")
+                .access(Access::Admin)
                 .res(200, "ProjectionList"),
             get(pr::list),
         ),
@@ -357,8 +409,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Rebuild every projection",
                 "operations",
             )
-            .res(202, "RebuildList")
-            .admin(),
+            .access(Access::Admin)
+            .res(202, "RebuildList"),
             post(pr::rebuild_all),
         ),
         (
@@ -368,8 +420,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Rebuild one projection",
                 "operations",
             )
-            .res(202, "RebuildStarted")
-            .admin(),
+            .access(Access::Admin)
+            .res(202, "RebuildStarted"),
             post(pr::rebuild),
         ),
         (
@@ -379,8 +431,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Retry a faulted projection",
                 "operations",
             )
-            .res(200, "ProjectionStatus")
-            .admin(),
+            .access(Access::Admin)
+            .res(200, "ProjectionStatus"),
             post(pr::retry),
         ),
         (
@@ -390,16 +442,142 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Skip the event a projection faulted on",
                 "operations",
             )
+            .access(Access::Admin)
             .req("SkipEvent")
-            .res(200, "ProjectionStatus")
-            .admin(),
+            .res(200, "ProjectionStatus"),
             post(pr::skip),
         ),
         (
-            spec("GET", "/api/relay", "Broker relay status", "operations").res(200, "RelayStatus"),
+            spec("GET", "/api/relay", "Broker relay status", "operations")
+                .access(Access::Admin)
+                .res(200, "RelayStatus"),
             get(pr::relay),
         ),
-        // Admin session
+        // Identity
+        (
+            spec(
+                "POST",
+                "/api/auth/signup",
+                "Sign up as a customer (starts a session)",
+                "identity",
+            )
+            .req("SignUp")
+            .res(201, "Viewer"),
+            post(auth::sign_up),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/auth/login",
+                "Sign in (starts a session; throttled)",
+                "identity",
+            )
+            .req("SignIn")
+            .res(200, "Viewer"),
+            post(auth::sign_in),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/auth/logout",
+                "Sign out (ends the session everywhere)",
+                "identity",
+            )
+            .res(204, "Empty"),
+            post(auth::sign_out),
+        ),
+        (
+            spec("GET", "/api/auth/me", "Who is signed in", "identity")
+                .access(Access::Customer)
+                .res(200, "Viewer"),
+            get(auth::me),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/users",
+                "Create a staff or admin account",
+                "identity",
+            )
+            .access(Access::Admin)
+            .req("CreateUser")
+            .res(201, "CommandReply")
+            .command(),
+            post(auth::create_user),
+        ),
+        (
+            spec(
+                "PUT",
+                "/api/users/{username}/role",
+                "Change an account's role",
+                "identity",
+            )
+            .access(Access::Admin)
+            .req("ChangeRole")
+            .res(200, "CommandReply")
+            .command(),
+            put(auth::change_role),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/users/{username}/disable",
+                "Disable an account",
+                "identity",
+            )
+            .access(Access::Admin)
+            .req("DisableUser")
+            .res(200, "CommandReply")
+            .command(),
+            post(auth::disable_user),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/users/{username}/enable",
+                "Enable an account",
+                "identity",
+            )
+            .access(Access::Admin)
+            .res(200, "CommandReply")
+            .command(),
+            post(auth::enable_user),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/tokens",
+                "My API tokens (never their secrets)",
+                "identity",
+            )
+            .access(Access::Customer)
+            .res(200, "TokenList"),
+            get(auth::tokens),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/tokens",
+                "Create an API token (its secret is shown once)",
+                "identity",
+            )
+            .access(Access::Customer)
+            .req("CreateToken")
+            .res(201, "TokenCreated"),
+            post(auth::create_token),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/tokens/{id}",
+                "Revoke one of my API tokens",
+                "identity",
+            )
+            .access(Access::Customer)
+            .res(200, "CommandReply"),
+            delete(auth::revoke_token),
+        ),
+        // Admin session (the admin token)
         (
             spec(
                 "POST",
@@ -409,11 +587,11 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             )
             .req("Login")
             .res(200, "Session"),
-            post(crate::security::admin::login),
+            post(auth::admin_login),
         ),
         (
             spec("POST", "/api/admin/logout", "Log out", "admin").res(200, "Session"),
-            post(crate::security::admin::logout),
+            post(auth::admin_logout),
         ),
         (
             spec(
@@ -423,7 +601,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "admin",
             )
             .res(200, "Session"),
-            get(crate::security::admin::session),
+            get(auth::admin_session),
         ),
         // Meta
         (

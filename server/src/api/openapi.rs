@@ -152,6 +152,75 @@ pub fn schemas() -> Map<String, Value> {
         object(&["reason"], &[], &[("reason", string())]),
     );
     add("Login", object(&["token"], &[], &[("token", string())]));
+    let password =
+        || json!({ "type": "string", "minLength": 8, "maxLength": 128, "format": "password" });
+    let username = || json!({ "type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$" });
+    add(
+        "SignUp",
+        object(
+            &["username", "password", "name", "email"],
+            &[],
+            &[
+                ("username", username()),
+                ("password", password()),
+                ("name", string()),
+                ("email", json!({"type": "string", "format": "email"})),
+            ],
+        ),
+    );
+    add(
+        "SignIn",
+        object(
+            &["username", "password"],
+            &[],
+            &[("username", string()), ("password", string())],
+        ),
+    );
+    add(
+        "CreateUser",
+        object(
+            &["username", "password", "display_name", "role"],
+            &[],
+            &[
+                ("username", username()),
+                ("password", password()),
+                ("display_name", string()),
+                (
+                    "role",
+                    json!({ "type": "string", "enum": ["staff", "admin"] }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "ChangeRole",
+        object(
+            &["role"],
+            &[],
+            &[(
+                "role",
+                json!({ "type": "string", "enum": ["customer", "staff", "admin"] }),
+            )],
+        ),
+    );
+    add(
+        "DisableUser",
+        object(&["reason"], &[], &[("reason", string())]),
+    );
+    add("CreateToken", object(&["name"], &[], &[("name", string())]));
+    add(
+        "Viewer",
+        json!({ "type": "object", "required": ["username", "display_name", "role", "customer_id"], "properties": { "username": string(), "display_name": string(), "role": { "type": "string", "enum": ["customer", "staff", "admin"] }, "customer_id": { "type": ["string", "null"], "format": "uuid" } } }),
+    );
+    add(
+        "TokenCreated",
+        json!({ "type": "object", "required": ["id", "name", "token"], "properties": { "id": uuid(), "name": string(), "token": string() } }),
+    );
+    add(
+        "TokenList",
+        json!({ "type": "array", "items": { "type": "object", "required": ["id", "name"], "properties": { "id": uuid(), "name": string() } } }),
+    );
+    add("Empty", json!({ "description": "No body" }));
     add(
         "CommandReply",
         json!({ "type": "object", "required": ["id", "version", "position"], "properties": { "id": uuid(), "version": int(), "position": int() } }),
@@ -207,7 +276,7 @@ fn operation(spec: &RouteSpec) -> Value {
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": if name == "name" || spec.path.starts_with("/api/streams") { string() } else { uuid() } }))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": if name == "name" || name == "username" || spec.path.starts_with("/api/streams") { string() } else { uuid() } }))
         .collect();
     for name in spec.query {
         parameters
@@ -216,9 +285,6 @@ fn operation(spec: &RouteSpec) -> Value {
     if spec.command {
         parameters.push(json!({ "name": "If-Match", "in": "header", "required": false, "schema": int(), "description": "Expected stream version (409 on mismatch)" }));
         parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": string(), "description": "Replays return the first reply" }));
-        parameters.push(
-            json!({ "name": "X-User-Id", "in": "header", "required": false, "schema": string() }),
-        );
     }
     parameters.push(json!({ "name": "X-Correlation-Id", "in": "header", "required": false, "schema": uuid(), "description": "Generated when absent; echoed on the response" }));
     let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
@@ -243,8 +309,18 @@ fn operation(spec: &RouteSpec) -> Value {
     if let Some(request) = spec.request {
         op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } } });
     }
-    if spec.admin {
+    op["x-eventide-role"] = json!(spec.access.as_str());
+    if spec.access != super::Access::Public {
         op["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+        op["description"] = json!(format!(
+            "Needs the role `{}` or higher{}. 401 when not signed in, 403 when not allowed.",
+            spec.access.as_str(),
+            if spec.access == super::Access::Customer {
+                " (a customer acts only on their own orders and customer record)"
+            } else {
+                ""
+            }
+        ));
     }
     op
 }
@@ -266,7 +342,7 @@ pub fn build() -> Value {
             "schemas": schemas(),
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer" },
-                "session": { "type": "apiKey", "in": "cookie", "name": crate::security::admin::SESSION_COOKIE }
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::security::session::COOKIE }
             }
         }
     })

@@ -100,29 +100,35 @@ pub async fn cancel(
 
 pub async fn list(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<ListOrders>,
 ) -> ApiResult<Json<Fresh<OrderPage>>> {
-    Ok(Json(state.app.list_orders(q).await?))
+    Ok(Json(state.app.list_orders(&ctx, q).await?))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<OrderDetail>>> {
-    Ok(Json(state.app.order(id, q.min_position).await?))
+    Ok(Json(state.app.order(&ctx, id, q.min_position).await?))
 }
 
 pub async fn dashboard(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<FreshQuery>,
 ) -> ApiResult<Json<Fresh<DashboardStats>>> {
-    Ok(Json(state.app.dashboard(q.min_position).await?))
+    Ok(Json(state.app.dashboard(&ctx, q.min_position).await?))
 }
 
 pub async fn activity(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Json<Fresh<Vec<ActivityEntry>>>> {
-    Ok(Json(state.app.activity(q.limit, q.min_position).await?))
+    Ok(Json(
+        state.app.activity(&ctx, q.limit, q.min_position).await?,
+    ))
 }

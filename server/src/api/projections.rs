@@ -1,5 +1,5 @@
-//! Projection status and the operator actions (admin), and the relay status. One call of the
-//! application layer each; the admin credential is checked by [`RequireAdmin`].
+//! Projection status and the operator actions, and the relay status: admins only, decided by
+//! the application layer like every other use case. One call each.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,51 +9,50 @@ use domain::views::{ProjectionStatus, RebuildAccepted, RelayStatus};
 use eventstore::projection::RebuildStarted;
 
 use crate::api::error::ApiResult;
-use crate::api::extract::{ApiJson, ApiPath};
-use crate::security::admin::RequireAdmin;
+use crate::api::extract::{ApiJson, ApiPath, Ctx};
 use crate::state::AppState;
 
-/// Who the operator actions are recorded as.
-const ADMIN: &str = "admin";
-
-pub async fn list(State(state): State<AppState>) -> Json<Vec<ProjectionStatus>> {
-    Json(state.app.projections())
+pub async fn list(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<Vec<ProjectionStatus>>> {
+    Ok(Json(state.app.projections(&ctx)?))
 }
 
-pub async fn relay(State(state): State<AppState>) -> Json<RelayStatus> {
-    Json(state.app.relay_status())
+pub async fn relay(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<RelayStatus>> {
+    Ok(Json(state.app.relay_status(&ctx)?))
 }
 
 pub async fn rebuild(
-    _admin: RequireAdmin,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<RebuildAccepted>)> {
-    let accepted = state.app.rebuild(&name, ADMIN).await?;
+    let accepted = state.app.rebuild(&ctx, &name).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
 pub async fn rebuild_all(
-    _admin: RequireAdmin,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
 ) -> ApiResult<(StatusCode, Json<Vec<RebuildStarted>>)> {
-    let started = state.app.rebuild_all(ADMIN).await?;
+    let started = state.app.rebuild_all(&ctx).await?;
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
 pub async fn retry(
-    _admin: RequireAdmin,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<ProjectionStatus>> {
-    Ok(Json(state.app.retry(&name, ADMIN).await?))
+    Ok(Json(state.app.retry(&ctx, &name).await?))
 }
 
 pub async fn skip(
-    _admin: RequireAdmin,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<SkipEvent>,
 ) -> ApiResult<Json<ProjectionStatus>> {
-    Ok(Json(state.app.skip(&name, body, ADMIN).await?))
+    Ok(Json(state.app.skip(&ctx, &name, body).await?))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::api::error::ApiResult;
-use crate::api::extract::{ApiPath, ApiQuery};
+use crate::api::extract::{ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,27 +28,32 @@ pub struct LimitQuery {
 
 pub async fn list(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<ListStreams>,
 ) -> ApiResult<Json<StreamPage>> {
-    Ok(Json(state.app.streams(q).await?))
+    Ok(Json(state.app.streams(&ctx, q).await?))
 }
 
 pub async fn events(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(stream_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let events = state
         .app
-        .stream_events(&stream_id, q.from_version, q.limit)
+        .stream_events(&ctx, &stream_id, q.from_version, q.limit)
         .await?;
     Ok(Json(events))
 }
 
 pub async fn correlated(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     ApiPath(correlation_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    Ok(Json(state.app.correlated(correlation_id, q.limit).await?))
+    Ok(Json(
+        state.app.correlated(&ctx, correlation_id, q.limit).await?,
+    ))
 }

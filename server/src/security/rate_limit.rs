@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::error::ApiError;
 use crate::state::AppState;
+pub use orders::application::ClientIp;
 
 /// Buckets kept before idle (full) ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -91,20 +92,28 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .unwrap_or(peer)
 }
 
-/// Middleware: 429 with `Retry-After` when the client's bucket is empty.
-pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.rate_limiter.enabled() {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        if let Some(peer) = peer {
-            let ip = client_ip(peer, request.headers(), &state.settings.trusted_proxies);
-            if let Err(retry_after) = state.rate_limiter.check(ip) {
-                state.metrics.rate_limited();
-                return ApiError::too_many_requests(retry_after).into_response();
-            }
-        }
+/// Middleware: 429 with `Retry-After` when the client's bucket is empty. Also records the
+/// client's address ([`ClientIp`], trusted proxies applied) for the handlers (sign-in
+/// throttling per IP on REST and in the server functions).
+pub async fn rate_limit(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let ip = peer.map(|peer| client_ip(peer, request.headers(), &state.settings.trusted_proxies));
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    if state.rate_limiter.enabled()
+        && let Some(ip) = ip
+        && let Err(retry_after) = state.rate_limiter.check(ip)
+    {
+        state.metrics.rate_limited();
+        return ApiError::too_many_requests(retry_after).into_response();
     }
     next.run(request).await
 }

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use domain::live::{Change, ClientMessage, Resume, ServerMessage, Topic};
 use eventstore::EventStore as _;
 use futures::{SinkExt as _, StreamExt as _};
+use orders::application::live::{LiveAccess, Visible};
 use orders::hub::{HubMessage, LiveChange};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
@@ -41,6 +42,7 @@ pub async fn handler(
     State(state): State<AppState>,
     headers: HeaderMap,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    session: Option<Extension<tower_sessions::Session>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -68,6 +70,13 @@ pub async fn handler(
             .into_response();
         }
     }
+    // Who opens it decides what it may receive (the application layer's live access policy).
+    let session = session.map(|Extension(s)| s);
+    let principal = match state.app.authenticate(&headers, session.as_ref()).await {
+        Ok(principal) => principal,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let access = LiveAccess::new(principal);
     let slot = match connect {
         Some(Extension(ConnectInfo(peer))) => {
             let ip = crate::security::rate_limit::client_ip(
@@ -97,7 +106,7 @@ pub async fn handler(
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             async move {
-                connection(state, socket).await;
+                connection(state, socket, access).await;
                 drop(slot);
             }
             .instrument(span)
@@ -108,7 +117,7 @@ fn head(state: &AppState) -> i64 {
     *state.store.head_watch().borrow()
 }
 
-async fn connection(state: AppState, socket: WebSocket) {
+async fn connection(state: AppState, socket: WebSocket, access: LiveAccess) {
     state.metrics.ws_connected();
     tracing::debug!("websocket connected");
     let (mut sink, mut stream) = socket.split();
@@ -155,6 +164,7 @@ async fn connection(state: AppState, socket: WebSocket) {
         topics: HashSet::new(),
         last_stream_position: 0,
         cursor: changes.start().clone(),
+        access,
     };
     let mut heartbeat = tokio::time::interval(state.settings.ws_heartbeat);
     heartbeat.reset();
@@ -183,11 +193,35 @@ async fn connection(state: AppState, socket: WebSocket) {
     };
 
     loop {
-        let keep_going = tokio::select! {
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(_) | Message::Binary(_))) if !budget.take() => push(ServerMessage::Error { message: limits::OVER_BUDGET.into(), position: head(&state) }.into()),
-                Some(Ok(Message::Text(text))) => handle_client(&state, &mut session, text.as_str(), &mut |m| push(m.into())),
-                Some(Ok(Message::Binary(_))) => push(ServerMessage::Error { message: "send JSON text messages".into(), position: head(&state) }.into()),
+        // The select only says what happened; the reaction (which may await the access
+        // policy) runs after it, with no branch future alive.
+        let event = tokio::select! {
+            incoming = stream.next() => Event::Incoming(incoming),
+            message = changes.recv() => Event::Hub(message),
+            _ = heartbeat.tick() => Event::Heartbeat,
+            _ = status_tick.tick() => Event::Status,
+            _ = stopping.wait_for(|s| *s) => Event::Stop,
+        };
+        let keep_going = match event {
+            Event::Incoming(incoming) => match incoming {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) if !budget.take() => push(
+                    ServerMessage::Error {
+                        message: limits::OVER_BUDGET.into(),
+                        position: head(&state),
+                    }
+                    .into(),
+                ),
+                Some(Ok(Message::Text(text))) => {
+                    handle_client(&state, &mut session, text.as_str(), &mut |m| push(m.into()))
+                        .await
+                }
+                Some(Ok(Message::Binary(_))) => push(
+                    ServerMessage::Error {
+                        message: "send JSON text messages".into(),
+                        position: head(&state),
+                    }
+                    .into(),
+                ),
                 Some(Ok(Message::Close(_))) | None => false,
                 Some(Ok(_)) => true, // ping/pong: handled by axum
                 Some(Err(error)) => {
@@ -195,24 +229,44 @@ async fn connection(state: AppState, socket: WebSocket) {
                     false
                 }
             },
-            message = changes.recv() => match message {
+            Event::Hub(message) => match message {
                 Some(HubMessage::Change(change)) => {
                     session.cursor.seq = change.seq();
-                    match session.matches(&change) {
-                        true => push(Outgoing::Shared(change)),
-                        false => true,
+                    let seq = change.seq();
+                    match state.app.visible_change(&mut session.access, &change).await {
+                        Visible::All if session.matches(&change) => push(Outgoing::Shared(change)),
+                        Visible::Narrowed(narrow) if session.matches(&narrow) => push(
+                            ServerMessage::Changed {
+                                position: narrow.position,
+                                change: narrow,
+                                seq,
+                            }
+                            .into(),
+                        ),
+                        _ => true,
                     }
                 }
                 Some(HubMessage::Resync { position, seq }) => {
                     session.cursor.seq = seq;
-                    push(ServerMessage::Resync { position: position.max(head(&state)), seq }.into())
+                    push(
+                        ServerMessage::Resync {
+                            position: position.max(head(&state)),
+                            seq,
+                        }
+                        .into(),
+                    )
                 }
                 // The hub stopped (server shutting down).
                 None => false,
             },
-            _ = heartbeat.tick() => push(ServerMessage::Heartbeat { position: head(&state) }.into()),
-            _ = status_tick.tick() => push_status(&state, &session, &mut |m| push(m.into())),
-            _ = stopping.wait_for(|s| *s) => false,
+            Event::Heartbeat => push(
+                ServerMessage::Heartbeat {
+                    position: head(&state),
+                }
+                .into(),
+            ),
+            Event::Status => push_status(&state, &session, &mut |m| push(m.into())),
+            Event::Stop => false,
         };
         if !keep_going {
             break;
@@ -228,16 +282,25 @@ async fn connection(state: AppState, socket: WebSocket) {
     tracing::debug!("websocket closed");
 }
 
+/// What woke the connection loop.
+enum Event {
+    Incoming(Option<Result<Message, axum::Error>>),
+    Hub(Option<HubMessage>),
+    Heartbeat,
+    Status,
+    Stop,
+}
+
 /// What the writer sends: a message to serialise, or a change the hub serialised once for
 /// every client.
 enum Outgoing {
-    Message(ServerMessage),
+    Message(Box<ServerMessage>),
     Shared(Arc<LiveChange>),
 }
 
 impl From<ServerMessage> for Outgoing {
     fn from(message: ServerMessage) -> Self {
-        Outgoing::Message(message)
+        Outgoing::Message(Box::new(message))
     }
 }
 
@@ -262,6 +325,8 @@ struct Session {
     /// covered by its topics): a `subscribe` with a resume cursor gets what lies between the
     /// cursor and this from the hub's ring, everything later arrives live.
     cursor: Resume,
+    /// What this client may see.
+    access: LiveAccess,
 }
 
 impl Session {
@@ -290,7 +355,7 @@ impl Session {
     }
 }
 
-fn handle_client(
+async fn handle_client(
     state: &AppState,
     session: &mut Session,
     text: &str,
@@ -326,6 +391,25 @@ fn handle_client(
                     position: head(state),
                 });
             }
+            let mut allowed = Vec::with_capacity(topics.len());
+            for topic in topics {
+                if state.app.may_subscribe(&mut session.access, &topic).await {
+                    allowed.push(topic);
+                } else {
+                    state.metrics.refused("ws_subscribe", "forbidden");
+                    let message = format!(
+                        "not allowed to subscribe to {}",
+                        serde_json::to_string(&topic).unwrap_or_default()
+                    );
+                    if !push(ServerMessage::Error {
+                        message,
+                        position: head(state),
+                    }) {
+                        return false;
+                    }
+                }
+            }
+            let topics = allowed;
             session.topics.extend(topics.iter().cloned());
             if !push(ServerMessage::Subscribed {
                 topics,
@@ -340,6 +424,15 @@ fn handle_client(
                 match state.live.changes_between(&resume, &session.cursor) {
                     Some(changes) => {
                         for (seq, change) in changes {
+                            let change = match state
+                                .app
+                                .visible_change(&mut session.access, &change)
+                                .await
+                            {
+                                Visible::All => change,
+                                Visible::Narrowed(narrow) => narrow,
+                                Visible::Hidden => continue,
+                            };
                             if session.matches(&change)
                                 && !push(ServerMessage::Changed {
                                     position: change.position,
@@ -364,6 +457,15 @@ fn handle_client(
                 match state.live.changes_since(since) {
                     Some(changes) => {
                         for change in changes {
+                            let change = match state
+                                .app
+                                .visible_change(&mut session.access, &change)
+                                .await
+                            {
+                                Visible::All => change,
+                                Visible::Narrowed(narrow) => narrow,
+                                Visible::Hidden => continue,
+                            };
                             if session.matches(&change)
                                 && !push(ServerMessage::Changed {
                                     position: change.position,
@@ -397,7 +499,13 @@ fn push_status(
 ) -> bool {
     let position = head(state);
     if session.topics.contains(&Topic::Projections) {
-        let projections = state.app.projections();
+        let projections = state
+            .app
+            .runner()
+            .status()
+            .into_iter()
+            .map(orders::status::projection_status)
+            .collect();
         if !push(ServerMessage::Projections {
             projections,
             position,

@@ -17,7 +17,10 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct TestApp {
     pub base: String,
     pub host: String,
+    /// Sends `Authorization: Bearer <ADMIN_TOKEN>` (the bootstrap admin) on every request.
     pub client: reqwest::Client,
+    /// Sends no credential.
+    pub anonymous: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     pub data_dir: PathBuf,
@@ -46,7 +49,18 @@ impl TestApp {
         let handle = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
+        let mut admin = reqwest::header::HeaderMap::new();
+        admin.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}"))
+                .expect("header"),
+        );
         let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .default_headers(admin)
+            .build()
+            .expect("client");
+        let anonymous = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
@@ -54,10 +68,24 @@ impl TestApp {
             base: format!("http://{addr}"),
             host: addr.to_string(),
             client,
+            anonymous,
             stop: Some(stop),
             handle: Some(handle),
             data_dir,
         }
+    }
+
+    /// A websocket request carrying the admin token (topics are authorized by role).
+    pub fn ws_request(&self) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut request = format!("ws://{}/ws", self.host)
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {ADMIN_TOKEN}").parse().expect("header"),
+        );
+        request
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -123,14 +151,19 @@ impl TestApp {
         (id(&body), body)
     }
 
-    /// The number of events in the log (via the stream browser).
+    /// The number of events in the log (via the stream browser), but for the bootstrap admin's
+    /// account stream (created at the first start).
     pub async fn event_total(&self) -> i64 {
+        let bootstrap = domain::account::Username::parse("admin")
+            .map(|u| format!("account-{}", domain::AccountId::for_username(&u)))
+            .unwrap_or_default();
         let (status, body) = self.get_json("/api/streams?limit=500").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["streams"]
             .as_array()
             .map(|s| {
                 s.iter()
+                    .filter(|s| s["stream_id"].as_str() != Some(bootstrap.as_str()))
                     .map(|s| s["event_count"].as_i64().unwrap_or(0))
                     .sum()
             })

@@ -1,0 +1,36 @@
+import { test as base, expect, Page, APIRequestContext } from "@playwright/test";
+
+/** The bootstrap admin token the server was started with (playwright.config.ts). */
+export const adminToken = () => process.env.EVENTIDE_E2E_ADMIN_TOKEN!;
+
+/** Signs a browser context in as the bootstrap admin (a session cookie, as the admin panel's token form does). */
+export async function signInAsAdmin(page: Page) {
+  const res = await page.request.post("/api/admin/login", { data: { token: adminToken() } });
+  expect(res.ok(), await res.text()).toBeTruthy();
+}
+
+/**
+ * `request` acts as the bootstrap admin (Bearer token), `anonymous` sends no credential, and
+ * `page` starts signed in as the admin; a test that needs a stranger clears the page's cookies.
+ */
+export const test = base.extend<{ anonymous: APIRequestContext }>({
+  request: async ({ playwright, baseURL }, use) => {
+    const ctx = await playwright.request.newContext({
+      baseURL,
+      extraHTTPHeaders: { Authorization: `Bearer ${adminToken()}` },
+    });
+    await use(ctx);
+    await ctx.dispose();
+  },
+  anonymous: async ({ playwright, baseURL }, use) => {
+    const ctx = await playwright.request.newContext({ baseURL });
+    await use(ctx);
+    await ctx.dispose();
+  },
+  page: async ({ page }, use) => {
+    await signInAsAdmin(page);
+    await use(page);
+  },
+});
+
+export { expect };
