@@ -1,15 +1,17 @@
 //! The dashboard's sums never overflow: large orders (at the highest price entry accepts) sum
-//! exactly, and orders stored before prices were bounded (totals near `i64::MAX`, written here
-//! through the command service, which takes any `Money`) make the revenue saturate instead of
-//! failing the query. On both backends.
+//! exactly, and orders stored before prices and order totals were bounded (totals near
+//! `i64::MAX`, appended here as events: the domain refuses such an order today) make the revenue
+//! saturate instead of failing the query. On both backends.
 
 mod projection_support;
 
 use std::time::Duration;
 
+use domain::DomainEvent as _;
+use domain::order::{ItemAdded, OrderConfirmed, OrderEvent, OrderPlaced};
 use domain::values::{CustomerName, Email, Money, ProductName, Quantity, Sku};
 use domain::{CustomerId, OrderId, ProductId};
-use eventstore::Backend;
+use eventstore::{Backend, EventMetadata, EventStore as _, ExpectedVersion, NewEvent};
 use orders::command::{CommandContext, CommandService};
 use projection_support::*;
 
@@ -43,6 +45,61 @@ async fn confirmed_order(
         .place_order_with_lines(None, customer, &lines, ctx)
         .await?;
     Ok(c.confirm(OrderId::new(placed.id), ctx).await?.position)
+}
+
+/// A confirmed one-line order as stored before order totals were bounded (the command service
+/// refuses it now): its events appended as they were written then. The confirmation's position.
+async fn legacy_confirmed_order(
+    env: &Env,
+    customer: CustomerId,
+    product: ProductId,
+    unit_cents: i64,
+) -> anyhow::Result<i64> {
+    let order_id = OrderId::new(uuid::Uuid::now_v7());
+    let unit_price = v(Money::from_cents(unit_cents))?;
+    let events: Vec<OrderEvent> = vec![
+        OrderPlaced {
+            order_id,
+            customer_id: customer,
+            customer_name: v(CustomerName::parse("Big Spender"))?,
+        }
+        .into(),
+        ItemAdded {
+            product_id: product,
+            sku: v(Sku::parse("LEGACY-1"))?,
+            product_name: v(ProductName::parse("Product LEGACY-1"))?,
+            unit_price,
+            quantity: v(Quantity::new(1))?,
+        }
+        .into(),
+        OrderConfirmed {
+            total: unit_price,
+            line_count: 1,
+            item_count: 1,
+        }
+        .into(),
+    ];
+    let events = events
+        .iter()
+        .map(|e| {
+            NewEvent::new(
+                e.event_type(),
+                e.schema_version(),
+                e.to_data(),
+                EventMetadata::default(),
+            )
+        })
+        .collect();
+    let appended = env
+        .store
+        .append(
+            &format!("order-{order_id}"),
+            "order",
+            ExpectedVersion::NoStream,
+            events,
+        )
+        .await?;
+    Ok(appended.last_position)
 }
 
 async fn dashboard_sums_large_orders(backend: Backend) -> anyhow::Result<()> {
@@ -83,8 +140,16 @@ async fn dashboard_sums_large_orders(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(i128::from(stats.average_order_cents), expected / 3);
 
     // Totals that together pass i64::MAX: the revenue saturates, the average stays exact.
+    // The domain refuses such an order now.
+    let refused = confirmed_order(c, &ctx, customer, vec![(legacy, one)]).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("order total can be at most")),
+        "{refused:?}"
+    );
     for _ in 0..5 {
-        position = confirmed_order(c, &ctx, customer, vec![(legacy, one)]).await?;
+        position = legacy_confirmed_order(&env, customer, legacy, i64::MAX / 4).await?;
         expected += i128::from(i64::MAX / 4);
     }
     let stats = queries.dashboard(None, Some(position)).await;
