@@ -64,7 +64,9 @@ impl SqlEventStore {
                 events,
                 unreadable: None,
             }),
-            Err(error) if is_unreadable(&error) => self.locate_unreadable(after, limit, error).await,
+            Err(error) if is_unreadable(&error) => {
+                self.locate_unreadable(after, limit, error).await
+            }
             Err(error) => Err(error),
         }
     }

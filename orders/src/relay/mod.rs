@@ -125,7 +125,8 @@ impl Relay {
     /// event; answers the skipped event.
     pub async fn skip(&self, reason: &str, who: &str) -> Result<RelayFault, RelayCommandError> {
         let control = self.control.as_ref().ok_or(RelayCommandError::NotFaulted)?;
-        let skipped = fault::skip(control.store.db(), &control.checkpoint_name, reason, who).await?;
+        let skipped =
+            fault::skip(control.store.db(), &control.checkpoint_name, reason, who).await?;
         tracing::warn!(
             relay = %control.checkpoint_name,
             position = skipped.position,
