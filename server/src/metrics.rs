@@ -317,6 +317,19 @@ fn render_services(state: &AppState, out: &mut String) {
         "Highest committed log position.",
         head,
     );
+    let writer = state.store.writer_status();
+    gauge(
+        out,
+        "eventide_store_writer_up",
+        "1 while the event store's group-commit writer task runs (0 from a panic until its restart).",
+        i32::from(writer.running),
+    );
+    counter(
+        out,
+        "eventide_store_writer_restarts_total",
+        "Restarts of the event store's writer task after a panic.",
+        writer.restarts,
+    );
     let relay = state.relay.status();
     gauge(
         out,

@@ -2,7 +2,7 @@
 //! writer task panics (a real panic, injected through the store's `testing` hook). The command
 //! whose append the writer died holding answers a JSON 503 with `Retry-After`, `/ready` answers
 //! 503 naming the dead writer while it is down, the writer is restarted and commands succeed
-//! again without restarting the server.
+//! again without restarting the server; `/metrics` counts the restart.
 
 mod common;
 
@@ -114,6 +114,20 @@ async fn writer_panic_over_http(postgres: bool) {
     let (status, _, body) = register(&app, 3).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(app.store.writer_status().restarts, 1);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("eventide_store_writer_restarts_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("eventide_store_writer_up 1"), "{metrics}");
 
     let _ = app.stop.send(());
     let _ = app.handle.await;
