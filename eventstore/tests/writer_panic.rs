@@ -40,6 +40,8 @@ async fn writer_panics_and_is_restarted(backend: Backend) {
             .expect("first append");
 
         // Two panics in a row: the restarted writer panics again on its first batch.
+        // Restarts after a second each: long enough to look at the store while it is down.
+        store.set_writer_restart_pause(Duration::from_secs(1));
         store.inject_writer_panics(2);
         let lost = store
             .append(

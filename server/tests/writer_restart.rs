@@ -91,6 +91,8 @@ async fn writer_panic_over_http(postgres: bool) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(ready(&app).await.0, StatusCode::OK);
 
+    // Restarted after a second: long enough to look at /ready while no writer runs.
+    app.store.set_writer_restart_pause(Duration::from_secs(1));
     app.store.inject_writer_panics(1);
     let (status, retry_after, body) = register(&app, 2).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");

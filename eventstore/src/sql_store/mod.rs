@@ -275,6 +275,13 @@ impl SqlEventStore {
         self.inner.health.hooks.arm_panics(batches);
     }
 
+    /// Test hook (feature `testing`): the writer is restarted after `pause` instead of the
+    /// growing pause, so a test can look at the store while no writer runs.
+    #[cfg(feature = "testing")]
+    pub fn set_writer_restart_pause(&self, pause: std::time::Duration) {
+        self.inner.health.hooks.set_restart_pause(pause);
+    }
+
     fn sender(&self) -> StoreResult<mpsc::Sender<AppendRequest>> {
         self.inner
             .sender

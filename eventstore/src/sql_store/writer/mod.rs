@@ -111,7 +111,11 @@ pub(super) async fn supervise_writer(
             restart_in = ?pause,
             "event store writer task panicked; appends answer 503 until it is restarted"
         );
-        tokio::time::sleep(pause).await;
+        #[cfg(feature = "testing")]
+        let wait = health.hooks.restart_pause().unwrap_or(pause);
+        #[cfg(not(feature = "testing"))]
+        let wait = pause;
+        tokio::time::sleep(wait).await;
         pause = (pause * 2).min(RESTART_PAUSE_MAX);
         let restarts = health.writer_restarted();
         info!(restarts, "event store writer task restarted");
@@ -343,12 +347,26 @@ pub(super) struct WriteHealth {
 pub(super) struct TestHooks {
     /// The next this many batches panic in the writer task before their transaction starts.
     panics: std::sync::atomic::AtomicU32,
+    /// Pause before each restart instead of the growing one, in milliseconds (0: not set).
+    restart_pause_ms: AtomicU64,
 }
 
 #[cfg(feature = "testing")]
 impl TestHooks {
     pub(super) fn arm_panics(&self, batches: u32) {
         self.panics.store(batches, Ordering::SeqCst);
+    }
+
+    pub(super) fn set_restart_pause(&self, pause: Duration) {
+        let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+        self.restart_pause_ms.store(ms, Ordering::SeqCst);
+    }
+
+    fn restart_pause(&self) -> Option<Duration> {
+        match self.restart_pause_ms.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     fn panic_if_armed(&self) {
