@@ -16,5 +16,6 @@ mod shell;
 pub mod ssr;
 mod submission;
 mod time_travel;
+mod viewer;
 
 pub use shell::{App, shell};

@@ -18,7 +18,10 @@ use crate::pages::{
     order::OrderPage,
     orders::OrdersPage,
     products::ProductsPage,
+    signin::SignInPage,
     timeline::{CorrelationPage, TimelinePage},
+    tokens::TokensPage,
+    users::UsersPage,
 };
 
 /// The full HTML document rendered by the server around [`App`].
@@ -48,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live();
+    crate::viewer::provide_viewer();
     mark_hydrated();
     view! {
         <Title text="Eventide"/>
@@ -64,6 +68,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit/correlation/:id") view=CorrelationPage/>
                     <Route path=path!("/audit/:stream") view=TimelinePage/>
                     <Route path=path!("/admin") view=AdminPage/>
+                    <Route path=path!("/signin") view=SignInPage/>
+                    <Route path=path!("/tokens") view=TokensPage/>
+                    <Route path=path!("/users") view=UsersPage/>
                 </Routes>
             </main>
         </Router>

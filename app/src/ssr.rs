@@ -329,6 +329,63 @@ pub async fn sign_out() -> Result<(), UiError> {
     Ok(app()?.sign_out(&session()?).await?)
 }
 
+pub async fn my_tokens() -> Result<Vec<domain::views::TokenView>, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.tokens(&ctx).await?)
+}
+
+pub async fn create_token(name: String) -> Result<domain::views::TokenCreated, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app
+        .create_token(&ctx, requests::CreateToken { name })
+        .await?)
+}
+
+pub async fn revoke_token(id: Uuid) -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    app.revoke_token(&ctx, id).await?;
+    Ok(())
+}
+
+pub async fn create_user(
+    username: String,
+    password: String,
+    display_name: String,
+    role: String,
+) -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    let input = requests::CreateUser {
+        username,
+        password,
+        display_name,
+        role,
+    };
+    app.create_user(&ctx, input).await?;
+    Ok(())
+}
+
+pub async fn change_role(username: String, role: String) -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    app.change_role(&ctx, &username, requests::ChangeRole { role })
+        .await?;
+    Ok(())
+}
+
+pub async fn set_user_enabled(
+    username: String,
+    enabled: bool,
+    reason: String,
+) -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    if enabled {
+        app.enable_user(&ctx, &username).await?;
+    } else {
+        app.disable_user(&ctx, &username, requests::DisableUser { reason })
+            .await?;
+    }
+    Ok(())
+}
+
 // ---- admin ----
 
 pub async fn admin_session() -> Result<bool, UiError> {
@@ -340,7 +397,9 @@ pub async fn admin_session() -> Result<bool, UiError> {
 }
 
 pub async fn admin_login(token: String) -> Result<(), UiError> {
-    app()?.sign_in_with_admin_token(&token, &session()?).await?;
+    app()?
+        .sign_in_with_admin_token(&token, client_ip(), &session()?)
+        .await?;
     Ok(())
 }
 

@@ -1,12 +1,24 @@
-import { test as base, expect, Page, APIRequestContext } from "@playwright/test";
+import { test as base, expect, Page, APIRequestContext, Cookie } from "@playwright/test";
 
 /** The bootstrap admin token the server was started with (playwright.config.ts). */
 export const adminToken = () => process.env.EVENTIDE_E2E_ADMIN_TOKEN!;
 
-/** Signs a browser context in as the bootstrap admin (a session cookie, as the admin panel's token form does). */
+let adminSession: Cookie | undefined;
+
+/**
+ * Signs a browser context in as the bootstrap admin: the first time with the admin token (as the
+ * admin panel's token form does), then with the same session cookie (sign-ins are throttled per
+ * account, as they should be).
+ */
 export async function signInAsAdmin(page: Page) {
+  if (adminSession) {
+    await page.context().addCookies([adminSession]);
+    return;
+  }
   const res = await page.request.post("/api/admin/login", { data: { token: adminToken() } });
   expect(res.ok(), await res.text()).toBeTruthy();
+  adminSession = (await page.context().cookies()).find((c) => c.name === "eventide_session");
+  expect(adminSession, "a session cookie").toBeTruthy();
 }
 
 /**

@@ -260,3 +260,74 @@ fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> CommandResult<T> {
 fn quantity(n: u32) -> CommandResult<Quantity> {
     Ok(Quantity::new(n).map_err(domain::DomainError::from)?)
 }
+
+/// A demo account created by [`seed_accounts`], with its password (demo data: change or
+/// disable these accounts before real use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoAccount {
+    /// The username.
+    pub username: &'static str,
+    /// The password.
+    pub password: &'static str,
+    /// The role.
+    pub role: domain::account::Role,
+}
+
+/// One account per role: a customer acting for `customer` (one of the seeded customers), a
+/// staff member and an admin. Accounts that exist already are left as they are (a second seed
+/// changes nothing), and are not listed.
+pub async fn seed_accounts(
+    commands: &CommandService,
+    customer: CustomerId,
+) -> anyhow::Result<Vec<DemoAccount>> {
+    use domain::account::{Account, AccountCommand, Role, Username};
+    use domain::values::PersonName;
+
+    let credentials = crate::identity::CredentialStore::new(commands.store().db().clone());
+    let demo: [(&'static str, &'static str, &str, Role, Option<CustomerId>); 3] = [
+        (
+            "customer",
+            "customer-demo-1",
+            "Ada Lovelace",
+            Role::Customer,
+            Some(customer),
+        ),
+        ("staff", "staff-demo-1", "Sam Staff", Role::Staff, None),
+        ("admin2", "admin-demo-1", "Alex Admin", Role::Admin, None),
+    ];
+    let mut created = Vec::new();
+    for (username, password, display, role, customer_id) in demo {
+        let name = Username::parse(username)?;
+        let account_id = domain::AccountId::for_username(&name);
+        if commands
+            .load::<Account>(account_id.as_uuid())
+            .await?
+            .exists()
+        {
+            continue;
+        }
+        let hash = crate::identity::passwords::hash(password.to_owned()).await?;
+        let open = AccountCommand::Open {
+            account_id,
+            username: name,
+            display_name: PersonName::parse(display)?,
+            role,
+            customer_id,
+        };
+        commands
+            .account(
+                account_id,
+                open,
+                "open_account",
+                &seed_ctx(format!("account:{username}")),
+            )
+            .await?;
+        credentials.set(account_id, &hash).await?;
+        created.push(DemoAccount {
+            username,
+            password,
+            role,
+        });
+    }
+    Ok(created)
+}

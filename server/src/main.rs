@@ -37,6 +37,15 @@ async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
     })
     .await;
     eprintln!();
+    let accounts = match (
+        &result,
+        result.as_ref().ok().and_then(|s| s.customers.first()),
+    ) {
+        (Ok(_), Some(customer)) => orders::seed::seed_accounts(&services.commands, *customer)
+            .await
+            .context("seeding the demo accounts failed")?,
+        _ => Vec::new(),
+    };
     if result.is_ok() {
         build_read_models(&config, &services).await?;
     }
@@ -49,6 +58,12 @@ async fn seed(config: Config, orders: u32) -> anyhow::Result<()> {
         summary.products.len(),
         summary.orders.len()
     );
+    for account in &accounts {
+        eprintln!(
+            "demo account: {} / {} ({}); change or disable it before real use",
+            account.username, account.password, account.role
+        );
+    }
     Ok(())
 }
 

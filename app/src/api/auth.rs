@@ -31,3 +31,47 @@ pub async fn sign_up(
 pub async fn sign_out() -> Result<(), UiError> {
     crate::ssr::sign_out().await
 }
+
+/// My API tokens (names and ids).
+#[server(prefix = "/fn")]
+pub async fn my_tokens() -> Result<Vec<domain::views::TokenView>, UiError> {
+    crate::ssr::my_tokens().await
+}
+
+/// Creates an API token; the answer holds its secret, shown once.
+#[server(prefix = "/fn")]
+pub async fn create_token(name: String) -> Result<domain::views::TokenCreated, UiError> {
+    crate::ssr::create_token(name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn revoke_token(id: uuid::Uuid) -> Result<(), UiError> {
+    crate::ssr::revoke_token(id).await
+}
+
+/// An admin creates a staff or admin account.
+#[server(prefix = "/fn")]
+pub async fn create_user(
+    username: String,
+    password: String,
+    display_name: String,
+    role: String,
+) -> Result<(), UiError> {
+    crate::ssr::create_user(username, password, display_name, role).await
+}
+
+/// An admin changes an account's role.
+#[server(prefix = "/fn")]
+pub async fn change_role(username: String, role: String) -> Result<(), UiError> {
+    crate::ssr::change_role(username, role).await
+}
+
+/// An admin disables (with a reason) or enables an account.
+#[server(prefix = "/fn")]
+pub async fn set_user_enabled(
+    username: String,
+    enabled: bool,
+    reason: String,
+) -> Result<(), UiError> {
+    crate::ssr::set_user_enabled(username, enabled, reason).await
+}

@@ -7,4 +7,7 @@ pub mod not_found;
 pub mod order;
 pub mod orders;
 pub mod products;
+pub mod signin;
 pub mod timeline;
+pub mod tokens;
+pub mod users;

@@ -65,14 +65,41 @@ impl Application {
         .await
     }
 
-    /// Every customer.
+    /// Every customer for staff; a customer's own record only for a customer.
     pub async fn customers(
         &self,
         ctx: &RequestContext,
         min_position: Option<i64>,
     ) -> AppResult<Fresh<Vec<CustomerView>>> {
-        self.allow(ctx, "customers", Capability::Customers)?;
-        Ok(self.queries().customers(min_position).await?)
+        let principal = self.allow(ctx, "customers", Capability::OwnOrders)?;
+        if principal.role.can(Capability::Customers) {
+            return Ok(self.queries().customers(min_position).await?);
+        }
+        let Some(own) = principal.customer_id else {
+            return Ok(Fresh {
+                data: Vec::new(),
+                ..self.queries().customers(min_position).await?
+            });
+        };
+        match self
+            .queries()
+            .get_customer(own.as_uuid(), min_position)
+            .await
+        {
+            Ok(fresh) => Ok(Fresh {
+                data: vec![fresh.data],
+                position: fresh.position,
+                stale: fresh.stale,
+            }),
+            Err(crate::query::QueryError::NotFound { .. }) => {
+                let fresh = self.queries().customers(min_position).await?;
+                Ok(Fresh {
+                    data: Vec::new(),
+                    ..fresh
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One customer.

@@ -230,17 +230,7 @@ impl Application {
         session: &Session,
     ) -> AppResult<Viewer> {
         let username = Username::parse(&input.username).map_err(|_| invalid_credentials())?;
-        if let Err(wait) = self.identity().throttle.attempt(username.as_str(), ip) {
-            self.inner.observer.refused("sign_in", "too_many_attempts");
-            return Err(AppError {
-                retry_after: Some(wait),
-                ..AppError::new(
-                    ErrorKind::Throttled,
-                    "too_many_attempts",
-                    "Too many sign-in attempts. Wait a little and try again.",
-                )
-            });
-        }
+        self.throttle(username.as_str(), ip)?;
         if input.password.chars().count() > passwords::MAX_LEN {
             return self.guard("sign_in", Err(invalid_credentials()));
         }
@@ -273,12 +263,15 @@ impl Application {
         Ok(principal.viewer())
     }
 
-    /// Signs in as the bootstrap admin with the admin token (the admin panel's token login).
+    /// Signs in as the bootstrap admin with the admin token (the admin panel's token login),
+    /// throttled like a password sign-in of account `admin`.
     pub async fn sign_in_with_admin_token(
         &self,
         token: &str,
+        ip: Option<IpAddr>,
         session: &Session,
     ) -> AppResult<Viewer> {
+        self.throttle(BOOTSTRAP_ADMIN, ip)?;
         let principal = match self.principal_of_token(token.trim()).await {
             Ok(p) if p.via == SignedInWith::AdminToken => p,
             _ => return self.guard("sign_in", Err(invalid_token())),
@@ -288,6 +281,24 @@ impl Application {
             .await?;
         tracing::info!(user = %principal.username, %login_id, "signed in with the admin token");
         Ok(principal.viewer())
+    }
+
+    /// Takes one sign-in attempt for `username` from `ip`, or answers 429 with `Retry-After`.
+    fn throttle(&self, username: &str, ip: Option<IpAddr>) -> AppResult<()> {
+        self.identity()
+            .throttle
+            .attempt(username, ip)
+            .map_err(|wait| {
+                self.inner.observer.refused("sign_in", "too_many_attempts");
+                AppError {
+                    retry_after: Some(wait),
+                    ..AppError::new(
+                        ErrorKind::Throttled,
+                        "too_many_attempts",
+                        "Too many sign-in attempts. Wait a little and try again.",
+                    )
+                }
+            })
     }
 
     async fn start_session(

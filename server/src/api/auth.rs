@@ -132,14 +132,19 @@ pub struct SessionInfo {
 /// Signs in as the bootstrap admin with the admin token (the admin panel's token form).
 pub async fn admin_login(
     State(state): State<AppState>,
+    ip: Option<Extension<ClientIp>>,
     session: Session,
     ApiJson(body): ApiJson<AdminLogin>,
 ) -> ApiResult<Response> {
+    let ip = ip.map(|Extension(ClientIp(ip))| ip);
     state
         .app
-        .sign_in_with_admin_token(&body.token, &session)
+        .sign_in_with_admin_token(&body.token, ip, &session)
         .await
-        .map_err(|_| ApiError::forbidden("invalid_token", "The admin token is wrong."))?;
+        .map_err(|e| match e.code {
+            "invalid_token" => ApiError::forbidden("invalid_token", "The admin token is wrong."),
+            _ => ApiError::from(e),
+        })?;
     Ok(no_store(Json(SessionInfo { logged_in: true })))
 }
 

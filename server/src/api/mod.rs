@@ -150,10 +150,15 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(c::change_email),
         ),
         (
-            spec("GET", "/api/customers", "List customers", "customers")
-                .access(Access::Staff)
-                .res(200, "FreshCustomers")
-                .query(FRESH),
+            spec(
+                "GET",
+                "/api/customers",
+                "List customers (a customer: their own)",
+                "customers",
+            )
+            .access(Access::Customer)
+            .res(200, "FreshCustomers")
+            .query(FRESH),
             get(c::list),
         ),
         (
