@@ -52,6 +52,9 @@ pub(super) struct Inner {
     pub(super) notify: broadcast::Sender<BatchApplied>,
     pub(super) shutdown: watch::Sender<bool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Held while a rebuild is claimed: the leftovers of an abandoned attempt are dropped (in
+    /// chunks, on SQLite) before the claim, and no other claim may start meanwhile.
+    pub(super) claims: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -170,6 +173,7 @@ impl ProjectionRunner {
                 notify,
                 shutdown,
                 tasks: Mutex::new(tasks),
+                claims: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -10,6 +10,7 @@ use super::handle::ProjectionRunner;
 use super::notices::Notice;
 use super::persisted::load_fault;
 use super::shared::RebuildStatus;
+use super::task::drop_in_chunks;
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::db::{Backend, now_us};
 use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
@@ -39,7 +40,21 @@ impl ProjectionRunner {
             });
         }
         let db = self.inner.store.db();
+        let _claiming = self.inner.claims.lock().await;
         let mut conn = db.pool().acquire().await?;
+        if db.backend() == Backend::Sqlite {
+            // Leftovers of an abandoned attempt at the next generation can be a whole read
+            // model: dropped in chunks, taking turns with the appends, before the claim. Nobody
+            // writes that generation meanwhile (no rebuild is claimed; one process per file).
+            let row: Option<(i64, Option<i64>)> = sqlx::query_as(sql::LOAD_PROJECTION)
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some((live, None)) = row {
+                drop_in_chunks(db, &mut conn, shared.projection.as_ref(), live + 1).await?;
+            }
+        }
+        let _turn = db.write_turn().await;
         let mut tx = begin(&mut conn, db).await?;
         let claimed: Option<i64> = sqlx::query_scalar(sql::CLAIM_REBUILD)
             .bind(name)
@@ -125,6 +140,7 @@ impl ProjectionRunner {
         let shared = self.find(name)?;
         let db = self.inner.store.db();
         let mut conn = db.pool().acquire().await?;
+        let _turn = db.write_turn().await;
         let mut tx = begin(&mut conn, db).await?;
         let Some((id, fault)) = load_fault(&mut tx, name).await? else {
             tx.rollback().await?;

@@ -20,6 +20,7 @@ use super::shared::{RebuildStatus, Shared};
 use crate::db::{Backend, Db};
 use crate::error::{StoreError, StoreResult};
 use crate::lease::{self, Lease, RETRY_EVERY};
+use crate::projection::Projection;
 use crate::projection::log_cache::LogCache;
 use crate::projection::sql::{self, checkpoint_name, checkpoint_prefix, lease_name};
 use crate::projection::status::{BatchApplied, RateMeter};
@@ -312,40 +313,13 @@ impl Task {
         Ok(())
     }
 
-    /// Deletes a generation's rows and checkpoint. On SQLite the rows go first in chunks of
-    /// [`DROP_CHUNK_ROWS`], each in its own transaction and write turn (the store's appends and
-    /// the other projections take theirs in between: FIFO), so dropping a large generation
-    /// never holds the file lock for long. Then what is left and the checkpoint go in one
-    /// transaction. No query reads the generation meanwhile: it is not the live one.
+    /// Deletes a generation's rows and checkpoint. On SQLite the rows go first in chunks
+    /// ([`drop_in_chunks`]), so dropping a large generation never holds the file lock for long.
+    /// Then what is left and the checkpoint go in one transaction. No query reads the
+    /// generation meanwhile: it is not the live one.
     async fn drop_generation(&self, conn: &mut AnyConnection, generation: i64) -> StoreResult<()> {
         if self.db.backend() == Backend::Sqlite {
-            let mut chunks = 0_u64;
-            loop {
-                let turn = self.db.write_turn().await;
-                let mut tx = begin(conn, &self.db).await?;
-                let deleted = match self
-                    .shared
-                    .projection
-                    .drop_generation_chunk(&mut tx, generation, DROP_CHUNK_ROWS)
-                    .await
-                {
-                    Ok(deleted) => deleted,
-                    Err(e) => {
-                        tx.rollback().await?;
-                        return Err(StoreError::Storage(sqlx::Error::Protocol(format!(
-                            "drop_generation({generation}) failed: {e:#}"
-                        ))));
-                    }
-                };
-                tx.commit().await?;
-                drop(turn);
-                if deleted == 0 {
-                    break;
-                }
-                chunks += 1;
-                tokio::task::yield_now().await;
-            }
-            debug!(generation, chunks, "old generation dropped in chunks");
+            drop_in_chunks(&self.db, conn, self.shared.projection.as_ref(), generation).await?;
         }
         let _turn = self.db.write_turn().await;
         let mut tx = begin(conn, &self.db).await?;
@@ -367,4 +341,45 @@ impl Task {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// On SQLite, deletes the rows of `generation` of `projection` in chunks of
+/// [`DROP_CHUNK_ROWS`], each in its own transaction and write turn (the store's appends and the
+/// other projections take theirs in between: FIFO); answers how many chunks. Only for a
+/// generation nobody reads or writes (an old one after a swap, the leftovers of an abandoned
+/// rebuild before the next claim).
+pub(super) async fn drop_in_chunks(
+    db: &Db,
+    conn: &mut AnyConnection,
+    projection: &dyn Projection,
+    generation: i64,
+) -> StoreResult<u64> {
+    let mut chunks = 0_u64;
+    loop {
+        let turn = db.write_turn().await;
+        let mut tx = begin(conn, db).await?;
+        let deleted = match projection
+            .drop_generation_chunk(&mut tx, generation, DROP_CHUNK_ROWS)
+            .await
+        {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(StoreError::Storage(sqlx::Error::Protocol(format!(
+                    "drop_generation({generation}) failed: {e:#}"
+                ))));
+            }
+        };
+        tx.commit().await?;
+        drop(turn);
+        if deleted == 0 {
+            break;
+        }
+        chunks += 1;
+        tokio::task::yield_now().await;
+    }
+    if chunks > 0 {
+        debug!(generation, chunks, "generation dropped in chunks");
+    }
+    Ok(chunks)
 }
