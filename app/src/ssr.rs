@@ -428,3 +428,15 @@ pub async fn skip(name: String, reason: String) -> Result<(), UiError> {
         .await?;
     Ok(())
 }
+
+pub async fn relay_retry() -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    app.relay_retry(&ctx).await?;
+    Ok(())
+}
+
+pub async fn relay_skip(reason: String) -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    app.relay_skip(&ctx, requests::SkipEvent { reason }).await?;
+    Ok(())
+}

@@ -32,6 +32,9 @@ async fn call(app: &TestApp, cred: &Cred, name: &str, form: &[(&str, String)]) -
     request.send().await.expect("request").status()
 }
 
+/// A server function, its form, and whether anonymous, customer, staff and admin may call it.
+type Row = (&'static str, Vec<(&'static str, String)>, [bool; 4]);
+
 enum Cred {
     Anonymous,
     Cookie(String),
@@ -88,7 +91,7 @@ async fn matrix(app: TestApp) {
     // (server function, form, allowed for anonymous, customer, staff, admin)
     const NO: bool = false;
     const OK: bool = true;
-    let table: Vec<(&str, Vec<(&str, String)>, [bool; 4])> = vec![
+    let table: Vec<Row> = vec![
         ("get_dashboard", vec![], [NO, NO, OK, OK]),
         ("get_activity", vec![], [NO, NO, OK, OK]),
         ("list_customers", vec![], [NO, OK, OK, OK]),

@@ -35,3 +35,15 @@ pub async fn retry_projection(name: String) -> Result<(), UiError> {
 pub async fn skip_event(name: String, reason: String) -> Result<(), UiError> {
     crate::ssr::skip(name, reason).await
 }
+
+/// Reads the event the relay faulted on again.
+#[server(prefix = "/fn")]
+pub async fn retry_relay() -> Result<(), UiError> {
+    crate::ssr::relay_retry().await
+}
+
+/// Skips the event the relay faulted on, with a reason.
+#[server(prefix = "/fn")]
+pub async fn skip_relay_event(reason: String) -> Result<(), UiError> {
+    crate::ssr::relay_skip(reason).await
+}

@@ -6,7 +6,8 @@ use domain::views::{ProjectionState, ProjectionStatus};
 use leptos::prelude::*;
 
 use crate::api::admin::{
-    AdminLogin, AdminLogout, RebuildProjection, RetryProjection, SkipEvent, admin_session,
+    AdminLogin, AdminLogout, RebuildProjection, RetryProjection, RetryRelay, SkipEvent,
+    SkipRelayEvent, admin_session,
 };
 use crate::api::queries::{get_relay, projection_statuses};
 use crate::components::error_box::{ActionError, ErrorBox};
@@ -145,6 +146,9 @@ fn ProjectionsPanel() -> impl IntoView {
 fn RelayPanel() -> impl IntoView {
     let live = use_live();
     let initial = Resource::new(|| (), |_| get_relay());
+    let retry = ServerAction::<RetryRelay>::new();
+    let skip = ServerAction::<SkipRelayEvent>::new();
+    let reason = RwSignal::new(String::new());
     view! {
         <div class="card" style="margin-top:1rem" data-testid="relay">
             <h2>"Broker relay"</h2>
@@ -154,8 +158,20 @@ fn RelayPanel() -> impl IntoView {
                     <p><StatusBadge status=state/> " " {r.detail.clone()}</p>
                     <p class="muted">{format!("checkpoint {} · head {} · lag {} · published {}", r.checkpoint, r.head, r.lag, r.published_total)}</p>
                     {r.last_error.clone().map(|e| view! { <p class="error">"Last error: " {e}</p> })}
+                    {r.fault.clone().map(|f| view! {
+                        <div class="error" role="alert" data-testid="relay-fault">
+                            <p>{format!("Stopped at position {} ({} v{} of {}): {}", f.position, f.event_type, f.version, f.stream_id, f.error)}</p>
+                            <div class="row">
+                                <button on:click=move |_| { retry.dispatch(RetryRelay {}); }>"Retry"</button>
+                                <label>"Reason"<input name="relay-skip-reason" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/></label>
+                                <button class="secondary" on:click=move |_| { skip.dispatch(SkipRelayEvent { reason: reason.get_untracked() }); }>"Skip event"</button>
+                            </div>
+                        </div>
+                    })}
                 }
             })}
+            <ActionError result=retry.value().into()/>
+            <ActionError result=skip.value().into()/>
         </div>
     }
 }

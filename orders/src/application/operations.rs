@@ -1,5 +1,5 @@
 //! The operator use cases: projection status, rebuilds, retry and skip of a faulted projection,
-//! the relay's status. Admins only (`Capability::Operations`); the acting admin is logged with
+//! the relay's status, and retry and skip of the event it faulted on. Admins only (`Capability::Operations`); the acting admin is logged with
 //! every change.
 
 use domain::account::Capability;
@@ -8,7 +8,8 @@ use domain::views::{ProjectionStatus, RebuildAccepted, RelayStatus};
 use eventstore::projection::RebuildStarted;
 
 use crate::application::text::storable;
-use crate::application::{AppError, AppResult, Application, RequestContext};
+use crate::application::{AppError, AppResult, Application, ErrorKind, RequestContext};
+use crate::relay::RelayCommandError;
 use crate::status::projection_status;
 
 /// Longest skip reason, in characters.
@@ -99,5 +100,52 @@ impl Application {
         self.runner().skip(name, reason, by).await?;
         tracing::warn!(projection = %name, reason, by, "faulted event skipped");
         self.projection(ctx, name)
+    }
+
+    /// Reads the event the relay faulted on again (after a fixed upcaster is deployed); the
+    /// relay faults again if it still cannot read it.
+    pub async fn relay_retry(&self, ctx: &RequestContext) -> AppResult<RelayStatus> {
+        let by = self
+            .allow(ctx, "relay_retry", Capability::Operations)?
+            .username
+            .as_str();
+        self.relay().retry(by).await.map_err(relay_error)?;
+        Ok(self.relay().status())
+    }
+
+    /// Skips the event the relay faulted on, with a reason: it is never published (recorded
+    /// with the reason and who in the same transaction that moves the relay past it).
+    pub async fn relay_skip(
+        &self,
+        ctx: &RequestContext,
+        input: SkipEvent,
+    ) -> AppResult<RelayStatus> {
+        let by = self
+            .allow(ctx, "relay_skip", Capability::Operations)?
+            .username
+            .as_str();
+        let reason = storable(input.reason.trim(), "reason")?;
+        if reason.is_empty() || reason.chars().count() > MAX_REASON {
+            return Err(AppError::invalid(
+                "invalid_reason",
+                format!("Give a reason of 1 to {MAX_REASON} characters."),
+            ));
+        }
+        self.relay().skip(reason, by).await.map_err(relay_error)?;
+        Ok(self.relay().status())
+    }
+}
+
+fn relay_error(error: RelayCommandError) -> AppError {
+    match error {
+        RelayCommandError::NotFaulted => AppError::new(
+            ErrorKind::Conflict,
+            "relay_not_faulted",
+            "The relay is not faulted.",
+        ),
+        RelayCommandError::MissingReason => {
+            AppError::invalid("invalid_reason", "Give a reason for skipping the event.")
+        }
+        RelayCommandError::Store(e) => e.into(),
     }
 }

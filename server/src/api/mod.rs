@@ -458,6 +458,29 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 .res(200, "RelayStatus"),
             get(pr::relay),
         ),
+        (
+            spec(
+                "POST",
+                "/api/relay/retry",
+                "Read the event the relay faulted on again",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, "RelayStatus"),
+            post(pr::relay_retry),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/relay/skip",
+                "Skip the event the relay faulted on (with a reason; never published)",
+                "operations",
+            )
+            .access(Access::Admin)
+            .req("SkipEvent")
+            .res(200, "RelayStatus"),
+            post(pr::relay_skip),
+        ),
         // Identity
         (
             spec(

@@ -56,3 +56,18 @@ pub async fn skip(
 ) -> ApiResult<Json<ProjectionStatus>> {
     Ok(Json(state.app.skip(&ctx, &name, body).await?))
 }
+
+pub async fn relay_retry(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<RelayStatus>> {
+    Ok(Json(state.app.relay_retry(&ctx).await?))
+}
+
+pub async fn relay_skip(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<SkipEvent>,
+) -> ApiResult<Json<RelayStatus>> {
+    Ok(Json(state.app.relay_skip(&ctx, body).await?))
+}
