@@ -30,7 +30,14 @@ pub fn build(state: AppState, leptos_options: LeptosOptions) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The 404 page renders the app too (its navigation asks who is signed in).
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            {
+                let services = state.ui_services();
+                move || provide_context(services.clone())
+            },
+            shell,
+        ))
         .with_state(leptos_options);
     with_middleware(api.merge(pages), state)
 }

@@ -15,7 +15,8 @@ use crate::viewer::{ViewerContext, can, reload_to, viewer};
 pub fn NavBar() -> impl IntoView {
     let live = use_live();
     let who = viewer();
-    let signed_in = Signal::derive(move || who.get().is_some());
+    let known = use_context::<ViewerContext>().map(|c| c.known);
+    let signed_in = move || who.get().is_some();
     let insights = can(Capability::Insights);
     let customers = can(Capability::Customers);
     let event_log = can(Capability::EventLog);
@@ -27,45 +28,25 @@ pub fn NavBar() -> impl IntoView {
             reload_to("/signin");
         }
     });
-    let loaded = use_context::<ViewerContext>();
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Eventide"</a>
             <nav aria-label="Main">
-                <Transition fallback=|| ()>
-                    {move || {
-                        // Waits for the viewer (server-rendered), so links never flash.
-                        let _ = loaded.map(|ViewerContext(r)| r.get());
-                        view! {
-                            <ul>
-                                <Show when=move || insights.get()><li><A href="/" exact=true>"Dashboard"</A></li></Show>
-                                <Show when=move || signed_in.get()><li><A href="/orders">{move || if insights.get() { "Orders" } else { "My orders" }}</A></li></Show>
-                                <Show when=move || customers.get()><li><A href="/customers">"Customers"</A></li></Show>
-                                <li><A href="/products">"Products"</A></li>
-                                <Show when=move || event_log.get()><li><A href="/audit">"Audit"</A></li></Show>
-                                <Show when=move || users.get()><li><A href="/users">"Users"</A></li></Show>
-                                <Show when=move || operations.get()><li><A href="/admin">"Admin"</A></li></Show>
-                            </ul>
-                        }
-                    }}
-                </Transition>
+                <ul>
+                    <li class:hidden=move || !insights.get()><A href="/" exact=true>"Dashboard"</A></li>
+                    <li class:hidden=move || !signed_in()><A href="/orders">{move || if insights.get() { "Orders" } else { "My orders" }}</A></li>
+                    <li class:hidden=move || !customers.get()><A href="/customers">"Customers"</A></li>
+                    <li><A href="/products">"Products"</A></li>
+                    <li class:hidden=move || !event_log.get()><A href="/audit">"Audit"</A></li>
+                    <li class:hidden=move || !users.get()><A href="/users">"Users"</A></li>
+                    <li class:hidden=move || !operations.get()><A href="/admin">"Admin"</A></li>
+                </ul>
             </nav>
-            <span class="account" data-testid="account">
-                <Transition fallback=|| ()>
-                    {move || {
-                        let _ = loaded.map(|ViewerContext(r)| r.get());
-                        match who.get() {
-                            Some(v) => view! {
-                                <span class="muted">{format!("{} · {}", v.display_name, v.role)}</span>
-                                " "
-                                <A href="/tokens">"API tokens"</A>
-                                " "
-                                <button class="secondary" on:click=move |_| { sign_out.dispatch(SignOut {}); }>"Sign out"</button>
-                            }.into_any(),
-                            None => view! { <A href="/signin">"Sign in"</A> }.into_any(),
-                        }
-                    }}
-                </Transition>
+            <span class="account" data-testid="account" data-known=move || known.is_some_and(|k| k.get()).to_string()>
+                <span class="muted">{move || who.get().map(|v| format!("{} · {}", v.display_name, v.role)).unwrap_or_default()}</span>
+                <span class:hidden=move || !signed_in()><A href="/tokens">"API tokens"</A></span>
+                <button class="secondary" class:hidden=move || !signed_in() on:click=move |_| { sign_out.dispatch(SignOut {}); }>"Sign out"</button>
+                <span class:hidden=signed_in><A href="/signin">"Sign in"</A></span>
             </span>
             <span class="status" role="status" data-live=move || live.connected.get().to_string()>
                 {move || if live.connected.get() {

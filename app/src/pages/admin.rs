@@ -30,6 +30,15 @@ pub fn AdminPage() -> impl IntoView {
         |_| admin_session(),
     );
     let token = RwSignal::new(String::new());
+    // A new session: load the page again, so the websocket reconnects as the signed-in admin
+    // (it is authorized when it opens) and every part renders for the new user.
+    Effect::new(move |_| {
+        if matches!(login.value().get(), Some(Ok(())))
+            || matches!(logout.value().get(), Some(Ok(())))
+        {
+            crate::viewer::reload_to("/admin");
+        }
+    });
     view! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">"Admin"</h1>

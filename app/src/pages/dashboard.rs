@@ -93,8 +93,13 @@ pub fn DashboardPage() -> impl IntoView {
                     <table data-testid="lag">
                         <thead><tr><th>"Projection"</th><th>"State"</th><th class="num">"Lag"</th></tr></thead>
                         <tbody>
-                            {move || {
-                                let rows = live.projections.get().or_else(|| lags.get().and_then(Result::ok)).unwrap_or_default();
+                            // Inside a Transition: the server renders the awaited rows, so the
+                            // browser hydrates the same table (only admins get any).
+                            <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                let pushed = live.projections.get();
+                                let initial = lags.await.unwrap_or_default();
+                                let rows = pushed.unwrap_or(initial);
                                 rows.into_iter().map(|p| view! {
                                     <tr>
                                         <td>{p.name.clone()}</td>
@@ -102,7 +107,8 @@ pub fn DashboardPage() -> impl IntoView {
                                         <td class="num">{p.lag}</td>
                                     </tr>
                                 }).collect_view()
-                            }}
+                            })}
+                            </Transition>
                         </tbody>
                     </table>
                 </div>

@@ -229,7 +229,7 @@ fn TransitionActions(order_id: Uuid, version: i64, status: OrderStatus) -> impl 
     let pending = move || forms.pending();
     // Shipping and delivery are staff work: customers see no such buttons (the server refuses
     // them anyway).
-    let fulfil = crate::viewer::can(domain::account::Capability::Fulfil).get_untracked();
+    let fulfil = crate::viewer::can(domain::account::Capability::Fulfil);
     let send = move |transition: OrderTransition| {
         act.dispatch(TransitionOrder {
             order_id,
@@ -245,11 +245,11 @@ fn TransitionActions(order_id: Uuid, version: i64, status: OrderStatus) -> impl 
                 {status.allows(OrderAction::Confirm).then(|| view! {
                     <button disabled=pending on:click=move |_| send(OrderTransition::Confirm)>"Confirm order"</button>
                 })}
-                {(fulfil && status.allows(OrderAction::MarkDelivered)).then(|| view! {
+                {move || (fulfil.get() && status.allows(OrderAction::MarkDelivered)).then(|| view! {
                     <button disabled=pending on:click=move |_| send(OrderTransition::Deliver)>"Mark delivered"</button>
                 })}
             </div>
-            {(fulfil && status.allows(OrderAction::Ship)).then(|| view! {
+            {move || (fulfil.get() && status.allows(OrderAction::Ship)).then(|| view! {
                 <form class="row" aria-label="Ship" on:submit=move |ev| {
                     ev.prevent_default();
                     send(OrderTransition::Ship { carrier: carrier.get_untracked(), tracking_number: tracking.get_untracked() });

@@ -274,7 +274,14 @@ impl Application {
         self.throttle(BOOTSTRAP_ADMIN, ip)?;
         let principal = match self.principal_of_token(token.trim()).await {
             Ok(p) if p.via == SignedInWith::AdminToken => p,
-            _ => return self.guard("sign_in", Err(invalid_token())),
+            _ => {
+                let wrong = AppError::new(
+                    ErrorKind::Unauthorized,
+                    "invalid_token",
+                    "The admin token is wrong. Log in with the token from the server's data directory (file admin-token) or its configuration.",
+                );
+                return self.guard("sign_in", Err(wrong));
+            }
         };
         let login_id = Uuid::now_v7();
         self.start_session(session, principal.account_id, login_id)
