@@ -104,7 +104,11 @@ fn Timeline(
                                     " " <strong>{e.event_type.clone()}</strong>
                                     " " <span class="muted">{format!("schema v{} · position {}", e.schema_version, e.position)}</span>
                                 </div>
-                                <div class="muted mono">{time(&e.recorded_at)} " · user " {e.user_id.clone().unwrap_or_else(|| "unknown".into())}</div>
+                                <div class="muted mono">{time(&e.recorded_at)} " · by " {match (&e.user_name, &e.user_role, &e.user_id) {
+                                    (Some(name), Some(role), _) => format!("{name} ({role})"),
+                                    (_, _, Some(id)) => id.clone(),
+                                    _ => "unknown".into(),
+                                }}</div>
                                 <div class="muted mono">
                                     "correlation "
                                     {e.correlation_id.map(|c| view! { <a href=format!("/audit/correlation/{c}")>{c.to_string()}</a> })}
