@@ -390,10 +390,7 @@ pub async fn set_user_enabled(
 
 pub async fn admin_session() -> Result<bool, UiError> {
     let (_, ctx) = context(None).await?;
-    Ok(ctx
-        .principal
-        .as_ref()
-        .is_some_and(|p| p.role == domain::account::Role::Admin))
+    Ok(ctx.is_admin())
 }
 
 pub async fn admin_login(token: String) -> Result<(), UiError> {

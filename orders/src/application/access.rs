@@ -54,6 +54,13 @@ impl RequestContext {
         self.principal.as_ref().ok_or_else(unauthorized)
     }
 
+    /// Whether an admin is signed in (the admin panel's session check).
+    pub fn is_admin(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.role == domain::account::Role::Admin)
+    }
+
     /// The signed-in user if their role has `capability`; else a 401 or a 403.
     pub fn require(&self, capability: Capability) -> AppResult<&Principal> {
         let principal = self.signed_in()?;

@@ -90,13 +90,7 @@ impl Application {
             .allow(ctx, "skip", Capability::Operations)?
             .username
             .as_str();
-        let reason = storable(input.reason.trim(), "reason")?;
-        if reason.is_empty() || reason.chars().count() > MAX_REASON {
-            return Err(AppError::invalid(
-                "invalid_reason",
-                format!("Give a reason of 1 to {MAX_REASON} characters."),
-            ));
-        }
+        let reason = skip_reason(&input)?;
         self.runner().skip(name, reason, by).await?;
         tracing::warn!(projection = %name, reason, by, "faulted event skipped");
         self.projection(ctx, name)
@@ -124,16 +118,22 @@ impl Application {
             .allow(ctx, "relay_skip", Capability::Operations)?
             .username
             .as_str();
-        let reason = storable(input.reason.trim(), "reason")?;
-        if reason.is_empty() || reason.chars().count() > MAX_REASON {
-            return Err(AppError::invalid(
-                "invalid_reason",
-                format!("Give a reason of 1 to {MAX_REASON} characters."),
-            ));
-        }
+        let reason = skip_reason(&input)?;
         self.relay().skip(reason, by).await.map_err(relay_error)?;
         Ok(self.relay().status())
     }
+}
+
+/// The reason of a skip: storable text of 1 to [`MAX_REASON`] characters.
+fn skip_reason(input: &SkipEvent) -> AppResult<&str> {
+    let reason = storable(input.reason.trim(), "reason")?;
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        return Err(AppError::invalid(
+            "invalid_reason",
+            format!("Give a reason of 1 to {MAX_REASON} characters."),
+        ));
+    }
+    Ok(reason)
 }
 
 fn relay_error(error: RelayCommandError) -> AppError {

@@ -155,9 +155,7 @@ pub async fn admin_logout(State(state): State<AppState>, session: Session) -> Ap
 
 /// Whether the caller is signed in as an admin.
 pub async fn admin_session(Ctx(ctx): Ctx) -> Json<SessionInfo> {
-    let logged_in = ctx
-        .principal
-        .as_ref()
-        .is_some_and(|p| p.role == domain::account::Role::Admin);
-    Json(SessionInfo { logged_in })
+    Json(SessionInfo {
+        logged_in: ctx.is_admin(),
+    })
 }
