@@ -7,11 +7,11 @@
 
 use std::net::IpAddr;
 
-use domain::requests::{self, ListOrders, ListStreams};
+use domain::requests::{self, ListOrders, ListPage, ListStreams};
 use domain::values::Money;
 use domain::views::{
-    ActivityEntry, CommandReply, CustomerView, DashboardStats, EventView, Fresh, OrderDetail,
-    OrderPage, ProductView, ProjectionStatus, RelayStatus, StreamView,
+    ActivityEntry, CommandReply, CustomerPage, DashboardStats, EventView, Fresh, OrderDetail,
+    OrderPage, ProductPage, ProjectionStatus, RelayStatus, StreamView, UserPage,
 };
 use http::HeaderMap;
 use http::request::Parts;
@@ -126,13 +126,13 @@ pub async fn order(id: Uuid, min_position: Option<i64>) -> Result<Fresh<OrderDet
     Ok(app.order(&ctx, id, min_position).await?)
 }
 
-pub async fn customers(min_position: Option<i64>) -> Result<Vec<CustomerView>, UiError> {
+pub async fn customers(page: ListPage, min_position: Option<i64>) -> Result<CustomerPage, UiError> {
     let (app, ctx) = context(None).await?;
-    Ok(app.customers(&ctx, min_position).await?.data)
+    Ok(app.customers(&ctx, &page, min_position).await?.data)
 }
 
-pub async fn products(min_position: Option<i64>) -> Result<Vec<ProductView>, UiError> {
-    Ok(app()?.products(min_position).await?.data)
+pub async fn products(page: ListPage, min_position: Option<i64>) -> Result<ProductPage, UiError> {
+    Ok(app()?.products(&page, min_position).await?.data)
 }
 
 pub async fn streams(
@@ -347,12 +347,17 @@ pub async fn revoke_token(id: Uuid) -> Result<(), UiError> {
     Ok(())
 }
 
+pub async fn users(page: ListPage, min_position: Option<i64>) -> Result<UserPage, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.users(&ctx, &page, min_position).await?.data)
+}
+
 pub async fn create_user(
     username: String,
     password: String,
     display_name: String,
     role: String,
-) -> Result<(), UiError> {
+) -> Result<CommandReply, UiError> {
     let (app, ctx) = context(None).await?;
     let input = requests::CreateUser {
         username,
@@ -360,30 +365,30 @@ pub async fn create_user(
         display_name,
         role,
     };
-    app.create_user(&ctx, input).await?;
-    Ok(())
+    Ok(reply(app.create_user(&ctx, input).await?))
 }
 
-pub async fn change_role(username: String, role: String) -> Result<(), UiError> {
+pub async fn change_role(username: String, role: String) -> Result<CommandReply, UiError> {
     let (app, ctx) = context(None).await?;
-    app.change_role(&ctx, &username, requests::ChangeRole { role })
+    let accepted = app
+        .change_role(&ctx, &username, requests::ChangeRole { role })
         .await?;
-    Ok(())
+    Ok(reply(accepted))
 }
 
 pub async fn set_user_enabled(
     username: String,
     enabled: bool,
     reason: String,
-) -> Result<(), UiError> {
+) -> Result<CommandReply, UiError> {
     let (app, ctx) = context(None).await?;
-    if enabled {
-        app.enable_user(&ctx, &username).await?;
+    let accepted = if enabled {
+        app.enable_user(&ctx, &username).await?
     } else {
         app.disable_user(&ctx, &username, requests::DisableUser { reason })
-            .await?;
-    }
-    Ok(())
+            .await?
+    };
+    Ok(reply(accepted))
 }
 
 // ---- admin ----

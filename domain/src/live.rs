@@ -30,16 +30,19 @@ pub enum ProjectionName {
     Dashboard,
     /// The activity feed (one row per event of the log).
     Activity,
+    /// The accounts (the admins' user list).
+    Users,
 }
 
 impl ProjectionName {
     /// Every read model.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Orders,
         Self::Customers,
         Self::Products,
         Self::Dashboard,
         Self::Activity,
+        Self::Users,
     ];
 
     /// The projection's name, e.g. `"orders"`.
@@ -50,6 +53,7 @@ impl ProjectionName {
             Self::Products => "products",
             Self::Dashboard => "dashboard",
             Self::Activity => "activity",
+            Self::Users => "users",
         }
     }
 
@@ -93,6 +97,8 @@ pub enum Topic {
     Customers,
     /// Changes of the product catalog.
     Products,
+    /// Changes of the accounts (admins only).
+    Users,
     /// Changes of the order details of order `id`.
     Order { id: Uuid },
     /// Changes of any read model caused by events of stream `id` (e.g. `product-<uuid>`).
@@ -112,6 +118,7 @@ impl Topic {
             ProjectionName::Products => Self::Products,
             ProjectionName::Dashboard => Self::Dashboard,
             ProjectionName::Activity => Self::Activity,
+            ProjectionName::Users => Self::Users,
         }
     }
 
@@ -125,6 +132,7 @@ impl Topic {
             Self::Orders => change.projection == ProjectionName::Orders,
             Self::Customers => change.projection == ProjectionName::Customers,
             Self::Products => change.projection == ProjectionName::Products,
+            Self::Users => change.projection == ProjectionName::Users,
             Self::Order { id } => {
                 let stream = StreamId::order(OrderId::new(*id));
                 change.projection == ProjectionName::Orders

@@ -133,6 +133,16 @@ pub struct ListOrders {
     pub min_position: Option<i64>,
 }
 
+/// Which page of a list (customers, products): after the previous page's `next_cursor`, at
+/// most `limit` rows (default and bound are the query side's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPage {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 /// Filter of the stream browser.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -64,6 +64,22 @@ pub struct CustomerView {
     pub version: i64,
 }
 
+/// One page of the customer list (by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPage {
+    pub customers: Vec<CustomerView>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the catalog (by SKU).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    pub products: Vec<ProductView>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductView {
@@ -302,12 +318,24 @@ impl Viewer {
 /// An account in the admin's user list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
+    pub account_id: Uuid,
     pub username: String,
     pub display_name: String,
     pub role: crate::account::Role,
     pub customer_id: Option<Uuid>,
     pub disabled: bool,
+    /// Live API tokens.
+    pub tokens: i64,
+    pub opened_at: DateTime<Utc>,
     pub version: i64,
+}
+
+/// One page of the user list (by username).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// One of the caller's API tokens (never its secret).

@@ -133,8 +133,8 @@ async fn rebuild_under_load(backend: Backend) -> anyhow::Result<()> {
                 let page = queries.list_orders(&OrderFilter::default(), None).await?;
                 anyhow::ensure!(!page.data.orders.is_empty(), "order list went empty");
                 queries.dashboard(None, None).await?;
-                queries.customers(None).await?;
-                queries.products(None).await?;
+                queries.customers(&Default::default(), None).await?;
+                queries.products(&Default::default(), None).await?;
                 queries.activity(None, None).await?;
                 answered += 1;
             }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use domain::order::OrderStatus;
+use domain::requests::ListPage;
 use domain::values::{
     Carrier, CustomerName, Email, Money, ProductName, Quantity, Reason, Sku, TrackingNumber,
 };
@@ -208,7 +209,11 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
     );
 
     // Customers, products.
-    let customers = queries.customers(Some(last.position)).await?.data;
+    let customers = queries
+        .customers(&ListPage::default(), Some(last.position))
+        .await?
+        .data
+        .customers;
     assert_eq!(
         customers
             .iter()
@@ -216,7 +221,11 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
             .collect::<Vec<_>>(),
         ["Ada Lovelace", "Bob Smith"]
     );
-    let products = queries.products(Some(last.position)).await?.data;
+    let products = queries
+        .products(&ListPage::default(), Some(last.position))
+        .await?
+        .data
+        .products;
     assert_eq!(
         products.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(),
         ["BEAN-1", "TEA-1"]
@@ -329,13 +338,127 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
     assert!(!page.stale);
     assert_eq!(page.data.orders.len(), 20);
     queries.get_order(fresh.id, Some(head)).await?;
-    queries.customers(Some(head)).await?;
-    queries.products(Some(head)).await?;
+    queries.customers(&ListPage::default(), Some(head)).await?;
+    queries.products(&ListPage::default(), Some(head)).await?;
     queries.get_customer(ada.as_uuid(), None).await?;
     queries.dashboard(None, Some(head)).await?;
     queries.activity(None, Some(head)).await?;
     env.cleanup().await;
     Ok(())
+}
+
+/// The customer and product lists are keyset-paged: every row exactly once, in order, however
+/// the rows tie on their sort key; a bounded page size; a foreign or forged cursor refused.
+async fn customer_and_product_lists_page(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let runner = env.runner(fast_runner_config(100)).await?;
+    let queries = env.queries(&runner, Duration::from_secs(5));
+    let ctx = CommandContext::new();
+    let c = &env.commands;
+    // Seven customers, three of them named alike (the id breaks the tie).
+    let names = ["Eve", "Ada", "Zed", "Ada", "Bob", "Ada", "Cy"];
+    let mut last = 0;
+    for (i, name) in names.iter().enumerate() {
+        last = c
+            .register_customer(
+                None,
+                v(CustomerName::parse(name))?,
+                v(Email::parse(&format!("c{i}@example.com")))?,
+                &ctx,
+            )
+            .await?
+            .position;
+    }
+    for i in 0..5 {
+        last = c
+            .create_product(
+                None,
+                v(Sku::parse(&format!("SKU-{}", 5 - i)))?,
+                v(ProductName::parse("Thing"))?,
+                v(Money::from_cents(100))?,
+                &ctx,
+            )
+            .await?
+            .position;
+    }
+    let mut seen = Vec::new();
+    let mut page = ListPage {
+        cursor: None,
+        limit: Some(2),
+    };
+    loop {
+        let fresh = queries.customers(&page, Some(last)).await?.data;
+        assert!(fresh.customers.len() <= 2, "page size holds");
+        seen.extend(fresh.customers.iter().map(|c| (c.name.clone(), c.customer_id)));
+        match fresh.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected = seen.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(seen.len(), names.len(), "every customer once: {seen:?}");
+    assert_eq!(seen, expected, "in (name, id) order");
+
+    let mut skus = Vec::new();
+    let mut page = ListPage {
+        cursor: None,
+        limit: Some(3),
+    };
+    let mut product_cursor = None;
+    loop {
+        let fresh = queries.products(&page, Some(last)).await?.data;
+        skus.extend(fresh.products.iter().map(|p| p.sku.clone()));
+        match fresh.next_cursor {
+            Some(next) => {
+                product_cursor = Some(next.clone());
+                page.cursor = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(skus, ["SKU-1", "SKU-2", "SKU-3", "SKU-4", "SKU-5"]);
+
+    // A page size above the bound is clamped, not refused.
+    let all = queries
+        .customers(
+            &ListPage {
+                cursor: None,
+                limit: Some(10_000),
+            },
+            None,
+        )
+        .await?;
+    assert_eq!(all.data.customers.len(), names.len());
+    for bad in [Some("nothex".to_owned()), product_cursor] {
+        let refused = queries
+            .customers(
+                &ListPage {
+                    cursor: bad.clone(),
+                    limit: None,
+                },
+                None,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(QueryError::InvalidCursor)),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    runner.shutdown().await;
+    env.cleanup().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_and_product_lists_page_sqlite() -> anyhow::Result<()> {
+    customer_and_product_lists_page(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_and_product_lists_page_postgres() -> anyhow::Result<()> {
+    customer_and_product_lists_page(Backend::Postgres).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -250,28 +250,30 @@ pub async fn rebuild_all(api: &Api, db: &AnyPool, timeout: Duration) -> anyhow::
     Ok(took)
 }
 
-/// Everything the read models answer, as JSON: every order (list pages and details),
-/// customers, products, dashboard (without the clock-relative per-minute series), activity.
-pub async fn snapshot(api: &Api) -> anyhow::Result<Value> {
-    let mut orders = Vec::new();
+/// Every row of the paged list `/api/{what}` (rows under `data.{what}`), page by page.
+async fn all_pages(api: &Api, what: &str) -> anyhow::Result<Vec<Value>> {
+    let mut rows = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(c) => format!("/api/orders?limit=100&cursor={c}"),
-            None => "/api/orders?limit=100".to_owned(),
+            Some(c) => format!("/api/{what}?limit=100&cursor={c}"),
+            None => format!("/api/{what}?limit=100"),
         };
         let page = api.get(&path).await?;
-        orders.extend(
-            page["data"]["orders"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        rows.extend(page["data"][what].as_array().cloned().unwrap_or_default());
         match page["data"]["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
         }
     }
+    Ok(rows)
+}
+
+/// Everything the read models answer, as JSON: every order (list pages and details),
+/// customers, products (every page), dashboard (without the clock-relative per-minute series),
+/// activity.
+pub async fn snapshot(api: &Api) -> anyhow::Result<Value> {
+    let orders = all_pages(api, "orders").await?;
     let mut details = serde_json::Map::new();
     for o in &orders {
         let id = o["order_id"].as_str().unwrap_or_default();
@@ -285,8 +287,8 @@ pub async fn snapshot(api: &Api) -> anyhow::Result<Value> {
     Ok(serde_json::json!({
         "orders": orders,
         "order_details": details,
-        "customers": api.get("/api/customers").await?["data"],
-        "products": api.get("/api/products").await?["data"],
+        "customers": all_pages(api, "customers").await?,
+        "products": all_pages(api, "products").await?,
         "dashboard": dashboard,
         "activity": api.get("/api/activity").await?["data"],
     }))

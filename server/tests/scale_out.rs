@@ -140,7 +140,12 @@ impl Instance {
             loop {
                 match child.try_wait() {
                     Ok(Some(status)) => {
-                        assert!(status.success(), "{} exits cleanly: {status}", self.name);
+                        assert!(
+                            status.success(),
+                            "{} exits cleanly: {status}; log:\n{}",
+                            self.name,
+                            self.log()
+                        );
                         return;
                     }
                     Ok(None) if Instant::now() < deadline => {
@@ -364,29 +369,34 @@ async fn caught_up(client: &reqwest::Client, base: &str) -> i64 {
     caught_up_to(client, base, None).await
 }
 
-/// Everything the read models answer (the `data` of each list).
-async fn read_models(client: &reqwest::Client, base: &str) -> Value {
-    let mut orders = Vec::new();
+/// Every row of a paged list (`/api/{what}`, rows under `data.{what}`), page by page.
+async fn all_pages(client: &reqwest::Client, base: &str, what: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let url = match &cursor {
-            Some(c) => format!("{base}/api/orders?limit=100&cursor={c}"),
-            None => format!("{base}/api/orders?limit=100"),
+            Some(c) => format!("{base}/api/{what}?limit=100&cursor={c}"),
+            None => format!("{base}/api/{what}?limit=100"),
         };
-        let page = get_json(client, url).await.expect("orders page");
-        orders.extend(
-            page["data"]["orders"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let page = get_json(client, url)
+            .await
+            .unwrap_or_else(|| panic!("{what} page"));
+        rows.extend(page["data"][what].as_array().cloned().unwrap_or_default());
         match page["data"]["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
     }
-    let mut out = json!({ "orders": orders });
-    for what in ["customers", "products", "dashboard", "activity"] {
+    rows
+}
+
+/// Everything the read models answer (the `data` of each list, every page).
+async fn read_models(client: &reqwest::Client, base: &str) -> Value {
+    let mut out = json!({});
+    for what in ["orders", "customers", "products"] {
+        out[what] = Value::Array(all_pages(client, base, what).await);
+    }
+    for what in ["dashboard", "activity"] {
         let body = get_json(client, format!("{base}/api/{what}"))
             .await
             .unwrap_or_else(|| panic!("GET /api/{what}"));

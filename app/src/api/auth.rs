@@ -49,6 +49,15 @@ pub async fn revoke_token(id: uuid::Uuid) -> Result<(), UiError> {
     crate::ssr::revoke_token(id).await
 }
 
+/// A page of accounts (admins; `cursor` from the previous page's `next_cursor`).
+#[server(prefix = "/fn")]
+pub async fn list_users(
+    cursor: Option<String>,
+    min_position: Option<i64>,
+) -> Result<domain::views::UserPage, UiError> {
+    crate::ssr::users(domain::requests::ListPage { cursor, limit: None }, min_position).await
+}
+
 /// An admin creates a staff or admin account.
 #[server(prefix = "/fn")]
 pub async fn create_user(
@@ -56,13 +65,16 @@ pub async fn create_user(
     password: String,
     display_name: String,
     role: String,
-) -> Result<(), UiError> {
+) -> Result<domain::views::CommandReply, UiError> {
     crate::ssr::create_user(username, password, display_name, role).await
 }
 
 /// An admin changes an account's role.
 #[server(prefix = "/fn")]
-pub async fn change_role(username: String, role: String) -> Result<(), UiError> {
+pub async fn change_role(
+    username: String,
+    role: String,
+) -> Result<domain::views::CommandReply, UiError> {
     crate::ssr::change_role(username, role).await
 }
 
@@ -72,6 +84,6 @@ pub async fn set_user_enabled(
     username: String,
     enabled: bool,
     reason: String,
-) -> Result<(), UiError> {
+) -> Result<domain::views::CommandReply, UiError> {
     crate::ssr::set_user_enabled(username, enabled, reason).await
 }

@@ -2,8 +2,8 @@
 //! show the event log itself by design.
 
 use domain::views::{
-    ActivityEntry, CustomerView, DashboardStats, EventView, Fresh, OrderDetail, OrderPage,
-    ProductView, ProjectionStatus, RelayStatus, StreamView,
+    ActivityEntry, CustomerPage, DashboardStats, EventView, Fresh, OrderDetail, OrderPage,
+    ProductPage, ProjectionStatus, RelayStatus, StreamView,
 };
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -35,14 +35,24 @@ pub async fn get_order(id: Uuid, min_position: Option<i64>) -> Result<Fresh<Orde
     crate::ssr::order(id, min_position).await
 }
 
+/// A page of customers (`cursor` from the previous page's `next_cursor`).
 #[server(prefix = "/fn")]
-pub async fn list_customers(min_position: Option<i64>) -> Result<Vec<CustomerView>, UiError> {
-    crate::ssr::customers(min_position).await
+pub async fn list_customers(
+    cursor: Option<String>,
+    limit: Option<u32>,
+    min_position: Option<i64>,
+) -> Result<CustomerPage, UiError> {
+    crate::ssr::customers(domain::requests::ListPage { cursor, limit }, min_position).await
 }
 
+/// A page of the catalog (`cursor` from the previous page's `next_cursor`).
 #[server(prefix = "/fn")]
-pub async fn list_products(min_position: Option<i64>) -> Result<Vec<ProductView>, UiError> {
-    crate::ssr::products(min_position).await
+pub async fn list_products(
+    cursor: Option<String>,
+    limit: Option<u32>,
+    min_position: Option<i64>,
+) -> Result<ProductPage, UiError> {
+    crate::ssr::products(domain::requests::ListPage { cursor, limit }, min_position).await
 }
 
 #[server(prefix = "/fn")]

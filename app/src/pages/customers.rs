@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::api::commands::RegisterCustomer;
 use crate::api::queries::list_customers;
 use crate::components::error_box::{ActionError, ErrorBox};
+use crate::components::pager::{Pager, Paging};
 use crate::format::time;
 use crate::live::changed_of;
 
@@ -19,9 +20,10 @@ pub fn CustomersPage() -> impl IntoView {
             set_min_position.set(Some(reply.position));
         }
     });
+    let paging = Paging::new();
     let customers = Resource::new(
-        move || (changed.get(), min_position.get()),
-        |(_, min)| list_customers(min),
+        move || (changed.get(), paging.cursor(), min_position.get()),
+        |(_, cursor, min)| list_customers(cursor, None, min),
     );
     let name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
@@ -45,11 +47,11 @@ pub fn CustomersPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match customers.await {
                             Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                            Ok(list) => view! {
+                            Ok(page) => view! {
                                 <table data-testid="customers-table">
                                     <thead><tr><th>"Name"</th><th>"Email"</th><th class="hide-sm">"Registered"</th><th>"Audit"</th></tr></thead>
                                     <tbody>
-                                        {list.into_iter().map(|c| view! {
+                                        {page.customers.into_iter().map(|c| view! {
                                             <tr>
                                                 <td>{c.name}</td>
                                                 <td>{c.email}</td>
@@ -59,6 +61,7 @@ pub fn CustomersPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                <Pager paging next=page.next_cursor/>
                             }.into_any(),
                         }
                     })}

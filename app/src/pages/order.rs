@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::api::commands::{AddItem, ChangeQuantity, OrderTransition, RemoveItem, TransitionOrder};
 use crate::api::queries::{get_order, list_products};
+use crate::pages::orders::PICKER_LIMIT;
 use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
 use crate::error::UiError;
@@ -187,7 +188,10 @@ fn LinesTable(detail: OrderDetail, editable: bool) -> impl IntoView {
 #[component]
 fn AddLineForm(order_id: Uuid, version: i64) -> impl IntoView {
     let products_changed = changed_of([Topic::Products]);
-    let products = Resource::new(move || products_changed.get(), |_| list_products(None));
+    let products = Resource::new(
+        move || products_changed.get(),
+        |_| list_products(None, Some(PICKER_LIMIT), None),
+    );
     let forms = expect_context::<OrderForms>();
     let add = forms.add;
     let (product, set_product) = forms.add_product.split();
@@ -204,7 +208,7 @@ fn AddLineForm(order_id: Uuid, version: i64) -> impl IntoView {
                     <option value="">"Choose…"</option>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
-                            products.await.unwrap_or_default().into_iter().filter(|p| !p.discontinued).map(|p| view! {
+                            products.await.unwrap_or_default().products.into_iter().filter(|p| !p.discontinued).map(|p| view! {
                                 <option value=p.product_id.to_string() selected=p.product_id.to_string() == product.get_untracked()>{format!("{} · {}", p.name, money(p.price_cents))}</option>
                             }).collect_view()
                         })}

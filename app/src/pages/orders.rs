@@ -2,7 +2,7 @@
 
 use domain::live::Topic;
 use domain::order::OrderStatus;
-use domain::views::{CustomerView, ProductView};
+use domain::views::{CustomerPage, ProductView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use uuid::Uuid;
@@ -12,18 +12,27 @@ use domain::requests::{self, NewLine};
 use crate::api::commands::PlaceOrder;
 use crate::api::queries::{list_customers, list_orders, list_products};
 use crate::components::error_box::{ActionError, ErrorBox};
+use crate::components::pager::{Pager, Paging};
+use crate::error::UiError;
 use crate::components::status_badge::StatusBadge;
 use crate::format::{money, short_id, time};
 use crate::live::changed_of;
+
+/// Most customers or products a picker offers (one bounded page; the lists' own pages page
+/// through all of them).
+pub const PICKER_LIMIT: u32 = 100;
+
+/// The last option of a picker that shows only the first page.
+fn more_option() -> impl IntoView {
+    view! { <option disabled value="">{format!("… only the first {PICKER_LIMIT} are listed")}</option> }
+}
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let changed = changed_of([Topic::Orders, Topic::Customers]);
     let (status, set_status) = signal(String::new());
     let (customer, set_customer) = signal(String::new());
-    // Cursors of the pages before the current one, for "Newer".
-    let (cursors, set_cursors) = signal(Vec::<Option<String>>::new());
-    let (cursor, set_cursor) = signal(None::<String>);
+    let paging = Paging::new();
     let (min_position, set_min_position) = signal(None::<i64>);
 
     let orders = Resource::new(
@@ -32,7 +41,7 @@ pub fn OrdersPage() -> impl IntoView {
                 changed.get(),
                 status.get(),
                 customer.get(),
-                cursor.get(),
+                paging.cursor(),
                 min_position.get(),
             )
         },
@@ -42,16 +51,18 @@ pub fn OrdersPage() -> impl IntoView {
             list_orders(status, customer, cursor, min_position)
         },
     );
-    let customers = Resource::new(move || changed.get(), |_| list_customers(None));
-    let reset_paging = move || {
-        set_cursors.set(Vec::new());
-        set_cursor.set(None);
-    };
+    // One load of the customers for the filter and the new-order form alike.
+    let customers_changed = changed_of([Topic::Customers]);
+    let customers = Resource::new(
+        move || customers_changed.get(),
+        |_| list_customers(None, Some(PICKER_LIMIT), None),
+    );
+    let reset_paging = move || paging.reset();
 
     view! {
         <section class="page" aria-labelledby="page-title">
             <h1 id="page-title">"Orders"</h1>
-            <NewOrderForm on_placed=move |position| set_min_position.set(Some(position))/>
+            <NewOrderForm customers on_placed=move |position| set_min_position.set(Some(position))/>
             <div class="card">
                 <form class="row" on:submit=|ev| ev.prevent_default() aria-label="Filter orders">
                     <div class="row">
@@ -66,9 +77,14 @@ pub fn OrdersPage() -> impl IntoView {
                                 <option value="">"All"</option>
                                 <Transition fallback=|| ()>
                                     {move || Suspend::new(async move {
-                                        customers.await.unwrap_or_default().into_iter().map(|c| view! {
-                                            <option value=c.customer_id.to_string()>{c.name}</option>
-                                        }).collect_view()
+                                        let page = customers.await.unwrap_or_default();
+                                        let more = page.next_cursor.is_some();
+                                        view! {
+                                            {page.customers.into_iter().map(|c| view! {
+                                                <option value=c.customer_id.to_string()>{c.name}</option>
+                                            }).collect_view()}
+                                            {more.then(more_option)}
+                                        }
                                     })}
                                 </Transition>
                             </select>
@@ -104,18 +120,7 @@ pub fn OrdersPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                     {empty.then(|| view! { <p class="muted">"No orders match."</p> })}
-                                    <div class="actions">
-                                        <button class="secondary" disabled=move || cursors.with(Vec::is_empty) on:click=move |_| {
-                                            let mut stack = cursors.get_untracked();
-                                            let previous = stack.pop().flatten();
-                                            set_cursors.set(stack);
-                                            set_cursor.set(previous);
-                                        }>"Newer"</button>
-                                        <button class="secondary" disabled=next.is_none() on:click=move |_| {
-                                            set_cursors.update(|s| s.push(cursor.get_untracked()));
-                                            set_cursor.set(next.clone());
-                                        }>"Older"</button>
-                                    </div>
+                                    <Pager paging next back_label="Newer" next_label="Older"/>
                                 }.into_any()
                             }
                         }
@@ -128,12 +133,16 @@ pub fn OrdersPage() -> impl IntoView {
 
 /// Pick a customer, add lines from the catalog with quantities, see the total, place the order.
 #[component]
-fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn NewOrderForm(
+    customers: Resource<Result<CustomerPage, UiError>>,
+    on_placed: impl Fn(i64) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     // Live: a customer or product created elsewhere shows up without a reload.
-    let customers_changed = changed_of([Topic::Customers]);
     let products_changed = changed_of([Topic::Products]);
-    let customers = Resource::new(move || customers_changed.get(), |_| list_customers(None));
-    let products = Resource::new(move || products_changed.get(), |_| list_products(None));
+    let products = Resource::new(
+        move || products_changed.get(),
+        |_| list_products(None, Some(PICKER_LIMIT), None),
+    );
     let (customer, set_customer) = signal(String::new());
     let (product, set_product) = signal(String::new());
     let (quantity, set_quantity) = signal("1".to_string());
@@ -163,7 +172,13 @@ fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl 
         }
     });
 
-    let catalog = move || products.get().and_then(Result::ok).unwrap_or_default();
+    let catalog = move || {
+        products
+            .get()
+            .and_then(Result::ok)
+            .map(|page| page.products)
+            .unwrap_or_default()
+    };
     let add_line = move |_| {
         set_form_error.set(None);
         let Some(p) = catalog()
@@ -218,8 +233,12 @@ fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl 
             idempotency_key: Some(key),
         });
     };
-    let customer_options = move |list: Vec<CustomerView>| {
-        list.into_iter().map(|c| view! { <option value=c.customer_id.to_string()>{format!("{} <{}>", c.name, c.email)}</option> }).collect_view()
+    let customer_options = move |page: CustomerPage| {
+        let more = page.next_cursor.is_some();
+        view! {
+            {page.customers.into_iter().map(|c| view! { <option value=c.customer_id.to_string()>{format!("{} <{}>", c.name, c.email)}</option> }).collect_view()}
+            {more.then(more_option)}
+        }
     };
 
     view! {
@@ -242,9 +261,14 @@ fn NewOrderForm(on_placed: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl 
                             <option value="">"Choose…"</option>
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
-                                    products.await.unwrap_or_default().into_iter().filter(|p| !p.discontinued).map(|p| view! {
-                                        <option value=p.product_id.to_string()>{format!("{} ({}) · {}", p.name, p.sku, money(p.price_cents))}</option>
-                                    }).collect_view()
+                                    let page = products.await.unwrap_or_default();
+                                    let more = page.next_cursor.is_some();
+                                    view! {
+                                        {page.products.into_iter().filter(|p| !p.discontinued).map(|p| view! {
+                                            <option value=p.product_id.to_string()>{format!("{} ({}) · {}", p.name, p.sku, money(p.price_cents))}</option>
+                                        }).collect_view()}
+                                        {more.then(more_option)}
+                                    }
                                 })}
                             </Transition>
                         </select>

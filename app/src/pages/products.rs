@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::api::commands::{CreateProduct, DiscontinueProduct, RepriceProduct};
 use crate::api::queries::list_products;
 use crate::components::error_box::{ActionError, ErrorBox};
+use crate::components::pager::{Pager, Paging};
 use crate::format::money;
 use crate::live::changed_of;
 
@@ -27,9 +28,10 @@ pub fn ProductsPage() -> impl IntoView {
             }
         }
     });
+    let paging = Paging::new();
     let products = Resource::new(
-        move || (changed.get(), min_position.get()),
-        |(_, min)| list_products(min),
+        move || (changed.get(), paging.cursor(), min_position.get()),
+        |(_, cursor, min)| list_products(cursor, None, min),
     );
     let sku = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
@@ -59,11 +61,11 @@ pub fn ProductsPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match products.await {
                             Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                            Ok(list) => view! {
+                            Ok(page) => view! {
                                 <table data-testid="products-table">
                                     <thead><tr><th>"SKU"</th><th>"Name"</th><th class="num">"Price"</th><th>"Status"</th><th>"Change"</th></tr></thead>
                                     <tbody>
-                                        {list.into_iter().map(|p| {
+                                        {page.products.into_iter().map(|p| {
                                             let new_price = RwSignal::new(String::new());
                                             let (id, version) = (p.product_id, p.version);
                                             view! {
@@ -89,6 +91,7 @@ pub fn ProductsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                <Pager paging next=page.next_cursor/>
                             }.into_any(),
                         }
                     })}

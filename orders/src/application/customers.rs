@@ -3,9 +3,9 @@
 
 use domain::CustomerId;
 use domain::account::Capability;
-use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
+use domain::requests::{ChangeEmail, ListPage, RegisterCustomer, RenameCustomer};
 use domain::values::{CustomerName, Email};
-use domain::views::{CustomerView, Fresh};
+use domain::views::{CustomerPage, CustomerView, Fresh};
 use uuid::Uuid;
 
 use crate::application::{Accepted, AppResult, Application, RequestContext};
@@ -65,41 +65,42 @@ impl Application {
         .await
     }
 
-    /// Every customer for staff; a customer's own record only for a customer.
+    /// A page of customers for staff; a customer's own record only for a customer.
     pub async fn customers(
         &self,
         ctx: &RequestContext,
+        page: &ListPage,
         min_position: Option<i64>,
-    ) -> AppResult<Fresh<Vec<CustomerView>>> {
+    ) -> AppResult<Fresh<CustomerPage>> {
         let principal = self.allow(ctx, "customers", Capability::OwnOrders)?;
         if principal.role.can(Capability::Customers) {
-            return Ok(self.queries().customers(min_position).await?);
+            return Ok(self.queries().customers(page, min_position).await?);
         }
-        let Some(own) = principal.customer_id else {
-            return Ok(Fresh {
-                data: Vec::new(),
-                ..self.queries().customers(min_position).await?
-            });
+        let own = match (principal.customer_id, &page.cursor) {
+            // One record is one page: there is no second.
+            (Some(own), None) => self
+                .queries()
+                .get_customer(own.as_uuid(), min_position)
+                .await
+                .map(Some),
+            _ => Ok(None),
         };
-        match self
-            .queries()
-            .get_customer(own.as_uuid(), min_position)
-            .await
-        {
-            Ok(fresh) => Ok(Fresh {
-                data: vec![fresh.data],
+        let own = match own {
+            Ok(own) => own,
+            Err(crate::query::QueryError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(match own {
+            Some(fresh) => Fresh {
+                data: CustomerPage {
+                    customers: vec![fresh.data],
+                    next_cursor: None,
+                },
                 position: fresh.position,
                 stale: fresh.stale,
-            }),
-            Err(crate::query::QueryError::NotFound { .. }) => {
-                let fresh = self.queries().customers(min_position).await?;
-                Ok(Fresh {
-                    data: Vec::new(),
-                    ..fresh
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
+            },
+            None => self.queries().no_customers(min_position).await?,
+        })
     }
 
     /// One customer.

@@ -60,6 +60,7 @@ impl Application {
             Topic::Products => true,
             Topic::Dashboard | Topic::Activity => access.can(Capability::Insights),
             Topic::Customers => access.can(Capability::Customers),
+            Topic::Users => access.can(Capability::Users),
             Topic::Projections | Topic::Relay => access.can(Capability::Operations),
             Topic::Orders => access.can(Capability::OwnOrders),
             Topic::Order { id } => {

@@ -30,6 +30,7 @@ mod operations;
 mod orders;
 mod products;
 mod text;
+mod users;
 
 use std::future::Future;
 use std::sync::Arc;

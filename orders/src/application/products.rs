@@ -3,9 +3,9 @@
 
 use domain::ProductId;
 use domain::account::Capability;
-use domain::requests::{CreateProduct, RenameProduct, RepriceProduct};
+use domain::requests::{CreateProduct, ListPage, RenameProduct, RepriceProduct};
 use domain::values::{Money, ProductName, Sku};
-use domain::views::{Fresh, ProductView};
+use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
 use crate::application::{Accepted, AppResult, Application, RequestContext};
@@ -79,9 +79,13 @@ impl Application {
         .await
     }
 
-    /// The catalog.
-    pub async fn products(&self, min_position: Option<i64>) -> AppResult<Fresh<Vec<ProductView>>> {
-        Ok(self.queries().products(min_position).await?)
+    /// A page of the catalog.
+    pub async fn products(
+        &self,
+        page: &ListPage,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<ProductPage>> {
+        Ok(self.queries().products(page, min_position).await?)
     }
 
     /// One product.

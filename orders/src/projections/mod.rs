@@ -16,6 +16,7 @@ mod catalog;
 mod dashboard;
 mod orders;
 mod touched;
+mod users;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use activity::{ACTIVITY_KEEP, ActivityProjection};
 pub use catalog::{CustomersProjection, ProductsProjection};
 pub use dashboard::{DashboardProjection, MINUTE_US};
 pub use orders::OrdersProjection;
+pub use users::UsersProjection;
 
 /// Name of the order summaries/details projection (checkpoint key, `projections.name`). The
 /// names are [`ProjectionName`]'s, shared with the live contract and the browser.
@@ -45,6 +47,8 @@ pub const PRODUCTS: &str = ProjectionName::Products.name();
 pub const DASHBOARD: &str = ProjectionName::Dashboard.name();
 /// Name of the activity feed projection.
 pub const ACTIVITY: &str = ProjectionName::Activity.name();
+/// Name of the accounts projection (the admins' user list).
+pub const USERS: &str = ProjectionName::Users.name();
 
 /// Every read model of the platform, to register with the projection runner.
 pub fn all() -> Vec<Arc<dyn Projection>> {
@@ -54,6 +58,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(ProductsProjection),
         Arc::new(DashboardProjection),
         Arc::new(ActivityProjection),
+        Arc::new(UsersProjection),
     ]
 }
 

@@ -1,24 +1,65 @@
-//! Queries of the `customers` read model (`rm_customers`): the customer list by name, and one
-//! customer.
+//! Queries of the `customers` read model (`rm_customers`): the customer list by name,
+//! keyset-paged, and one customer.
 
-use domain::views::{CustomerView, Fresh};
+use domain::requests::ListPage;
+use domain::views::{CustomerPage, CustomerView, Fresh};
 use eventstore::projection::LIVE_GENERATION;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::cursor::KeyCursor;
+use super::keyset::KeysetList;
 use super::rows::Rows;
 use super::service::single;
 use super::{QueryResult, QueryService};
 use crate::projections::CUSTOMERS;
 
+const COLUMNS: &str = "customer_id, name, email, registered_at_us, version";
+
+/// The customer list: by name.
+const LIST: KeysetList = KeysetList {
+    projection: CUSTOMERS,
+    tag: "c",
+    table: "rm_customers",
+    columns: COLUMNS,
+    key: "name",
+    id: "customer_id",
+};
+
 impl QueryService {
-    /// Every customer, by name.
+    /// A page of customers, by name.
     #[instrument(name = "query.customers", skip(self), err)]
     pub async fn customers(
         &self,
+        page: &ListPage,
         min_position: Option<i64>,
-    ) -> QueryResult<Fresh<Vec<CustomerView>>> {
-        self.customers_where(None, min_position).await
+    ) -> QueryResult<Fresh<CustomerPage>> {
+        let fresh = self
+            .keyset_page(&LIST, page, min_position, |c: &CustomerView| KeyCursor {
+                key: c.name.clone(),
+                id: c.customer_id,
+            })
+            .await?;
+        let (customers, next_cursor) = fresh.data;
+        Ok(Fresh {
+            data: CustomerPage {
+                customers,
+                next_cursor,
+            },
+            position: fresh.position,
+            stale: fresh.stale,
+        })
+    }
+
+    /// An empty page, as fresh as a real one would be: the list of a customer who has no
+    /// customer record (yet).
+    pub async fn no_customers(&self, min_position: Option<i64>) -> QueryResult<Fresh<CustomerPage>> {
+        let (position, stale) = self.freshness(CUSTOMERS, min_position).await?;
+        Ok(Fresh {
+            data: CustomerPage::default(),
+            position,
+            stale,
+        })
     }
 
     /// One customer.
@@ -28,33 +69,22 @@ impl QueryService {
         customer_id: Uuid,
         min_position: Option<i64>,
     ) -> QueryResult<Fresh<CustomerView>> {
-        let fresh = self
-            .customers_where(Some(customer_id), min_position)
-            .await?;
-        single(fresh, "customer", customer_id)
-    }
-
-    async fn customers_where(
-        &self,
-        id: Option<Uuid>,
-        min_position: Option<i64>,
-    ) -> QueryResult<Fresh<Vec<CustomerView>>> {
         let (position, stale) = self.freshness(CUSTOMERS, min_position).await?;
         let sql = format!(
-            "select customer_id, name, email, registered_at_us, version from rm_customers \
-             where generation = {LIVE_GENERATION} and ($2 is null or customer_id = $2) \
-             order by name, customer_id"
+            "select {COLUMNS} from rm_customers \
+             where generation = {LIVE_GENERATION} and customer_id = $2"
         );
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&sql)
             .bind(CUSTOMERS)
-            .bind(id.map(|i| i.to_string()))
+            .bind(customer_id.to_string())
             .fetch_all(&mut *conn)
             .await?;
-        Ok(Fresh {
+        let fresh = Fresh {
             data: Rows::decode(CUSTOMERS, &rows)?,
             position,
             stale,
-        })
+        };
+        single(fresh, "customer", customer_id)
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! Layout: `service.rs` is the handle, `error.rs` what queries fail with, `freshness.rs` the
 //! read-your-writes wait; then one file per read model (`orders.rs`, `customers.rs`,
-//! `products.rs`, `dashboard.rs`, `activity.rs`), each adding its queries to [`QueryService`];
-//! `rows.rs` reads rows back into view types and `cursor.rs` is the order list's paging token.
+//! `products.rs`, `dashboard.rs`, `activity.rs`, `users.rs`), each adding its queries to [`QueryService`];
+//! `rows.rs` reads rows back into view types; `keyset.rs` is the one paged-list query and
+//! `cursor.rs` holds the lists' paging tokens.
 
 mod activity;
 mod cursor;
@@ -18,13 +19,17 @@ mod customers;
 mod dashboard;
 mod error;
 mod freshness;
+mod keyset;
 mod orders;
 mod products;
 mod rows;
 mod service;
+mod users;
 
 pub use cursor::OrderCursor;
 pub use error::{QueryError, QueryResult};
 pub use freshness::Progress;
 pub use orders::{DEFAULT_LIMIT, MAX_LIMIT, OrderFilter, summaries_of};
-pub use service::{DEFAULT_WAIT_BOUND, QueryConfig, QueryService};
+pub use service::{
+    DEFAULT_WAIT_BOUND, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, QueryConfig, QueryService,
+};

@@ -1,23 +1,54 @@
-//! Queries of the `products` read model (`rm_products`): the catalog by SKU, and one product.
+//! Queries of the `products` read model (`rm_products`): the catalog by SKU, keyset-paged, and
+//! one product.
 
-use domain::views::{Fresh, ProductView};
+use domain::requests::ListPage;
+use domain::views::{Fresh, ProductPage, ProductView};
 use eventstore::projection::LIVE_GENERATION;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::cursor::KeyCursor;
+use super::keyset::KeysetList;
 use super::rows::Rows;
 use super::service::single;
 use super::{QueryResult, QueryService};
 use crate::projections::PRODUCTS;
 
+const COLUMNS: &str = "product_id, sku, name, price_cents, discontinued, version";
+
+/// The catalog: by SKU.
+const LIST: KeysetList = KeysetList {
+    projection: PRODUCTS,
+    tag: "p",
+    table: "rm_products",
+    columns: COLUMNS,
+    key: "sku",
+    id: "product_id",
+};
+
 impl QueryService {
-    /// The catalog, by SKU.
+    /// A page of the catalog, by SKU.
     #[instrument(name = "query.products", skip(self), err)]
     pub async fn products(
         &self,
+        page: &ListPage,
         min_position: Option<i64>,
-    ) -> QueryResult<Fresh<Vec<ProductView>>> {
-        self.products_where(None, min_position).await
+    ) -> QueryResult<Fresh<ProductPage>> {
+        let fresh = self
+            .keyset_page(&LIST, page, min_position, |p: &ProductView| KeyCursor {
+                key: p.sku.clone(),
+                id: p.product_id,
+            })
+            .await?;
+        let (products, next_cursor) = fresh.data;
+        Ok(Fresh {
+            data: ProductPage {
+                products,
+                next_cursor,
+            },
+            position: fresh.position,
+            stale: fresh.stale,
+        })
     }
 
     /// One product.
@@ -27,31 +58,22 @@ impl QueryService {
         product_id: Uuid,
         min_position: Option<i64>,
     ) -> QueryResult<Fresh<ProductView>> {
-        let fresh = self.products_where(Some(product_id), min_position).await?;
-        single(fresh, "product", product_id)
-    }
-
-    async fn products_where(
-        &self,
-        id: Option<Uuid>,
-        min_position: Option<i64>,
-    ) -> QueryResult<Fresh<Vec<ProductView>>> {
         let (position, stale) = self.freshness(PRODUCTS, min_position).await?;
         let sql = format!(
-            "select product_id, sku, name, price_cents, discontinued, version from rm_products \
-             where generation = {LIVE_GENERATION} and ($2 is null or product_id = $2) \
-             order by sku, product_id"
+            "select {COLUMNS} from rm_products \
+             where generation = {LIVE_GENERATION} and product_id = $2"
         );
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&sql)
             .bind(PRODUCTS)
-            .bind(id.map(|i| i.to_string()))
+            .bind(product_id.to_string())
             .fetch_all(&mut *conn)
             .await?;
-        Ok(Fresh {
+        let fresh = Fresh {
             data: Rows::decode(PRODUCTS, &rows)?,
             position,
             stale,
-        })
+        };
+        single(fresh, "product", product_id)
     }
 }

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::order::OrderStatus;
-use domain::views::{ActivityEntry, CustomerView, OrderLineView, OrderSummary, ProductView};
+use domain::views::{
+    ActivityEntry, CustomerView, OrderLineView, OrderSummary, ProductView, UserView,
+};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -119,6 +121,25 @@ impl FromAnyRow for ProductView {
             name: get(row, p, "name")?,
             price_cents: get(row, p, "price_cents")?,
             discontinued: discontinued != 0,
+            version: get(row, p, "version")?,
+        })
+    }
+}
+
+impl FromAnyRow for UserView {
+    fn from_row(p: &'static str, row: &AnyRow) -> QueryResult<Self> {
+        let role: String = get(row, p, "role")?;
+        let disabled: i64 = get(row, p, "disabled")?;
+        let customer_id: Option<String> = get(row, p, "customer_id")?;
+        Ok(Self {
+            account_id: uuid_col(row, p, "account_id")?,
+            username: get(row, p, "username")?,
+            display_name: get(row, p, "display_name")?,
+            role: role.parse().map_err(|e| corrupt(p, e))?,
+            customer_id: customer_id.map(|c| parse_uuid(p, &c)).transpose()?,
+            disabled: disabled != 0,
+            tokens: get(row, p, "tokens")?,
+            opened_at: time(p, get(row, p, "opened_at_us")?)?,
             version: get(row, p, "version")?,
         })
     }

@@ -92,3 +92,15 @@ pub(super) fn single<T>(
         stale,
     })
 }
+
+/// Page size of the customer and product lists when the caller gives none.
+pub const LIST_DEFAULT_LIMIT: u32 = 50;
+/// Largest page of the customer and product lists.
+pub const LIST_MAX_LIMIT: u32 = 100;
+
+/// The page size asked for, default [`LIST_DEFAULT_LIMIT`], clamped to `1..=LIST_MAX_LIMIT`.
+pub(super) fn page_limit(requested: Option<u32>) -> u32 {
+    requested
+        .unwrap_or(LIST_DEFAULT_LIMIT)
+        .clamp(1, LIST_MAX_LIMIT)
+}

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use domain::account::{AccountCommand, Role, Username};
 use domain::order::OrderStatus;
 use domain::values::{
-    Carrier, CustomerName, Email, Money, ProductName, Quantity, Reason, Sku, TrackingNumber,
+    Carrier, CustomerName, Email, Money, PersonName, ProductName, Quantity, Reason, Sku,
+    TokenName, TrackingNumber,
 };
-use domain::{CustomerId, OrderId, ProductId};
+use domain::{AccountId, CustomerId, OrderId, ProductId};
 use eventstore::projection::{ProjectionRunner, RunnerConfig};
 use eventstore::testing::TestDb;
 use eventstore::{Backend, EventStore as _, SqlEventStore};
@@ -120,6 +122,7 @@ pub struct World {
     pub customers: Vec<CustomerId>,
     pub products: Vec<ProductId>,
     pub orders: Vec<OrderId>,
+    pub accounts: Vec<AccountId>,
 }
 
 /// Whether a command failure is an expected rejection of a randomly chosen command.
@@ -174,7 +177,44 @@ pub async fn random_workload(
             .await?;
         world.products.push(ProductId::new(out.id));
     }
+    while world.accounts.len() < 3 {
+        let n = world.accounts.len();
+        let username = parse(Username::parse(&format!("user{n}-{seed}")))?;
+        let account_id = AccountId::for_username(&username);
+        let open = AccountCommand::Open {
+            account_id,
+            username,
+            display_name: parse(PersonName::parse(FIRST[n % 6]))?,
+            role: Role::ALL[n % 3],
+            customer_id: (n % 3 == 0).then(|| world.customers[n % world.customers.len()]),
+        };
+        commands.account(account_id, open, "open", &ctx()).await?;
+        world.accounts.push(account_id);
+    }
     for _ in 0..steps {
+        // Now and then an account changes (the users read model).
+        if rng.random_range(0..25) == 0 {
+            let account = world.accounts[rng.random_range(0..world.accounts.len())];
+            let command = match rng.random_range(0..5) {
+                0 => AccountCommand::ChangeRole {
+                    role: Role::ALL[rng.random_range(0..3)],
+                },
+                1 => AccountCommand::Disable {
+                    reason: parse(Reason::parse("left the company"))?,
+                },
+                2 => AccountCommand::Enable,
+                3 => AccountCommand::IssueToken {
+                    token_id: uuid::Uuid::now_v7(),
+                    name: parse(TokenName::parse("ci"))?,
+                },
+                _ => AccountCommand::RevokeToken {
+                    token_id: uuid::Uuid::now_v7(),
+                },
+            };
+            accepted += usize::from(
+                tolerate(commands.account(account, command, "account", &ctx()).await).await?,
+            );
+        }
         let roll = rng.random_range(0..100);
         let customer = world.customers[rng.random_range(0..world.customers.len())];
         let product = world.products[rng.random_range(0..world.products.len())];
@@ -327,6 +367,22 @@ const TABLES: &[TableSpec] = &[
             ("name", Kind::Text),
             ("price_cents", Kind::Int),
             ("discontinued", Kind::Int),
+            ("version", Kind::Int),
+        ],
+    ),
+    (
+        "users",
+        "rm_users",
+        "account_id",
+        &[
+            ("account_id", Kind::Text),
+            ("username", Kind::Text),
+            ("display_name", Kind::Text),
+            ("role", Kind::Text),
+            ("customer_id", Kind::NullText),
+            ("disabled", Kind::Int),
+            ("tokens", Kind::Int),
+            ("opened_at_us", Kind::Int),
             ("version", Kind::Int),
         ],
     ),

@@ -8,14 +8,15 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::requests::{ChangeRole, CreateToken, CreateUser, DisableUser, SignIn, SignUp};
-use domain::views::{TokenCreated, TokenView, Viewer};
+use domain::views::{Fresh, TokenCreated, TokenView, UserPage, Viewer};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::api::commands::reply;
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{ApiJson, ApiPath, Ctx};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
+use crate::api::orders::PageQuery;
 use crate::state::AppState;
 use orders::application::ClientIp;
 
@@ -90,6 +91,16 @@ pub async fn enable_user(
     ApiPath(username): ApiPath<String>,
 ) -> ApiResult<Response> {
     reply(state.app.enable_user(&ctx, &username).await, false)
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Fresh<UserPage>>> {
+    Ok(Json(
+        state.app.users(&ctx, &q.page(), q.min_position).await?,
+    ))
 }
 
 pub async fn tokens(

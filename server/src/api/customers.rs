@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
-use domain::views::{CustomerView, Fresh};
+use domain::views::{CustomerPage, CustomerView, Fresh};
 use uuid::Uuid;
 
 use crate::api::commands::reply;
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
-use crate::api::orders::FreshQuery;
+use crate::api::orders::{FreshQuery, PageQuery};
 use crate::state::AppState;
 
 pub async fn register(
@@ -43,9 +43,9 @@ pub async fn change_email(
 pub async fn list(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<FreshQuery>,
-) -> ApiResult<Json<Fresh<Vec<CustomerView>>>> {
-    Ok(Json(state.app.customers(&ctx, q.min_position).await?))
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Fresh<CustomerPage>>> {
+    Ok(Json(state.app.customers(&ctx, &q.page(), q.min_position).await?))
 }
 
 pub async fn get_one(

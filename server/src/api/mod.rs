@@ -109,6 +109,8 @@ impl RouteSpec {
 }
 
 const FRESH: &[&str] = &["min_position"];
+/// Query parameters of a paged list.
+const PAGE: &[&str] = &["cursor", "limit", "min_position"];
 
 /// Every route of the API and the operational endpoints, with its handler.
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -157,8 +159,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "customers",
             )
             .access(Access::Customer)
-            .res(200, "FreshCustomers")
-            .query(FRESH),
+            .res(200, "FreshCustomerPage")
+            .query(PAGE),
             get(c::list),
         ),
         (
@@ -217,8 +219,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             spec("GET", "/api/products", "List products", "products")
-                .res(200, "FreshProducts")
-                .query(FRESH),
+                .res(200, "FreshProductPage")
+                .query(PAGE),
             get(p::list),
         ),
         (
@@ -532,6 +534,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .res(201, "CommandReply")
             .command(),
             post(auth::create_user),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/users",
+                "List accounts (the users read model)",
+                "identity",
+            )
+            .access(Access::Admin)
+            .res(200, "FreshUserPage")
+            .query(PAGE),
+            get(auth::users),
         ),
         (
             spec(

@@ -235,12 +235,19 @@ pub fn schemas() -> Map<String, Value> {
     );
     for (name, description) in [
         (
-            "FreshCustomers",
-            "Fresh<Vec<CustomerView>>: {data, position, stale}",
+            "FreshCustomerPage",
+            "Fresh<CustomerPage>: {data: {customers, next_cursor}, position, stale}",
         ),
         ("FreshCustomer", "Fresh<CustomerView>"),
-        ("FreshProducts", "Fresh<Vec<ProductView>>"),
+        (
+            "FreshProductPage",
+            "Fresh<ProductPage>: {data: {products, next_cursor}, position, stale}",
+        ),
         ("FreshProduct", "Fresh<ProductView>"),
+        (
+            "FreshUserPage",
+            "Fresh<UserPage>: {data: {users, next_cursor}, position, stale}",
+        ),
         (
             "FreshOrderPage",
             "Fresh<OrderPage>: {data: {orders, next_cursor}, position, stale}",

@@ -5,7 +5,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use domain::requests::{AddItem, CancelOrder, ChangeQuantity, ListOrders, PlaceOrder, ShipOrder};
+use domain::requests::{
+    AddItem, CancelOrder, ChangeQuantity, ListOrders, ListPage, PlaceOrder, ShipOrder,
+};
 use domain::views::{ActivityEntry, DashboardStats, Fresh, OrderDetail, OrderPage};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -20,6 +22,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct FreshQuery {
     pub min_position: Option<i64>,
+}
+
+/// `?cursor=&limit=&min_position=`: a page of a list (customers, products).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+    pub min_position: Option<i64>,
+}
+
+impl PageQuery {
+    /// The page asked for.
+    pub fn page(&self) -> ListPage {
+        ListPage {
+            cursor: self.cursor.clone(),
+            limit: self.limit,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

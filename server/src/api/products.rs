@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use domain::requests::{CreateProduct, RenameProduct, RepriceProduct};
-use domain::views::{Fresh, ProductView};
+use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
 use crate::api::commands::reply;
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
-use crate::api::orders::FreshQuery;
+use crate::api::orders::{FreshQuery, PageQuery};
 use crate::state::AppState;
 
 pub async fn create(
@@ -50,9 +50,9 @@ pub async fn discontinue(
 
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<FreshQuery>,
-) -> ApiResult<Json<Fresh<Vec<ProductView>>>> {
-    Ok(Json(state.app.products(q.min_position).await?))
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Fresh<ProductPage>>> {
+    Ok(Json(state.app.products(&q.page(), q.min_position).await?))
 }
 
 pub async fn get_one(
