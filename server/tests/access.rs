@@ -463,6 +463,141 @@ async fn a_customer_cannot_touch_another_customers_order() {
     app.stop().await;
 }
 
+/// The admins' user list is the `users` read model: every account with its role and state,
+/// fresh after a change (read-your-writes by position), paged by username; staff and customers
+/// are refused it.
+#[tokio::test]
+async fn admins_list_accounts_from_the_users_read_model() {
+    let app = TestApp::spawn().await;
+    let sam = staff(&app, "sam").await;
+    let dora = sign_up(&app, "dora").await;
+    let res = app
+        .send(
+            Method::PUT,
+            "/api/users/sam/role",
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reply: Value = res.json().await.expect("role change reply");
+    let position = reply["position"].as_i64().expect("position");
+    let (status, body) = app
+        .post("/api/users/dora/disable", json!({ "reason": "asked to leave" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let position = position.max(body["position"].as_i64().expect("position"));
+
+    let (status, page) = app
+        .get_json(&format!("/api/users?min_position={position}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["stale"], false, "{page}");
+    let users = page["data"]["users"].as_array().expect("users");
+    let row = |name: &str| {
+        users
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap_or_else(|| panic!("{name} listed: {page}"))
+    };
+    assert_eq!(row("admin")["role"], "admin");
+    assert_eq!(row("sam")["role"], "admin", "the role change shows");
+    assert_eq!(row("sam")["disabled"], false);
+    assert_eq!(row("dora")["role"], "customer");
+    assert_eq!(row("dora")["disabled"], true, "the disabling shows");
+    assert_eq!(
+        row("dora")["customer_id"].as_str().and_then(|s| s.parse::<Uuid>().ok()),
+        dora.customer_id
+    );
+    let names: Vec<&str> = users.iter().filter_map(|u| u["username"].as_str()).collect();
+    assert_eq!(names, ["admin", "dora", "sam"], "by username");
+    assert!(users.iter().all(|u| u.get("password").is_none() && u.get("hash").is_none()));
+
+    // Paged: one row a page, every account once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/users?limit=1&cursor={c}"),
+            None => "/api/users?limit=1".to_owned(),
+        };
+        let (status, page) = app.get_json(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let rows = page["data"]["users"].as_array().expect("users");
+        assert!(rows.len() <= 1);
+        seen.extend(rows.iter().filter_map(|u| u["username"].as_str().map(str::to_owned)));
+        match page["data"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["admin", "dora", "sam"]);
+    let (status, body) = app.get_json("/api/users?cursor=zz").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Only admins (sam is an admin now; a fresh staff account is not).
+    let stan = staff(&app, "stan").await;
+    let (status, _) = call(&app, &stan.cred, Method::GET, "/api/users", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, &sam.cred, Method::GET, "/api/users", None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+/// The customer and product lists are paged over REST: a bounded page, a cursor to the next,
+/// every row once; a cursor of another list is refused with 400.
+#[tokio::test]
+async fn customer_and_product_lists_are_paged_over_rest() {
+    let app = TestApp::spawn().await;
+    for name in ["Eve Adams", "Ada Byron", "Zed Cole", "Bob Dunn", "Cy Eads"] {
+        app.customer(name).await;
+    }
+    let mut last = 0;
+    for n in 0..4 {
+        let (status, body) = app
+            .post(
+                "/api/products",
+                json!({ "sku": format!("PAGE-{n}"), "name": "Paged", "price_cents": 100 }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        last = body["position"].as_i64().expect("position");
+    }
+    for (list, key, expected) in [
+        ("customers", "name", vec!["Ada Byron", "Bob Dunn", "Cy Eads", "Eve Adams", "Zed Cole"]),
+        ("products", "sku", vec!["PAGE-0", "PAGE-1", "PAGE-2", "PAGE-3"]),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut other_cursor = None;
+        loop {
+            let mut path = format!("/api/{list}?limit=2&min_position={last}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = app.get_json(&path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let rows = page["data"][list].as_array().expect("rows");
+            assert!(rows.len() <= 2, "{page}");
+            seen.extend(rows.iter().filter_map(|r| r[key].as_str().map(str::to_owned)));
+            match page["data"]["next_cursor"].as_str() {
+                Some(next) => {
+                    cursor = Some(next.to_owned());
+                    other_cursor = Some(next.to_owned());
+                }
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{list}");
+        let other = if list == "customers" { "products" } else { "customers" };
+        let cursor = other_cursor.expect("more than one page");
+        let (status, body) = app
+            .get_json(&format!("/api/{other}?cursor={cursor}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{other} with a {list} cursor: {body}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn sign_in_is_throttled_per_account() {
     let app = TestApp::spawn().await;
