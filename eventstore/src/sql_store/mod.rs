@@ -81,10 +81,11 @@ use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
 use self::reads::{Reader, Subscription, read_retrying, timestamp};
-use self::writer::{AppendRequest, WriteHealth, prepare, supervise_writer};
+use self::writer::{AppendRequest, StreamWrite, WriteHealth, prepare, supervise_writer};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{
-    AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
+    AppendCondition, AppendResult, EventQuery, ExpectedVersion, NewEvent, RecordedEvent, Snapshot,
+    StreamAppend, StreamConflict, StreamFilter, StreamInfo,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::sql;
@@ -282,6 +283,41 @@ impl SqlEventStore {
         self.inner.health.hooks.set_restart_pause(pause);
     }
 
+    /// Hands a prepared append to the writer task and waits for its answer (one result per
+    /// stream).
+    async fn submit(
+        &self,
+        streams: Vec<StreamWrite>,
+        condition: Option<AppendCondition>,
+    ) -> StoreResult<Vec<AppendResult>> {
+        let (reply, result) = oneshot::channel();
+        let request = AppendRequest {
+            streams,
+            condition,
+            reply,
+            span: tracing::Span::current(),
+        };
+        let health = &self.inner.health;
+        if health.writer_down() {
+            return Err(writer_down());
+        }
+        let run = health.writer_run();
+        self.sender()?
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        match result.await {
+            Ok(answer) => answer,
+            // The writer answers every append it takes, also at shutdown: a reply dropped
+            // unanswered means the writer task died holding it (perhaps after the commit).
+            Err(_) => {
+                health.reply_lost(run);
+                warn!("the event store writer task died holding this append");
+                Err(StoreError::OutcomeUnknown)
+            }
+        }
+    }
+
     fn sender(&self) -> StoreResult<mpsc::Sender<AppendRequest>> {
         self.inner
             .sender
@@ -289,6 +325,23 @@ impl SqlEventStore {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or(StoreError::Closed)
+    }
+}
+
+/// A single-stream `append` keeps answering the single-stream conflict it always did.
+fn single_stream_error(error: StoreError) -> StoreError {
+    match error {
+        StoreError::WrongExpectedVersions { conflicts } => {
+            match <[StreamConflict; 1]>::try_from(conflicts) {
+                Ok([conflict]) => StoreError::WrongExpectedVersion {
+                    stream: conflict.stream,
+                    expected: conflict.expected,
+                    actual: conflict.actual,
+                },
+                Err(conflicts) => StoreError::WrongExpectedVersions { conflicts },
+            }
+        }
+        other => other,
     }
 }
 
@@ -311,38 +364,58 @@ impl EventStore for SqlEventStore {
             if events.is_empty() {
                 return Err(StoreError::EmptyAppend);
             }
-            let events = prepare(events)?;
-            let (reply, result) = oneshot::channel();
-            let request = AppendRequest {
-                stream_id: stream_id.to_owned(),
-                stream_type: stream_type.to_owned(),
-                expected,
-                events,
-                reply,
-                span: tracing::Span::current(),
-            };
-            let health = &self.inner.health;
-            if health.writer_down() {
-                return Err(writer_down());
-            }
-            let run = health.writer_run();
-            self.sender()?
-                .send(request)
+            let append = StreamAppend::new(stream_id, stream_type, expected, events);
+            let (streams, condition) = prepare(vec![append], None)?;
+            let results = self
+                .submit(streams, condition)
                 .await
-                .map_err(|_| StoreError::Closed)?;
-            match result.await {
-                Ok(answer) => answer,
-                // The writer answers every append it takes, also at shutdown: a reply dropped
-                // unanswered means the writer task died holding it (perhaps after the commit).
-                Err(_) => {
-                    health.reply_lost(run);
-                    warn!("the event store writer task died holding this append");
-                    Err(StoreError::OutcomeUnknown)
-                }
-            }
+                .map_err(single_stream_error)?;
+            results.into_iter().next().ok_or_else(|| {
+                StoreError::Storage(sqlx::Error::Protocol(
+                    "the writer answered an append without its result".into(),
+                ))
+            })
         }
         .instrument(span)
         .await
+    }
+
+    async fn append_multi(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> StoreResult<Vec<AppendResult>> {
+        let span = info_span!(
+            "append_multi",
+            streams = appends.len(),
+            count = appends.iter().map(|a| a.events.len()).sum::<usize>(),
+            conditional = condition.is_some(),
+        );
+        async {
+            let (streams, condition) = prepare(appends, condition)?;
+            self.submit(streams, condition).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn read_query(
+        &self,
+        query: &EventQuery,
+        after_position: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        if query.items.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        sql::query::check_size(query)?;
+        let r = &self.inner.reader;
+        let (statement, params) = sql::query::read_query(r.dialect(), query, after_position, limit);
+        let rows = read_retrying(|| {
+            sql::query::bind_all(sqlx::query(&statement), &params).fetch_all(r.db.pool())
+        })
+        .await?;
+        r.decode_all(&rows)
     }
 
     async fn read_stream(
