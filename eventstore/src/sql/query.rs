@@ -8,6 +8,8 @@
 //! `tag in (..) and position > $after group by position having count(*) = <distinct tags>`
 //! keeps the events carrying every tag; its types, if any, are checked by joining `events` on
 //! the primary key. An item with types only uses `events_type_idx` (event_type, position).
+//! Every item is cut to what its use needs (`order by position limit ..`): one position for a
+//! condition check (the index scan stops at the first match), one page for `read_query`.
 
 use sqlx::Any;
 use sqlx::any::AnyArguments;
@@ -66,23 +68,45 @@ pub(crate) fn check_size(query: &EventQuery) -> StoreResult<()> {
     Ok(())
 }
 
-/// Parameters the positions of `query` bind.
+/// Parameters the first-match check of `query` binds.
 pub(crate) fn params_of(query: &EventQuery) -> usize {
     terms(query)
 }
 
-/// `select position ... union all select position ...`: the positions after `after` of the
-/// events matching `query` (at least one item).
+/// How many positions each item of a query may contribute (its index scan stops there).
+#[derive(Clone, Copy)]
+enum ItemLimit {
+    /// The first match only: a condition check needs the lowest position.
+    First,
+    /// A page of `read_query` (bound, so one statement text serves every page size).
+    Page(i64),
+}
+
+/// `select position from (<item> order by 1 limit ..) i0 union all ...`: the positions after
+/// `after` of the events matching `query` (at least one item), each item cut to `limit` so that
+/// its index scan stops early (a page never needs more than `limit` positions of any item).
 fn positions<'a>(
     p: &mut Placeholders,
     query: &'a EventQuery,
     after: i64,
+    limit: ItemLimit,
     params: &mut Vec<Param<'a>>,
 ) -> String {
     query
         .items
         .iter()
-        .map(|item| item_positions(p, item, after, params))
+        .enumerate()
+        .map(|(i, item)| {
+            let positions = item_positions(p, item, after, params);
+            let limit = match limit {
+                ItemLimit::First => "1".to_owned(),
+                ItemLimit::Page(n) => {
+                    params.push(Param::Int(n));
+                    p.param()
+                }
+            };
+            format!("select position from ({positions} order by 1 limit {limit}) i{i}")
+        })
         .collect::<Vec<_>>()
         .join(" union all ")
 }
@@ -152,14 +176,15 @@ pub(crate) fn read_query<'a>(
     limit: u32,
 ) -> (String, Vec<Param<'a>>) {
     let mut p = Placeholders::new(dialect.backend);
-    let mut params = Vec::with_capacity(params_of(query) + 1);
-    let positions = positions(&mut p, query, after, &mut params);
+    let mut params = Vec::with_capacity(params_of(query) + query.items.len() + 1);
+    let limit = i64::from(limit);
+    let positions = positions(&mut p, query, after, ItemLimit::Page(limit), &mut params);
     let sql = format!(
         "{} where position in ({positions}) order by position limit {}",
         dialect.select_events,
         p.param()
     );
-    params.push(Param::Int(i64::from(limit)));
+    params.push(Param::Int(limit));
     (sql, params)
 }
 
@@ -176,7 +201,7 @@ pub(crate) fn first_matches<'a>(
         .map(|(query, after)| {
             format!(
                 "(select min(position) from ({}) q)",
-                positions(&mut p, query, *after, &mut params)
+                positions(&mut p, query, *after, ItemLimit::First, &mut params)
             )
         })
         .collect();
@@ -200,13 +225,21 @@ mod tests {
         assert_eq!(
             sql,
             "select (select min(position) from (\
-             select t.position from event_tags t where t.tag in ($1, $2) and t.position > $3 \
-             group by t.position having count(*) = 2 union all \
-             select t.position from event_tags t join events e on e.position = t.position \
-             where t.tag = $4 and t.position > $5 and e.event_type in ($6) union all \
-             select position from events where event_type in ($7, $8) and position > $9 union all \
-             select position from events where position > $10) q)"
+             select position from (select t.position from event_tags t \
+             where t.tag in ($1, $2) and t.position > $3 \
+             group by t.position having count(*) = 2 order by 1 limit 1) i0 union all \
+             select position from (select t.position from event_tags t \
+             join events e on e.position = t.position \
+             where t.tag = $4 and t.position > $5 and e.event_type in ($6) \
+             order by 1 limit 1) i1 union all \
+             select position from (select position from events \
+             where event_type in ($7, $8) and position > $9 order by 1 limit 1) i2 union all \
+             select position from (select position from events \
+             where position > $10 order by 1 limit 1) i3) q)"
         );
         assert_eq!(params.len(), 10);
+        let (sql, params) = read_query(Backend::Sqlite.dialect(), &query, 7, 20);
+        assert!(sql.ends_with("order by 1 limit ?) i3) order by position limit ?"));
+        assert_eq!(params.len(), 15);
     }
 }
