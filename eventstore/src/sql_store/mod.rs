@@ -447,10 +447,10 @@ impl EventStore for SqlEventStore {
         after_position: i64,
         limit: u32,
     ) -> StoreResult<Vec<RecordedEvent>> {
+        sql::query::check_size(query)?;
         if query.items.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        sql::query::check_size(query)?;
         let r = &self.inner.reader;
         let (statement, params) = sql::query::read_query(r.dialect(), query, after_position, limit);
         let rows = read_retrying(|| {

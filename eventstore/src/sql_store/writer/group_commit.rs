@@ -119,14 +119,16 @@ async fn run_batch_bulk(
             continue;
         }
         if let Some(condition) = &request.condition {
-            // A match in the log comes before any of this batch (lower positions).
+            // A match in the log comes before any of this batch (lower positions). `rows` is in
+            // position order: only those after `after` are looked at.
             let first = stored_match.or_else(|| {
-                rows.iter()
+                let from = rows.partition_point(|row| row.position <= condition.after);
+                rows[from..]
+                    .iter()
                     .find(|row| {
-                        row.position > condition.after
-                            && condition
-                                .query
-                                .matches(&row.event.event.event_type, &row.event.event.tags)
+                        condition
+                            .query
+                            .matches(&row.event.event.event_type, &row.event.event.tags)
                     })
                     .map(|row| row.position)
             });
