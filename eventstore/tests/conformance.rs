@@ -1563,13 +1563,24 @@ async fn idempotent_conditional_and_multi_stream_retry(ctx: Ctx) {
 
 /// 32 writers per round each read by tag and append "if nobody has since": exactly one wins
 /// per round, the others fail the condition (or saw the winner's event in their read).
+///
+/// Half of the writers use a second store on the same database (its own writer task and
+/// transactions, as another process would): the condition holds across writers, not only
+/// within one group-commit batch.
 async fn racing_conditional_appends_one_winner_per_round(ctx: Ctx) {
     const TASKS: usize = 32;
     const ROUNDS: usize = 25;
+    let other = SqlEventStore::open(ctx.db.clone(), UpcasterRegistry::new())
+        .await
+        .unwrap();
     let barrier = Arc::new(Barrier::new(TASKS));
     let mut handles = Vec::new();
     for task in 0..TASKS {
-        let store = ctx.store.clone();
+        let store = if task % 2 == 0 {
+            ctx.store.clone()
+        } else {
+            other.clone()
+        };
         let barrier = barrier.clone();
         handles.push(tokio::spawn(async move {
             let mut wins = Vec::new();
@@ -1621,6 +1632,7 @@ async fn racing_conditional_appends_one_winner_per_round(ctx: Ctx) {
         1,
         ROUNDS as i64,
     );
+    other.shutdown().await;
 }
 
 /// 32 writers append to two or three of 8 streams at once with exact versions, retrying on
