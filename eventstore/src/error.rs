@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::envelope::ExpectedVersion;
+use crate::envelope::{ExpectedVersion, StreamConflict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -13,6 +13,23 @@ pub enum StoreError {
         /// Current version of the stream (0 when it does not exist).
         actual: i64,
     },
+    /// A multi-stream append ([`crate::EventStore::append_multi`]) whose expected versions did
+    /// not all hold: every failing stream, in the order of the append. Nothing was written.
+    #[error("wrong expected versions: {}", describe_conflicts(.conflicts))]
+    WrongExpectedVersions { conflicts: Vec<StreamConflict> },
+    /// A conditional append's query matched an event stored after the condition's `after`
+    /// position: `position` is the first such event. Nothing was written.
+    #[error("append condition failed: a matching event is stored at position {position}")]
+    ConditionFailed { position: i64 },
+    #[error("a multi-stream append needs at least one stream")]
+    NoStreams,
+    #[error("stream {stream} is listed more than once in one multi-stream append")]
+    DuplicateStream { stream: String },
+    #[error("the append to stream {stream} has no events")]
+    EmptyStreamAppend { stream: String },
+    /// A query with more types and tags than one statement can bind.
+    #[error("the query has {terms} types and tags; at most {max} are allowed")]
+    QueryTooLarge { terms: usize, max: usize },
     #[error("event {event_id} was already stored with different content")]
     IdempotencyConflict { event_id: Uuid },
     #[error("an append needs at least one event")]
@@ -50,6 +67,19 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+fn describe_conflicts(conflicts: &[StreamConflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "stream {} expected {:?}, actual {}",
+                c.stream, c.expected, c.actual
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 impl From<sqlx::Error> for StoreError {
     /// Disk full becomes [`StoreError::StorageFull`]; a lost connection or a lock / statement /

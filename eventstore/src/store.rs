@@ -6,7 +6,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::envelope::{
-    AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
+    AppendCondition, AppendResult, EventQuery, ExpectedVersion, NewEvent, RecordedEvent, Snapshot,
+    StreamAppend, StreamFilter, StreamInfo,
 };
 use crate::error::StoreResult;
 
@@ -21,6 +22,39 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> StoreResult<AppendResult>;
+
+    /// Appends to several streams in one transaction, all or nothing: every stream's `expected`
+    /// must hold and, with a `condition`, no event matching its query may be stored after its
+    /// `after` position. Answers one result per stream, in the order given; the positions of
+    /// the whole append are contiguous (stream after stream).
+    ///
+    /// Errors: [`StoreError::WrongExpectedVersions`] naming every stream whose version did not
+    /// hold, [`StoreError::ConditionFailed`] with the first matching position,
+    /// [`StoreError::NoStreams`], [`StoreError::DuplicateStream`],
+    /// [`StoreError::EmptyStreamAppend`]; nothing is written. A retry with the same event ids
+    /// and content answers the original results, even when the versions or the condition no
+    /// longer hold (they moved because of the append itself).
+    ///
+    /// [`StoreError::WrongExpectedVersions`]: crate::StoreError::WrongExpectedVersions
+    /// [`StoreError::ConditionFailed`]: crate::StoreError::ConditionFailed
+    /// [`StoreError::NoStreams`]: crate::StoreError::NoStreams
+    /// [`StoreError::DuplicateStream`]: crate::StoreError::DuplicateStream
+    /// [`StoreError::EmptyStreamAppend`]: crate::StoreError::EmptyStreamAppend
+    async fn append_multi(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> StoreResult<Vec<AppendResult>>;
+
+    /// Events matching `query` with `position > after_position`, in position order, at most
+    /// `limit`, upcast like every read. The decision read of a conditional append: pass the
+    /// position of the last event it saw (or the head) as the condition's `after`.
+    async fn read_query(
+        &self,
+        query: &EventQuery,
+        after_position: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordedEvent>>;
 
     /// Events of one stream with `version >= from_version`, oldest first, at most `limit`.
     async fn read_stream(

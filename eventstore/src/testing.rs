@@ -237,12 +237,14 @@ pub async fn raw_append(
         .bind(serde_json::to_string(metadata)?)
         .bind(metadata.correlation_id.map(|c| c.to_string()))
         .bind(now)
+        .bind(None::<String>)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(sql::UPSERT_STREAM)
+    sqlx::query(&sql::upsert_streams(backend.dialect(), 1))
         .bind(stream_id)
         .bind(stream_type)
         .bind(version)
+        .bind(now)
         .bind(now)
         .execute(&mut *conn)
         .await?;

@@ -1,5 +1,6 @@
 //! Upcasting: old event shapes are turned into today's shape at read time, on every read path
-//! (read_stream, read_all, read_correlated, subscribe), so stored events are never rewritten.
+//! (read_stream, read_all, read_correlated, subscribe, read_query), so stored events are never
+//! rewritten.
 
 use std::collections::HashMap;
 use std::fmt;

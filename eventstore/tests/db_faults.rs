@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use eventstore::testing::TestDb;
 use eventstore::{
-    Db, EventMetadata, EventStore, ExpectedVersion, NewEvent, SqlEventStore, StoreError,
-    UpcasterRegistry,
+    AppendCondition, Db, EventMetadata, EventQuery, EventStore, ExpectedVersion, NewEvent,
+    QueryItem, SqlEventStore, StoreError, StreamAppend, UpcasterRegistry,
 };
 use futures::FutureExt as _;
 use serde_json::json;
@@ -151,6 +151,77 @@ async fn connection_killed_during_commit_is_resolved() {
         });
         assert_eq!(result.first_version, 1);
         assert_eq!(stored_events(&db, "note-2").await, 1, "written exactly once");
+    })
+    .await;
+}
+
+/// Item 2 for a conditional multi-stream append: killed during its commit, it is run again on a
+/// fresh connection and written exactly once, on both streams (its condition checked again
+/// under the log head lock).
+#[tokio::test]
+async fn conditional_multi_stream_append_killed_during_commit_is_resolved() {
+    run(|store, db| async move {
+        let mut admin = second_session(&db).await;
+        admin
+            .execute(
+                "create function eventide_slow_commit() returns trigger language plpgsql as \
+                 $$ begin perform pg_sleep(0.5); return null; end $$; \
+                 create constraint trigger eventide_slow_commit after insert on events \
+                 deferrable initially deferred for each row execute function eventide_slow_commit()",
+            )
+            .await
+            .expect("slow commit trigger");
+        let condition = AppendCondition::new(EventQuery::item(QueryItem::tags(["seat:1"])), 0);
+        let append = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .append_multi(
+                        vec![
+                            StreamAppend::new(
+                                "booking-1",
+                                "booking",
+                                ExpectedVersion::NoStream,
+                                vec![event(1).with_tags(["seat:1"])],
+                            ),
+                            StreamAppend::new(
+                                "show-1",
+                                "show",
+                                ExpectedVersion::NoStream,
+                                vec![event(2)],
+                            ),
+                        ],
+                        Some(condition),
+                    )
+                    .await
+            }
+        });
+        loop {
+            let pids: Vec<i32> = sqlx::query_scalar(
+                "select pid from pg_stat_activity where datname = current_database() \
+                 and wait_event = 'PgSleep' and pid <> pg_backend_pid()",
+            )
+            .fetch_all(&mut admin)
+            .await
+            .expect("find the committing session");
+            if let Some(pid) = pids.first() {
+                let _: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+                    .bind(pid)
+                    .fetch_one(&mut admin)
+                    .await
+                    .expect("terminate the committing session");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let results = append
+            .await
+            .expect("append task")
+            .unwrap_or_else(|e| panic!("append killed during commit answered an error: {e}"));
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[1].first_position, results[0].last_position + 1);
+        assert_eq!(stored_events(&db, "booking-1").await, 1, "written exactly once");
+        assert_eq!(stored_events(&db, "show-1").await, 1, "written exactly once");
     })
     .await;
 }

@@ -159,6 +159,7 @@ mod tests {
                 data: serde_json::Value::Null,
                 metadata: Default::default(),
                 recorded_at: chrono::Utc::now(),
+                tags: Vec::new(),
             })
             .collect()
     }

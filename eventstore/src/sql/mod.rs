@@ -8,6 +8,7 @@
 use crate::placeholders::Placeholders;
 
 pub(crate) mod postgres;
+pub(crate) mod query;
 pub(crate) mod sqlite;
 
 /// The statements that differ per backend.
@@ -21,12 +22,12 @@ pub(crate) struct Dialect {
     pub connection_setup: &'static [&'static str],
     /// Suffix of a JSON parameter (`::jsonb` on PostgreSQL).
     pub json_param: &'static str,
-    /// `select stream version for update` (PostgreSQL locks the row; SQLite holds the database
-    /// write lock already). $1 = stream_id.
-    pub lock_stream: &'static str,
     /// Suffix that locks the selected rows until commit (`for update` on PostgreSQL; empty on
     /// SQLite, whose writer holds the database write lock).
     pub lock_rows: &'static str,
+    /// `select <event columns> from events`, to which read statements built at run time add
+    /// their `where` (columns in the order `decode_event` reads them).
+    pub select_events: &'static str,
     /// $1 = stream_id, $2 = from_version, $3 = limit.
     pub read_stream: &'static str,
     /// $1 = after_position, $2 = limit.
@@ -45,9 +46,9 @@ pub(crate) struct Dialect {
 /// writes them out (JSON columns are cast to text on PostgreSQL).
 pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, event_id, stream_id, \
      stream_type, version, event_type, schema_version, data, metadata, correlation_id, \
-     recorded_at_us) values ";
+     recorded_at_us, tags) values ";
 
-/// Rows per insert statement: 5,500 parameters (11 per row), far below SQLite's 32,766 and PostgreSQL's
+/// Rows per insert statement: 6,000 parameters (12 per row), far below SQLite's 32,766 and PostgreSQL's
 /// 65,535 limits.
 pub(crate) const INSERT_CHUNK_ROWS: usize = 500;
 
@@ -65,12 +66,6 @@ pub(crate) const HEAD_POSITION: &str = "select position from log_head where id =
 
 /// $1 = event_id.
 pub(crate) const FIND_EVENT: &str = "select stream_id, version from events where event_id = $1";
-
-/// $1 = stream_id, $2 = stream_type, $3 = version, $4 = now_us.
-pub(crate) const UPSERT_STREAM: &str = "insert into streams \
-     (stream_id, stream_type, version, created_at_us, updated_at_us) values ($1, $2, $3, $4, $4) \
-     on conflict (stream_id) do update set version = excluded.version, \
-     updated_at_us = excluded.updated_at_us";
 
 /// $1 = stream_id.
 pub(crate) const STREAM_VERSION: &str = "select version from streams where stream_id = $1";
@@ -116,13 +111,25 @@ pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
         // position, event_id, stream_id, stream_type, version, event_type, schema_version
         sql.push('(');
         sql.push_str(&p.list(7));
-        // data, metadata (JSON), correlation_id, recorded_at_us
+        // data, metadata (JSON), correlation_id, recorded_at_us, tags (JSON text)
         let (data, metadata) = (p.param(), p.param());
         sql.push_str(&format!(", {data}{j}, {metadata}{j}, "));
-        sql.push_str(&p.list(2));
+        sql.push_str(&p.list(3));
         sql.push(')');
     }
     sql
+}
+
+/// Rows per tag insert statement (2 parameters per row).
+pub(crate) const TAG_CHUNK_ROWS: usize = 2_000;
+
+/// Builds the multi-row insert of `rows` (tag, position) rows into the tag index.
+pub(crate) fn insert_tags(dialect: &Dialect, rows: usize) -> String {
+    let mut p = Placeholders::new(dialect.backend);
+    format!(
+        "insert into event_tags (tag, position) values {}",
+        p.rows(rows, 2)
+    )
 }
 
 /// Builds the multi-row stream upsert for `rows` distinct streams (PostgreSQL refuses to update

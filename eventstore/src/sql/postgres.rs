@@ -16,18 +16,19 @@ pub(crate) const DIALECT: Dialect = Dialect {
         "set default_transaction_isolation = 'read committed'",
     ],
     json_param: "::jsonb",
-    // The writer already holds the log_head row lock; locking the stream row as well keeps the
+    // The writer already holds the log_head row lock; locking the stream rows as well keeps the
     // version check correct even for writers that would not.
-    lock_stream: "select version from streams where stream_id = $1 for update",
     lock_rows: " for update",
+    select_events: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data::text, metadata::text, recorded_at_us, tags from events",
     read_stream: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data::text, metadata::text, recorded_at_us from events \
+         schema_version, data::text, metadata::text, recorded_at_us, tags from events \
          where stream_id = $1 and version >= $2 order by version limit $3",
     read_all: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data::text, metadata::text, recorded_at_us from events \
+         schema_version, data::text, metadata::text, recorded_at_us, tags from events \
          where position > $1 order by position limit $2",
     read_correlated: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data::text, metadata::text, recorded_at_us from events \
+         schema_version, data::text, metadata::text, recorded_at_us, tags from events \
          where correlation_id = $1 order by position limit $2",
     save_snapshot: "insert into snapshots (stream_id, version, schema_version, state, taken_at_us) \
          values ($1, $2, $3, $4::jsonb, $5) on conflict (stream_id) do update set \

@@ -13,16 +13,17 @@ pub(crate) const DIALECT: Dialect = Dialect {
         "pragma foreign_keys = on",
     ],
     json_param: "",
-    lock_stream: "select version from streams where stream_id = $1",
     lock_rows: "",
+    select_events: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data, metadata, recorded_at_us, tags from events",
     read_stream: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data, metadata, recorded_at_us from events \
+         schema_version, data, metadata, recorded_at_us, tags from events \
          where stream_id = $1 and version >= $2 order by version limit $3",
     read_all: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data, metadata, recorded_at_us from events \
+         schema_version, data, metadata, recorded_at_us, tags from events \
          where position > $1 order by position limit $2",
     read_correlated: "select position, event_id, stream_id, stream_type, version, event_type, \
-         schema_version, data, metadata, recorded_at_us from events \
+         schema_version, data, metadata, recorded_at_us, tags from events \
          where correlation_id = $1 order by position limit $2",
     save_snapshot: "insert into snapshots (stream_id, version, schema_version, state, taken_at_us) \
          values ($1, $2, $3, $4, $5) on conflict (stream_id) do update set \

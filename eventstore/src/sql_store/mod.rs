@@ -3,8 +3,9 @@
 //!
 //! # Writes: one writer task, group commit
 //!
-//! `append` validates and serialises its events in the caller's task, then hands them over an
-//! mpsc channel to a single writer task. The writer drains every waiting append (up to
+//! `append` and `append_multi` validate and serialise their events in the caller's task, then
+//! hand them over an mpsc channel to a single writer task (`append` is `append_multi` with one
+//! stream and no condition: there is one write path). The writer drains every waiting append (up to
 //! [`MAX_BATCH_APPENDS`] appends / [`MAX_BATCH_EVENTS`] events) into ONE transaction with one
 //! commit (one fsync) for the whole batch. Callers get their result through a oneshot, after the
 //! commit. If the batch fails as a whole, none of it is written and every append gets the error.
@@ -30,9 +31,48 @@
 //! A batch of several appends is written in bulk: one counter update, one read of the touched
 //! streams' versions, version checks in memory (in batch order), one multi-row insert of every
 //! event of every passing append, one multi-row stream upsert: five statements whatever the
-//! batch size. If any statement fails (typically an event id that is already stored: a retry
+//! batch size; one more when events carry tags (the tag index insert) and one more when
+//! appends in the batch are conditional (every condition of the batch in one statement, see
+//! below). If any statement fails (typically an event id that is already stored: a retry
 //! whose expected version still holds), the transaction is rolled back and the batch runs again
 //! append by append, each in its own savepoint, so every append gets its own exact answer.
+//!
+//! # Multi-stream and conditional appends
+//!
+//! An append (a writer request) is a list of streams, each with its expected version and its
+//! events, and an optional condition ([`AppendCondition`]: no event matching a query by type
+//! and tag after a position, the Dynamic Consistency Boundary of dcb.events). The writer treats
+//! it as one unit: it passes or fails as a whole, and failing it fails nothing else of its batch.
+//! - Versions: every stream of the append is checked (against the versions read under the head
+//!   lock, updated in memory by the appends before it in the batch); a failure names every
+//!   stream that failed ([`StoreError::WrongExpectedVersions`]; a single-stream `append` keeps
+//!   answering [`StoreError::WrongExpectedVersion`]). Its events take contiguous positions,
+//!   stream after stream.
+//! - Conditions are checked in the batch's transaction after the log head lock is taken, and
+//!   every writer of the log (this store, other processes on PostgreSQL, raw SQL that follows
+//!   the schema's rule) takes that lock before it writes: nothing can be appended between the
+//!   check and the commit, so a condition that passed still holds when its events become
+//!   visible. That is what makes "exactly one of racing writers wins" hold across processes,
+//!   without SERIALIZABLE isolation or predicate locks. Within a batch, the bulk path checks a
+//!   condition against the log before the batch (one statement for all conditions of the batch:
+//!   a column per condition, `min(position)` over one index scan per query item, each stopping
+//!   at its first match) and, in memory, against the events of the appends planned before it in
+//!   the batch (not those that failed); the per-append path asks the database inside the
+//!   transaction, which sees the earlier savepoints' events. Cost: nothing for appends without a
+//!   condition; one statement per batch that has some (per-append path: one per conditional
+//!   append), plus a scan of the batch's events per conditional append.
+//! - Idempotency comes first: a failed version check or condition is answered only after
+//!   looking whether the append is a retry of a stored one (its own events match its condition
+//!   once stored), which then answers its original results.
+//!
+//! # Tags
+//!
+//! An event's tags are stored twice: in the `events.tags` column (a JSON array, null without
+//! tags) that every read path selects with the rest of the row, and in the `event_tags` table
+//! (tag, position) that queries and conditions search. The copy costs one more bound value per
+//! event on write; in exchange, reads need no join or per-backend aggregation (`group_concat`
+//! / `string_agg`) and the read statements stay one simple `select` each (see
+//! `migrations/*/0010_event_tags.sql`).
 //!
 //! # Gap-free global log
 //!
@@ -55,8 +95,10 @@
 //! - `reads.rs`: the read side (row decoding, upcasting, subscriptions);
 //! - `unreadable.rs`: reading the log up to an event the store cannot read, and naming it;
 //! - `head.rs`: the log head (read, published in a watch, kept fresh by polling and LISTEN);
-//! - `writer/`: the group-commit writer task; `writer/group_commit.rs`: one batch's transaction;
-//!   `writer/duplicates.rs`: what a failed append answers (retries, idempotency conflicts).
+//! - `writer/`: the group-commit writer task and the validation of appends;
+//!   `writer/group_commit.rs`: one batch's transaction (versions, conditions, inserts);
+//!   `writer/duplicates.rs`: what a failed append answers (retries, idempotency conflicts);
+//! - `crate::sql::query`: the SQL of queries by type and tag (`read_query`, conditions).
 
 mod head;
 mod reads;
@@ -81,10 +123,11 @@ use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
 use self::reads::{Reader, Subscription, read_retrying, timestamp};
-use self::writer::{AppendRequest, WriteHealth, prepare, supervise_writer};
+use self::writer::{AppendRequest, StreamWrite, WriteHealth, prepare, supervise_writer};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{
-    AppendResult, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamFilter, StreamInfo,
+    AppendCondition, AppendResult, EventQuery, ExpectedVersion, NewEvent, RecordedEvent, Snapshot,
+    StreamAppend, StreamConflict, StreamFilter, StreamInfo,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::sql;
@@ -282,6 +325,41 @@ impl SqlEventStore {
         self.inner.health.hooks.set_restart_pause(pause);
     }
 
+    /// Hands a prepared append to the writer task and waits for its answer (one result per
+    /// stream).
+    async fn submit(
+        &self,
+        streams: Vec<StreamWrite>,
+        condition: Option<AppendCondition>,
+    ) -> StoreResult<Vec<AppendResult>> {
+        let (reply, result) = oneshot::channel();
+        let request = AppendRequest {
+            streams,
+            condition,
+            reply,
+            span: tracing::Span::current(),
+        };
+        let health = &self.inner.health;
+        if health.writer_down() {
+            return Err(writer_down());
+        }
+        let run = health.writer_run();
+        self.sender()?
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        match result.await {
+            Ok(answer) => answer,
+            // The writer answers every append it takes, also at shutdown: a reply dropped
+            // unanswered means the writer task died holding it (perhaps after the commit).
+            Err(_) => {
+                health.reply_lost(run);
+                warn!("the event store writer task died holding this append");
+                Err(StoreError::OutcomeUnknown)
+            }
+        }
+    }
+
     fn sender(&self) -> StoreResult<mpsc::Sender<AppendRequest>> {
         self.inner
             .sender
@@ -289,6 +367,23 @@ impl SqlEventStore {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or(StoreError::Closed)
+    }
+}
+
+/// A single-stream `append` keeps answering the single-stream conflict it always did.
+fn single_stream_error(error: StoreError) -> StoreError {
+    match error {
+        StoreError::WrongExpectedVersions { conflicts } => {
+            match <[StreamConflict; 1]>::try_from(conflicts) {
+                Ok([conflict]) => StoreError::WrongExpectedVersion {
+                    stream: conflict.stream,
+                    expected: conflict.expected,
+                    actual: conflict.actual,
+                },
+                Err(conflicts) => StoreError::WrongExpectedVersions { conflicts },
+            }
+        }
+        other => other,
     }
 }
 
@@ -311,38 +406,58 @@ impl EventStore for SqlEventStore {
             if events.is_empty() {
                 return Err(StoreError::EmptyAppend);
             }
-            let events = prepare(events)?;
-            let (reply, result) = oneshot::channel();
-            let request = AppendRequest {
-                stream_id: stream_id.to_owned(),
-                stream_type: stream_type.to_owned(),
-                expected,
-                events,
-                reply,
-                span: tracing::Span::current(),
-            };
-            let health = &self.inner.health;
-            if health.writer_down() {
-                return Err(writer_down());
-            }
-            let run = health.writer_run();
-            self.sender()?
-                .send(request)
+            let append = StreamAppend::new(stream_id, stream_type, expected, events);
+            let (streams, condition) = prepare(vec![append], None)?;
+            let results = self
+                .submit(streams, condition)
                 .await
-                .map_err(|_| StoreError::Closed)?;
-            match result.await {
-                Ok(answer) => answer,
-                // The writer answers every append it takes, also at shutdown: a reply dropped
-                // unanswered means the writer task died holding it (perhaps after the commit).
-                Err(_) => {
-                    health.reply_lost(run);
-                    warn!("the event store writer task died holding this append");
-                    Err(StoreError::OutcomeUnknown)
-                }
-            }
+                .map_err(single_stream_error)?;
+            results.into_iter().next().ok_or_else(|| {
+                StoreError::Storage(sqlx::Error::Protocol(
+                    "the writer answered an append without its result".into(),
+                ))
+            })
         }
         .instrument(span)
         .await
+    }
+
+    async fn append_multi(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> StoreResult<Vec<AppendResult>> {
+        let span = info_span!(
+            "append_multi",
+            streams = appends.len(),
+            count = appends.iter().map(|a| a.events.len()).sum::<usize>(),
+            conditional = condition.is_some(),
+        );
+        async {
+            let (streams, condition) = prepare(appends, condition)?;
+            self.submit(streams, condition).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn read_query(
+        &self,
+        query: &EventQuery,
+        after_position: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        sql::query::check_size(query)?;
+        if query.items.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let r = &self.inner.reader;
+        let (statement, params) = sql::query::read_query(r.dialect(), query, after_position, limit);
+        let rows = read_retrying(|| {
+            sql::query::bind_all(sqlx::query(&statement), &params).fetch_all(r.db.pool())
+        })
+        .await?;
+        r.decode_all(&rows)
     }
 
     async fn read_stream(

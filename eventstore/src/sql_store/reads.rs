@@ -125,6 +125,7 @@ pub(super) fn decode_event(row: &AnyRow) -> StoreResult<RecordedEvent> {
     let event_id: String = row.try_get(1)?;
     let data: String = row.try_get(7)?;
     let metadata: String = row.try_get(8)?;
+    let tags: Option<String> = row.try_get(10)?;
     Ok(RecordedEvent {
         position: row.try_get(0)?,
         event_id: parse_uuid(&event_id)?,
@@ -136,6 +137,10 @@ pub(super) fn decode_event(row: &AnyRow) -> StoreResult<RecordedEvent> {
         data: serde_json::from_str(&data)?,
         metadata: serde_json::from_str(&metadata)?,
         recorded_at: timestamp(row.try_get(9)?)?,
+        tags: match tags {
+            Some(tags) => serde_json::from_str(&tags)?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -43,6 +43,7 @@ impl UnreadableEvent {
             data: serde_json::Value::Null,
             metadata: EventMetadata::default(),
             recorded_at: chrono::Utc::now(),
+            tags: Vec::new(),
         }
     }
 }

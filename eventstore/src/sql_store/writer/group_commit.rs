@@ -5,17 +5,17 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sqlx::{Any, AnyConnection, Connection as _, Executor as _};
+use sqlx::{Any, AnyConnection, Connection as _, Executor as _, Row as _};
 use tracing::{Instrument as _, debug};
 
 use super::duplicates::resolve_failure;
-use super::{AppendRequest, Failure, Outcome, PreparedEvent, check_expected};
+use super::{AppendRequest, Failure, Outcome, PreparedEvent, StreamWrite, check_expected};
 use crate::db::now_us;
-use crate::envelope::AppendResult;
+use crate::envelope::{AppendResult, EventQuery};
 use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
-use crate::sql::{self, Dialect};
+use crate::sql::{self, Dialect, query};
 
-type BatchResult = (Vec<StoreResult<AppendResult>>, Option<i64>);
+type BatchResult = (Vec<StoreResult<Vec<AppendResult>>>, Option<i64>);
 
 /// One group-commit transaction. `Err` means the transaction as a whole failed (nothing of the
 /// batch is written); per-append failures are in the outcomes.
@@ -54,12 +54,15 @@ pub(super) async fn run_batch(
 }
 
 /// The bulk path: the whole batch in five statements (counter, stream versions, one multi-row
-/// insert, one multi-row stream upsert, commit), whatever the number of appends. Version checks
-/// run in memory against the versions read under the counter lock, in batch order, so two
-/// appends to one stream in one batch see each other. Appends that fail their check write
-/// nothing; they are answered after the insert (a retry of a stored append gets its original
-/// result). Any database error fails the whole attempt, and the caller falls back to
-/// [`run_batch_per_append`].
+/// insert, one multi-row stream upsert, commit), whatever the number of appends, plus one
+/// insert into the tag index when events carry tags and one condition check when appends are
+/// conditional. Version checks run in memory against the versions read under the counter
+/// lock, in batch order, so two appends to one stream in one batch see each other; conditions
+/// are checked against the log before the batch (one statement for all of them) and, in
+/// memory, against the events of the appends planned before them in this batch. Appends that
+/// fail a check write nothing; they are answered after the insert (a retry of a stored append
+/// gets its original result). Any database error fails the whole attempt, and the caller falls
+/// back to [`run_batch_per_append`].
 async fn run_batch_bulk(
     conn: &mut AnyConnection,
     dialect: &'static Dialect,
@@ -67,7 +70,7 @@ async fn run_batch_bulk(
     commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
     let now = now_us();
-    let total: usize = batch.iter().map(|r| r.events.len()).sum();
+    let total: usize = batch.iter().map(AppendRequest::event_count).sum();
     let total =
         i64::try_from(total).map_err(|_| sqlx::Error::Protocol("batch too large".into()))?;
     let mut tx = conn.begin_with(dialect.begin_write).await?;
@@ -79,77 +82,99 @@ async fn run_batch_bulk(
         .await?;
     let mut next_position = advanced - total + 1;
 
-    let mut stream_ids: Vec<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
+    let mut stream_ids: Vec<&str> = batch
+        .iter()
+        .flat_map(|r| r.streams.iter().map(|s| s.stream_id.as_str()))
+        .collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
-    // One statement: a batch holds at most MAX_BATCH_APPENDS appends.
-    let statement = sql::stream_versions(dialect, stream_ids.len());
-    let mut query = sqlx::query_as::<_, (String, i64)>(&statement);
-    for id in &stream_ids {
-        query = query.bind(*id);
-    }
-    let mut versions: HashMap<&str, i64> = HashMap::with_capacity(stream_ids.len());
-    for (id, version) in query.fetch_all(&mut *tx).await? {
-        if let Ok(i) = stream_ids.binary_search(&id.as_str()) {
-            versions.insert(stream_ids[i], version);
-        }
-    }
+    let mut versions = read_versions(&mut tx, dialect, &stream_ids).await?;
 
-    let mut rows = Vec::with_capacity(batch.len());
-    let mut planned = Vec::with_capacity(batch.len());
+    // What the log held before this batch: one statement for every condition of the batch.
+    let conditions: Vec<(&EventQuery, i64)> = batch
+        .iter()
+        .filter_map(|r| r.condition.as_ref().map(|c| (&c.query, c.after)))
+        .collect();
+    let mut stored_matches = first_matches(&mut tx, dialect, &conditions)
+        .await?
+        .into_iter();
+
+    let mut rows: Vec<EventRow<'_>> = Vec::with_capacity(batch.len());
+    let mut planned: Vec<Result<Vec<AppendResult>, Failure>> = Vec::with_capacity(batch.len());
     // Touched streams in first-write order, with their type; their last version is `versions`.
     let mut touched: Vec<(&str, &str)> = Vec::new();
     for request in batch {
+        // In batch order, like `conditions`.
+        let stored_match = match &request.condition {
+            Some(_) => stored_matches.next().flatten(),
+            None => None,
+        };
         // The head lock is held: a caller that gave up while we waited for it is withdrawn.
         if request.reply.is_closed() {
-            planned.push(Err(None));
+            planned.push(Err(Failure::Withdrawn));
             continue;
         }
-        let current = versions
-            .get(request.stream_id.as_str())
-            .copied()
-            .unwrap_or(0);
-        if let Err(e) = check_expected(&request.stream_id, request.expected, current) {
-            planned.push(Err(Some(e)));
+        if let Err(e) = check_expected(request, |id| versions.get(id).copied().unwrap_or(0)) {
+            planned.push(Err(Failure::Version(e)));
             continue;
         }
-        let count = request.events.len() as i64;
-        for (offset, event) in (0_i64..).zip(&request.events) {
-            rows.push(EventRow {
-                request,
-                event,
-                position: next_position + offset,
-                version: current + 1 + offset,
+        if let Some(condition) = &request.condition {
+            // A match in the log comes before any of this batch (lower positions). `rows` is in
+            // position order: only those after `after` are looked at.
+            let first = stored_match.or_else(|| {
+                let from = rows.partition_point(|row| row.position <= condition.after);
+                rows[from..]
+                    .iter()
+                    .find(|row| {
+                        condition
+                            .query
+                            .matches(&row.event.event.event_type, &row.event.event.tags)
+                    })
+                    .map(|row| row.position)
             });
+            if let Some(position) = first {
+                planned.push(Err(Failure::Condition(StoreError::ConditionFailed {
+                    position,
+                })));
+                continue;
+            }
         }
-        planned.push(Ok(AppendResult {
-            first_version: current + 1,
-            last_version: current + count,
-            first_position: next_position,
-            last_position: next_position + count - 1,
-        }));
-        next_position += count;
-        if !touched.iter().any(|(id, _)| *id == request.stream_id) {
-            touched.push((&request.stream_id, &request.stream_type));
+        let mut results = Vec::with_capacity(request.streams.len());
+        for stream in &request.streams {
+            let current = versions
+                .get(stream.stream_id.as_str())
+                .copied()
+                .unwrap_or(0);
+            let count = stream.events.len() as i64;
+            for (offset, event) in (0_i64..).zip(&stream.events) {
+                rows.push(EventRow {
+                    stream,
+                    event,
+                    position: next_position + offset,
+                    version: current + 1 + offset,
+                });
+            }
+            results.push(AppendResult {
+                first_version: current + 1,
+                last_version: current + count,
+                first_position: next_position,
+                last_position: next_position + count - 1,
+            });
+            next_position += count;
+            if !touched.iter().any(|(id, _)| *id == stream.stream_id) {
+                touched.push((&stream.stream_id, &stream.stream_type));
+            }
+            versions.insert(&stream.stream_id, current + count);
         }
-        versions.insert(&request.stream_id, current + count);
+        planned.push(Ok(results));
     }
 
     insert_rows(&mut tx, dialect, &rows, now).await?;
-    for chunk in touched.chunks(sql::INSERT_CHUNK_ROWS) {
-        let statement = sql::upsert_streams(dialect, chunk.len());
-        let mut query = sqlx::query(&statement);
-        for (id, stream_type) in chunk {
-            let version = versions.get(id).copied().unwrap_or(0);
-            query = query
-                .bind(*id)
-                .bind(*stream_type)
-                .bind(version)
-                .bind(now)
-                .bind(now);
-        }
-        query.execute(&mut *tx).await?;
-    }
+    let touched: Vec<(&str, &str, i64)> = touched
+        .into_iter()
+        .map(|(id, stream_type)| (id, stream_type, versions.get(id).copied().unwrap_or(0)))
+        .collect();
+    upsert_streams(&mut tx, dialect, &touched, now).await?;
     let last_position = next_position - 1;
     if last_position != advanced {
         sqlx::query(sql::SET_HEAD)
@@ -161,19 +186,99 @@ async fn run_batch_bulk(
     let mut outcomes = Vec::with_capacity(batch.len());
     for (request, plan) in batch.iter().zip(planned) {
         outcomes.push(match plan {
-            Ok(result) => Ok(result),
-            // A retry of a stored append fails its version check: answer the original result.
-            Err(Some(e)) => resolve_failure(&mut tx, dialect, request, Failure::Version(e))
+            Ok(results) => Ok(results),
+            // A retry of a stored append fails its version check or its condition (its own
+            // events match it now): answer the original result.
+            Err(failure) => resolve_failure(&mut tx, dialect, request, failure)
                 .await
-                .map(Outcome::into_result),
-            Err(None) => resolve_failure(&mut tx, dialect, request, Failure::Withdrawn)
-                .await
-                .map(Outcome::into_result),
+                .map(Outcome::into_results),
         });
     }
     let new_head = (!rows.is_empty()).then_some(last_position);
     commit_batch(tx, dialect, new_head, commit_sent).await?;
     Ok((outcomes, new_head))
+}
+
+/// The current versions of `stream_ids` (sorted, distinct), locked until commit on PostgreSQL
+/// (the writer holds the log head lock already; the row locks keep the check right even for
+/// writers that would not). Streams that do not exist are absent.
+async fn read_versions<'a>(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    stream_ids: &[&'a str],
+) -> Result<HashMap<&'a str, i64>, sqlx::Error> {
+    let mut versions: HashMap<&str, i64> = HashMap::with_capacity(stream_ids.len());
+    // One statement unless the batch touches more than a chunk of streams.
+    for chunk in stream_ids.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = sql::stream_versions(dialect, chunk.len());
+        let mut query = sqlx::query_as::<_, (String, i64)>(&statement);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for (id, version) in query.fetch_all(&mut *tx).await? {
+            if let Ok(i) = chunk.binary_search(&id.as_str()) {
+                versions.insert(chunk[i], version);
+            }
+        }
+    }
+    Ok(versions)
+}
+
+/// For each condition `(query, after)`: the first position after `after` of a stored event
+/// matching `query`, `None` when there is none. One statement (one row, a column per
+/// condition) unless the conditions bind too many parameters for one; none without
+/// conditions. Sees everything this transaction wrote so far.
+async fn first_matches(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    conditions: &[(&EventQuery, i64)],
+) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let mut matches = Vec::with_capacity(conditions.len());
+    let mut rest = conditions;
+    while !rest.is_empty() {
+        // At least one per statement (a single query is bounded by MAX_QUERY_TERMS).
+        let mut n = 0;
+        let mut params = 0;
+        while n < rest.len()
+            && (n == 0 || params + query::params_of(rest[n].0) <= query::MAX_STATEMENT_PARAMS)
+        {
+            params += query::params_of(rest[n].0);
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let (statement, params) = query::first_matches(dialect, chunk);
+        let row = query::bind_all(sqlx::query(&statement), &params)
+            .fetch_one(&mut *tx)
+            .await?;
+        for i in 0..chunk.len() {
+            matches.push(row.try_get::<Option<i64>, _>(i)?);
+        }
+    }
+    Ok(matches)
+}
+
+/// Upserts `streams` (id, type, last version; each once) in multi-row statements.
+async fn upsert_streams(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    streams: &[(&str, &str, i64)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in streams.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = sql::upsert_streams(dialect, chunk.len());
+        let mut query = sqlx::query(&statement);
+        for (id, stream_type, version) in chunk {
+            query = query
+                .bind(*id)
+                .bind(*stream_type)
+                .bind(*version)
+                .bind(now)
+                .bind(now);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// The exact path: each append in its own savepoint, so a failing append (version or
@@ -209,17 +314,19 @@ async fn run_batch_per_append(
             Err(failure) if !savepoints => {
                 tx.rollback().await?;
                 let outcome = resolve_failure(conn, dialect, request, failure).await;
-                return Ok((vec![outcome.map(Outcome::into_result)], None));
+                return Ok((vec![outcome.map(Outcome::into_results)], None));
             }
             Err(failure) => {
                 tx.execute(sql::ROLLBACK_TO_SAVEPOINT).await?;
                 resolve_failure(&mut tx, dialect, request, failure).await
             }
         };
-        if let Ok(Outcome::Written(result)) = &outcome {
-            new_head = Some(result.last_position);
+        if let Ok(Outcome::Written(results)) = &outcome
+            && let Some(last) = results.iter().map(|r| r.last_position).max()
+        {
+            new_head = Some(last);
         }
-        outcomes.push(outcome.map(Outcome::into_result));
+        outcomes.push(outcome.map(Outcome::into_results));
     }
     commit_batch(tx, dialect, new_head, commit_sent).await?;
     Ok((outcomes, new_head))
@@ -245,14 +352,15 @@ async fn commit_batch(
 
 /// One row of a multi-row event insert.
 struct EventRow<'a> {
-    request: &'a AppendRequest,
+    stream: &'a StreamWrite,
     event: &'a PreparedEvent,
     position: i64,
     version: i64,
 }
 
 /// Inserts `rows` (of any streams) in multi-row statements of at most
-/// [`sql::INSERT_CHUNK_ROWS`] rows, all recorded at `now`.
+/// [`sql::INSERT_CHUNK_ROWS`] rows, all recorded at `now`, and their tags into the tag index
+/// (one more statement when any row has tags).
 async fn insert_rows(
     tx: &mut AnyConnection,
     dialect: &Dialect,
@@ -266,28 +374,50 @@ async fn insert_rows(
             query = query
                 .bind(row.position)
                 .bind(&row.event.event_id)
-                .bind(&row.request.stream_id)
-                .bind(&row.request.stream_type)
+                .bind(&row.stream.stream_id)
+                .bind(&row.stream.stream_type)
                 .bind(row.version)
                 .bind(&row.event.event.event_type)
                 .bind(row.event.event.schema_version)
                 .bind(&row.event.data)
                 .bind(&row.event.metadata)
                 .bind(row.event.correlation_id.as_deref())
-                .bind(now);
+                .bind(now)
+                .bind(row.event.tags.as_deref());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let tags: Vec<(&str, i64)> = rows
+        .iter()
+        .flat_map(|row| {
+            row.event
+                .event
+                .tags
+                .iter()
+                .map(move |tag| (tag.as_str(), row.position))
+        })
+        .collect();
+    for chunk in tags.chunks(sql::TAG_CHUNK_ROWS) {
+        let statement = sql::insert_tags(dialect, chunk.len());
+        let mut query = sqlx::query(&statement);
+        for (tag, position) in chunk {
+            query = query.bind(*tag).bind(*position);
         }
         query.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
+/// One append in the exact path: the counter, the versions of its streams (one statement),
+/// its condition (one statement, seeing the appends written before it in this transaction),
+/// the inserts and the stream upsert.
 async fn append_one(
     tx: &mut AnyConnection,
     dialect: &Dialect,
     request: &AppendRequest,
     now: i64,
 ) -> Result<Outcome, Failure> {
-    let count = i64::try_from(request.events.len())
+    let count = i64::try_from(request.event_count())
         .map_err(|_| StoreError::Storage(sqlx::Error::Protocol("append too large".into())))?;
 
     // Positions: takes the counter row lock, held until commit (see the module docs).
@@ -301,43 +431,59 @@ async fn append_one(
         return Err(Failure::Withdrawn);
     }
 
-    let current: i64 = sqlx::query_scalar(dialect.lock_stream)
-        .bind(&request.stream_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(0);
-    check_expected(&request.stream_id, request.expected, current).map_err(Failure::Version)?;
-    let first_version = current + 1;
-
-    let rows: Vec<EventRow<'_>> = (0_i64..)
-        .zip(&request.events)
-        .map(|(offset, event)| EventRow {
-            request,
-            event,
-            position: first_position + offset,
-            version: first_version + offset,
-        })
+    let mut stream_ids: Vec<&str> = request
+        .streams
+        .iter()
+        .map(|s| s.stream_id.as_str())
         .collect();
+    stream_ids.sort_unstable();
+    let versions = read_versions(tx, dialect, &stream_ids).await?;
+    let current = |id: &str| versions.get(id).copied().unwrap_or(0);
+    check_expected(request, current).map_err(Failure::Version)?;
+    if let Some(condition) = &request.condition
+        && let Some(position) = first_matches(tx, dialect, &[(&condition.query, condition.after)])
+            .await?
+            .into_iter()
+            .flatten()
+            .next()
+    {
+        return Err(Failure::Condition(StoreError::ConditionFailed { position }));
+    }
+
+    let mut rows = Vec::with_capacity(request.event_count());
+    let mut results = Vec::with_capacity(request.streams.len());
+    let mut streams = Vec::with_capacity(request.streams.len());
+    let mut next_position = first_position;
+    for stream in &request.streams {
+        let first_version = current(&stream.stream_id) + 1;
+        let n = stream.events.len() as i64;
+        for (offset, event) in (0_i64..).zip(&stream.events) {
+            rows.push(EventRow {
+                stream,
+                event,
+                position: next_position + offset,
+                version: first_version + offset,
+            });
+        }
+        results.push(AppendResult {
+            first_version,
+            last_version: first_version + n - 1,
+            first_position: next_position,
+            last_position: next_position + n - 1,
+        });
+        streams.push((
+            stream.stream_id.as_str(),
+            stream.stream_type.as_str(),
+            first_version + n - 1,
+        ));
+        next_position += n;
+    }
     insert_rows(tx, dialect, &rows, now)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Failure::Unique(e),
             _ => Failure::Sql(e),
         })?;
-
-    let last_version = current + count;
-    sqlx::query(sql::UPSERT_STREAM)
-        .bind(&request.stream_id)
-        .bind(&request.stream_type)
-        .bind(last_version)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-
-    Ok(Outcome::Written(AppendResult {
-        first_version,
-        last_version,
-        first_position,
-        last_position,
-    }))
+    upsert_streams(tx, dialect, &streams, now).await?;
+    Ok(Outcome::Written(results))
 }

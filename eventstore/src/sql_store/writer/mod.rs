@@ -20,12 +20,16 @@ use sqlx::Any;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument as _, debug, error, info, info_span, warn};
+use uuid::Uuid;
 
 use self::group_commit::run_batch;
 use super::head::publish_head;
 use crate::db::Db;
-use crate::envelope::{AppendResult, ExpectedVersion, NewEvent};
+use crate::envelope::{
+    AppendCondition, AppendResult, ExpectedVersion, NewEvent, StreamAppend, StreamConflict,
+};
 use crate::error::{StoreError, StoreResult, is_connection_lost, is_disk_full, is_timeout};
+use crate::sql;
 
 /// Most appends one group-commit transaction takes.
 pub const MAX_BATCH_APPENDS: usize = 256;
@@ -39,38 +43,108 @@ pub(super) struct PreparedEvent {
     data: String,
     metadata: String,
     correlation_id: Option<String>,
+    /// The tags as a JSON array (the `events.tags` column); `None` without tags.
+    tags: Option<String>,
+    /// The event as given, its tags sorted and without repeats (as they are stored).
     event: NewEvent,
 }
 
-pub(super) struct AppendRequest {
+/// One stream's part of an append, validated and serialised in the caller's task.
+pub(super) struct StreamWrite {
     pub(super) stream_id: String,
     pub(super) stream_type: String,
     pub(super) expected: ExpectedVersion,
+    /// At least one.
     pub(super) events: Vec<PreparedEvent>,
-    pub(super) reply: oneshot::Sender<StoreResult<AppendResult>>,
+}
+
+/// One append as the writer gets it: one stream (`append`) or several (`append_multi`),
+/// written all or nothing, with an optional condition. Answered with one result per stream.
+pub(super) struct AppendRequest {
+    /// At least one, each stream once.
+    pub(super) streams: Vec<StreamWrite>,
+    /// `None` also for a condition without query items (it can never fail).
+    pub(super) condition: Option<AppendCondition>,
+    pub(super) reply: oneshot::Sender<StoreResult<Vec<AppendResult>>>,
     pub(super) span: tracing::Span,
 }
 
-pub(super) fn prepare(events: Vec<NewEvent>) -> StoreResult<Vec<PreparedEvent>> {
-    let mut seen = HashSet::with_capacity(events.len());
-    events
+impl AppendRequest {
+    pub(super) fn event_count(&self) -> usize {
+        self.streams.iter().map(|s| s.events.len()).sum()
+    }
+}
+
+/// Validates and serialises an append in the caller's task, so the writer only writes:
+/// at least one stream, each once and with at least one event, event ids unique within the
+/// append, a condition query small enough for one statement. Tags are sorted and deduplicated
+/// (a tag set), which is also how a retry is compared with what is stored.
+pub(super) fn prepare(
+    appends: Vec<StreamAppend>,
+    condition: Option<AppendCondition>,
+) -> StoreResult<(Vec<StreamWrite>, Option<AppendCondition>)> {
+    if appends.is_empty() {
+        return Err(StoreError::NoStreams);
+    }
+    let mut streams = HashSet::with_capacity(appends.len());
+    for append in &appends {
+        if !streams.insert(append.stream_id.as_str()) {
+            return Err(StoreError::DuplicateStream {
+                stream: append.stream_id.clone(),
+            });
+        }
+        if append.events.is_empty() {
+            return Err(StoreError::EmptyStreamAppend {
+                stream: append.stream_id.clone(),
+            });
+        }
+    }
+    if let Some(condition) = &condition {
+        sql::query::check_size(&condition.query)?;
+    }
+    let condition = condition.filter(|c| !c.query.items.is_empty());
+    let mut seen = HashSet::new();
+    let streams = appends
         .into_iter()
-        .map(|event| {
-            if !seen.insert(event.event_id) {
-                // The same id twice in one append can never be stored.
-                return Err(StoreError::IdempotencyConflict {
-                    event_id: event.event_id,
-                });
-            }
-            Ok(PreparedEvent {
-                event_id: event.event_id.to_string(),
-                data: serde_json::to_string(&event.data)?,
-                metadata: serde_json::to_string(&event.metadata)?,
-                correlation_id: event.metadata.correlation_id.map(|id| id.to_string()),
-                event,
+        .map(|append| {
+            let events = append
+                .events
+                .into_iter()
+                .map(|event| prepare_event(event, &mut seen))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(StreamWrite {
+                stream_id: append.stream_id,
+                stream_type: append.stream_type,
+                expected: append.expected,
+                events,
             })
         })
-        .collect()
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((streams, condition))
+}
+
+fn prepare_event(mut event: NewEvent, seen: &mut HashSet<Uuid>) -> StoreResult<PreparedEvent> {
+    if !seen.insert(event.event_id) {
+        // The same id twice in one append can never be stored.
+        return Err(StoreError::IdempotencyConflict {
+            event_id: event.event_id,
+        });
+    }
+    event.tags.sort_unstable();
+    event.tags.dedup();
+    let tags = if event.tags.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&event.tags)?)
+    };
+    Ok(PreparedEvent {
+        event_id: event.event_id.to_string(),
+        data: serde_json::to_string(&event.data)?,
+        metadata: serde_json::to_string(&event.metadata)?,
+        correlation_id: event.metadata.correlation_id.map(|id| id.to_string()),
+        tags,
+        event,
+    })
 }
 
 /// First pause before a writer that panicked is started again (doubled per panic in a row).
@@ -142,12 +216,12 @@ async fn writer_loop(
         // The callers of the previous batch were just answered and are about to send their next
         // append: let them run once so they land in this batch rather than the next.
         tokio::task::yield_now().await;
-        let mut events = first.events.len();
+        let mut events = first.event_count();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_APPENDS && events < MAX_BATCH_EVENTS {
             match receiver.try_recv() {
                 Ok(request) => {
-                    events += request.events.len();
+                    events += request.event_count();
                     batch.push(request);
                 }
                 Err(_) => break,
@@ -251,6 +325,7 @@ async fn write_batch(
                 if let Some(position) = outcomes
                     .iter()
                     .filter_map(|o| o.as_ref().ok())
+                    .flatten()
                     .map(|r| r.last_position)
                     .max()
                 {
@@ -464,14 +539,14 @@ fn copy_error(error: &sqlx::Error) -> sqlx::Error {
 }
 
 enum Outcome {
-    /// Written now.
-    Written(AppendResult),
+    /// Written now: one result per stream.
+    Written(Vec<AppendResult>),
     /// Already stored by an earlier append with the same ids and content: nothing written.
-    Duplicate(AppendResult),
+    Duplicate(Vec<AppendResult>),
 }
 
 impl Outcome {
-    fn into_result(self) -> AppendResult {
+    fn into_results(self) -> Vec<AppendResult> {
         match self {
             Outcome::Written(r) | Outcome::Duplicate(r) => r,
         }
@@ -480,9 +555,12 @@ impl Outcome {
 
 enum Failure {
     Store(StoreError),
-    /// The expected version does not hold; unless the append is a retry (resolved after
+    /// An expected version does not hold; unless the append is a retry (resolved after
     /// rolling back), this is the answer.
     Version(StoreError),
+    /// The append's condition failed; unless the append is a retry (whose own events match
+    /// the condition now), this is the answer.
+    Condition(StoreError),
     /// A unique index refused the insert; resolved after rolling back to the savepoint.
     Unique(sqlx::Error),
     /// A statement failed (kept raw: a lost connection or a timeout fails the whole batch).
@@ -504,20 +582,33 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn check_expected(stream: &str, expected: ExpectedVersion, actual: i64) -> StoreResult<()> {
-    let ok = match expected {
-        ExpectedVersion::Any => true,
-        ExpectedVersion::NoStream => actual == 0,
-        ExpectedVersion::StreamExists => actual > 0,
-        ExpectedVersion::Exact(version) => actual == version,
-    };
-    if ok {
+/// The streams of `request` whose expected version does not hold against `version` (the
+/// current version of a stream, 0 when it does not exist); `Ok` when every one holds.
+fn check_expected(
+    request: &AppendRequest,
+    mut version: impl FnMut(&str) -> i64,
+) -> Result<(), StoreError> {
+    let conflicts: Vec<StreamConflict> = request
+        .streams
+        .iter()
+        .filter_map(|stream| {
+            let actual = version(&stream.stream_id);
+            let ok = match stream.expected {
+                ExpectedVersion::Any => true,
+                ExpectedVersion::NoStream => actual == 0,
+                ExpectedVersion::StreamExists => actual > 0,
+                ExpectedVersion::Exact(version) => actual == version,
+            };
+            (!ok).then(|| StreamConflict {
+                stream: stream.stream_id.clone(),
+                expected: stream.expected,
+                actual,
+            })
+        })
+        .collect();
+    if conflicts.is_empty() {
         Ok(())
     } else {
-        Err(StoreError::WrongExpectedVersion {
-            stream: stream.to_owned(),
-            expected,
-            actual,
-        })
+        Err(StoreError::WrongExpectedVersions { conflicts })
     }
 }
