@@ -12,6 +12,9 @@ pub enum ValidationError {
     /// A quantity outside 1..=10,000.
     #[error("Quantity must be between 1 and 10,000 (got {0}).")]
     QuantityOutOfRange(i64),
+    /// A stock count outside 0..=1,000,000,000.
+    #[error("A stock count must be between 0 and 1,000,000,000 (got {0}).")]
+    StockOutOfRange(i64),
     /// A quantity that is not a whole number.
     #[error("Quantity must be a whole number between 1 and 10,000.")]
     QuantityNotANumber,
@@ -71,6 +74,7 @@ impl ValidationError {
         match self {
             Self::QuantityOutOfRange(_) => "quantity_out_of_range",
             Self::QuantityNotANumber => "quantity_not_a_number",
+            Self::StockOutOfRange(_) => "stock_out_of_range",
             Self::NegativeMoney => "money_negative",
             Self::MoneyOverflow => "money_overflow",
             Self::PriceTooHigh => "price_too_high",
@@ -191,6 +195,30 @@ pub enum DomainError {
     /// Renaming a product to its current name.
     #[error("The product already has this name.")]
     ProductNameUnchanged,
+    /// Receiving no units.
+    #[error("Receive at least one unit.")]
+    StockReceiptEmpty,
+    /// A receipt that would take the units on hand over [`crate::values::StockUnits::MAX`].
+    #[error("A product can have at most 1,000,000,000 units on hand.")]
+    StockTooHigh,
+    /// A count that sets the units on hand below what confirmed orders have reserved.
+    #[error("{reserved} units are reserved by confirmed orders; the stock on hand cannot be set below that.")]
+    StockBelowReserved {
+        /// Units reserved.
+        reserved: u32,
+    },
+    /// A count equal to the units on hand.
+    #[error("The stock on hand is already {on_hand}.")]
+    StockUnchanged {
+        /// Units on hand.
+        on_hand: u32,
+    },
+    /// Confirming an order whose lines are not all in stock: nothing was reserved.
+    #[error("{}", crate::stock::shortage_text(shortages))]
+    InsufficientStock {
+        /// Every line that lacks stock.
+        shortages: Vec<crate::stock::StockShortage>,
+    },
 
     // ----- Account -----
     /// An account command was refused.
@@ -241,6 +269,11 @@ impl DomainError {
             Self::ProductDiscontinued => "product_discontinued",
             Self::ProductPriceUnchanged => "product_price_unchanged",
             Self::ProductNameUnchanged => "product_name_unchanged",
+            Self::StockReceiptEmpty => "stock_receipt_empty",
+            Self::StockTooHigh => "stock_too_high",
+            Self::StockBelowReserved { .. } => "stock_below_reserved",
+            Self::StockUnchanged { .. } => "stock_unchanged",
+            Self::InsufficientStock { .. } => "insufficient_stock",
             Self::Account(e) => e.code(),
             Self::UnknownEventType { .. } => "unknown_event_type",
             Self::InvalidEventData { .. } => "invalid_event_data",

@@ -20,6 +20,7 @@ pub mod live;
 pub mod order;
 pub mod product;
 pub mod requests;
+pub mod stock;
 pub mod testing;
 pub mod upcast;
 pub mod values;

@@ -93,6 +93,24 @@ pub struct CreateProduct {
     pub sku: String,
     pub name: String,
     pub price_cents: i64,
+    /// Units on hand from the start (default 0).
+    #[serde(default)]
+    pub initial_stock: Option<i64>,
+}
+
+/// Units arrived for a product (staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveStock {
+    pub quantity: i64,
+}
+
+/// Set a product's stock on hand to a counted number (staff), with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectStock {
+    pub on_hand: i64,
+    pub reason: String,
 }
 
 /// Set a product's price.

@@ -88,6 +88,12 @@ pub struct ProductView {
     pub name: String,
     pub price_cents: i64,
     pub discontinued: bool,
+    /// Units on the shelf, reserved ones included.
+    pub on_hand: i64,
+    /// Units reserved by confirmed orders not yet shipped or cancelled.
+    pub reserved: i64,
+    /// Units that can still be ordered: `on_hand - reserved`.
+    pub available: i64,
     pub version: i64,
 }
 

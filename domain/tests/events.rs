@@ -58,6 +58,31 @@ fn product_events() -> Vec<ProductEvent> {
         }
         .into(),
         ProductDiscontinued {}.into(),
+        StockReceived {
+            quantity: domain::values::StockUnits::new(10).expect("units"),
+        }
+        .into(),
+        StockCorrected {
+            on_hand: domain::values::StockUnits::new(8).expect("units"),
+            previous: domain::values::StockUnits::new(10).expect("units"),
+            reason: domain::values::Reason::parse("stocktake").expect("reason"),
+        }
+        .into(),
+        StockReserved {
+            order_id: domain::OrderId::new(uuid::Uuid::from_u128(7)),
+            quantity: domain::values::Quantity::new(2).expect("qty"),
+        }
+        .into(),
+        StockReleased {
+            order_id: domain::OrderId::new(uuid::Uuid::from_u128(7)),
+            quantity: domain::values::Quantity::new(2).expect("qty"),
+        }
+        .into(),
+        StockShipped {
+            order_id: domain::OrderId::new(uuid::Uuid::from_u128(7)),
+            quantity: domain::values::Quantity::new(2).expect("qty"),
+        }
+        .into(),
     ]
 }
 

@@ -13,7 +13,159 @@ fn create() -> ProductCommand {
         sku: sku("widget-1"),
         name: pname("Widget"),
         price: cents(1999),
+        initial_stock: domain::values::StockUnits::ZERO,
     }
+}
+
+fn units(n: u32) -> domain::values::StockUnits {
+    domain::values::StockUnits::new(n).expect("units")
+}
+
+fn qty(n: u32) -> domain::values::Quantity {
+    domain::values::Quantity::new(n).expect("qty")
+}
+
+fn order_id(n: u128) -> domain::OrderId {
+    domain::OrderId::new(uuid::Uuid::from_u128(0x0de0_0000 + n))
+}
+
+fn received(n: u32) -> ProductEvent {
+    StockReceived { quantity: units(n) }.into()
+}
+
+fn reserved(order: u128, n: u32) -> ProductEvent {
+    StockReserved {
+        order_id: order_id(order),
+        quantity: qty(n),
+    }
+    .into()
+}
+
+#[test]
+fn created_with_stock_receives_it_in_the_same_append() {
+    let command = ProductCommand::Create {
+        product_id: product(1),
+        sku: sku("widget-1"),
+        name: pname("Widget"),
+        price: cents(1999),
+        initial_stock: units(7),
+    };
+    let state = given::<Product>([])
+        .when(command)
+        .then_expect_events(vec![created(1999), received(7)]);
+    assert_eq!((state.on_hand, state.available()), (7, 7));
+}
+
+#[test]
+fn reservations_never_exceed_what_is_available() {
+    let state = given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::Reserve {
+            order_id: order_id(2),
+            quantity: qty(2),
+        })
+        .then_expect_events(vec![reserved(2, 2)]);
+    assert_eq!((state.on_hand, state.reserved, state.available()), (5, 5, 0));
+    given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::Reserve {
+            order_id: order_id(2),
+            quantity: qty(3),
+        })
+        .then_expect_error("insufficient_stock");
+    // The same order reserves once.
+    given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::Reserve {
+            order_id: order_id(1),
+            quantity: qty(3),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn release_gives_back_and_ship_consumes_only_the_orders_reservation() {
+    let state = given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::Release {
+            order_id: order_id(1),
+        })
+        .then_expect_events(vec![
+            StockReleased {
+                order_id: order_id(1),
+                quantity: qty(3),
+            }
+            .into(),
+        ]);
+    assert_eq!((state.on_hand, state.reserved), (5, 0));
+    let state = given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::Ship {
+            order_id: order_id(1),
+        })
+        .then_expect_events(vec![
+            StockShipped {
+                order_id: order_id(1),
+                quantity: qty(3),
+            }
+            .into(),
+        ]);
+    assert_eq!((state.on_hand, state.reserved), (2, 0));
+    // An order without a reservation (confirmed before stock was kept) moves nothing.
+    given::<Product>([created(1999), received(5)])
+        .when(ProductCommand::Ship {
+            order_id: order_id(9),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_count_cannot_go_below_what_is_reserved() {
+    let reason = domain::values::Reason::parse("stocktake").expect("reason");
+    given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::CorrectStock {
+            on_hand: units(2),
+            reason: reason.clone(),
+        })
+        .then_expect_error("stock_below_reserved");
+    given::<Product>([created(1999), received(5)])
+        .when(ProductCommand::CorrectStock {
+            on_hand: units(5),
+            reason: reason.clone(),
+        })
+        .then_expect_error("stock_unchanged");
+    let state = given::<Product>([created(1999), received(5), reserved(1, 3)])
+        .when(ProductCommand::CorrectStock {
+            on_hand: units(4),
+            reason: reason.clone(),
+        })
+        .then_expect_events(vec![
+            StockCorrected {
+                on_hand: units(4),
+                previous: units(5),
+                reason,
+            }
+            .into(),
+        ]);
+    assert_eq!(state.available(), 1);
+}
+
+#[test]
+fn a_discontinued_product_takes_no_new_stock_but_its_orders_still_move() {
+    given::<Product>([created(1999), received(5), discontinued()])
+        .when(ProductCommand::ReceiveStock { quantity: units(1) })
+        .then_expect_error("product_discontinued");
+    given::<Product>([created(1999), received(5), reserved(1, 2), discontinued()])
+        .when(ProductCommand::Ship {
+            order_id: order_id(1),
+        })
+        .then_expect_events(vec![
+            StockShipped {
+                order_id: order_id(1),
+                quantity: qty(2),
+            }
+            .into(),
+        ]);
+    given::<Product>([created(1999)])
+        .when(ProductCommand::ReceiveStock {
+            quantity: units(0),
+        })
+        .then_expect_error("stock_receipt_empty");
 }
 
 fn discontinued() -> ProductEvent {

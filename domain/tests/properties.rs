@@ -316,16 +316,55 @@ fn product_cmd() -> impl Strategy<Value = ProductCommand> {
     let names = prop::sample::select(vec!["Widget", "Gadget", "Gizmo"]);
     let prices = prop::sample::select(vec![0i64, 1, 1999, 2500]);
     prop_oneof![
-        1 => (names.clone(), prices.clone()).prop_map(|(n, p)| ProductCommand::Create {
+        1 => (names.clone(), prices.clone(), 0..20_u32).prop_map(|(n, p, stock)| ProductCommand::Create {
             product_id: product(1),
             sku: sku("W-1"),
             name: pname(n),
             price: cents(p),
+            initial_stock: units(stock),
         }),
         4 => prices.prop_map(|p| ProductCommand::Reprice { price: cents(p) }),
         3 => names.prop_map(|n| ProductCommand::Rename { name: pname(n) }),
         1 => Just(ProductCommand::Discontinue),
+        3 => (0..15_u32).prop_map(|q| ProductCommand::ReceiveStock { quantity: units(q) }),
+        1 => (0..30_u32).prop_map(|q| ProductCommand::CorrectStock {
+            on_hand: units(q),
+            reason: domain::values::Reason::parse("stocktake").expect("reason"),
+        }),
+        6 => (0..4_u8, 1..8_u32).prop_map(|(o, q)| ProductCommand::Reserve {
+            order_id: stock_order(o),
+            quantity: domain::values::Quantity::new(q).expect("qty"),
+        }),
+        2 => (0..4_u8).prop_map(|o| ProductCommand::Release { order_id: stock_order(o) }),
+        2 => (0..4_u8).prop_map(|o| ProductCommand::Ship { order_id: stock_order(o) }),
     ]
+}
+
+fn units(n: u32) -> domain::values::StockUnits {
+    domain::values::StockUnits::new(n).expect("units")
+}
+
+/// One of four fixed orders that reserve stock.
+fn stock_order(n: u8) -> domain::OrderId {
+    domain::OrderId::new(uuid::Uuid::from_u128(0x5_70c0_0000 + u128::from(n)))
+}
+
+proptest! {
+    /// Whatever the order of restocks, counts, reservations, releases and shipments:
+    /// reserved never exceeds on hand (available is never negative) and is exactly the sum of
+    /// the open reservations.
+    #[test]
+    fn stock_is_never_oversold(cmds in prop::collection::vec(product_cmd(), 0..60)) {
+        let mut state = domain::product::ProductState::default();
+        for c in &cmds {
+            if let Ok(events) = Product::decide(&state, c) {
+                state = replay_from::<Product>(state, &events);
+            }
+            prop_assert!(state.reserved <= state.on_hand, "{state:?}");
+            let sum: u32 = state.reservations.values().map(|q| q.get()).sum();
+            prop_assert_eq!(sum, state.reserved);
+        }
+    }
 }
 
 /// Runs `cmds` (keeping the accepted events), snapshots at a random point through JSON, and

@@ -8,7 +8,8 @@
 use anyhow::Context as _;
 use domain::order::OrderStatus;
 use domain::values::{
-    Carrier, CustomerName, Email, Money, ProductName, Quantity, Reason, Sku, TrackingNumber,
+    Carrier, CustomerName, Email, Money, ProductName, Quantity, Reason, Sku, StockUnits,
+    TrackingNumber,
 };
 use domain::{CustomerId, OrderId, ProductId};
 use rand::rngs::StdRng;
@@ -16,7 +17,7 @@ use rand::seq::{IndexedRandom as _, SliceRandom as _};
 use rand::{Rng as _, SeedableRng as _};
 use uuid::Uuid;
 
-use crate::command::{CommandContext, CommandError, CommandResult, CommandService};
+use crate::command::{CommandContext, CommandError, CommandResult, CommandService, NewProduct};
 
 /// Seed of the random generator: change it and the demo data changes.
 const SEED: u64 = 0x00E7_E471_DE00;
@@ -106,15 +107,18 @@ pub async fn seed(
     for (i, (sku, name, cents)) in PRODUCTS.iter().enumerate() {
         let id = ProductId::new(random_uuid(&mut rng));
         let ctx = seed_ctx(format!("product/{i}"));
-        service
-            .create_product(
-                Some(id),
-                Sku::parse(sku).map_err(domain::DomainError::from)?,
-                ProductName::parse(name).map_err(domain::DomainError::from)?,
-                Money::from_cents(*cents).map_err(domain::DomainError::from)?,
-                &ctx,
-            )
-            .await?;
+        // Enough stock for every seeded order to take a few units of every product.
+        let units = u32::try_from(orders.saturating_mul(12).saturating_add(100))
+            .unwrap_or(StockUnits::MAX)
+            .min(StockUnits::MAX);
+        let stock = StockUnits::new(units).map_err(domain::DomainError::from)?;
+        let new = NewProduct::new(
+            Sku::parse(sku).map_err(domain::DomainError::from)?,
+            ProductName::parse(name).map_err(domain::DomainError::from)?,
+            Money::from_cents(*cents).map_err(domain::DomainError::from)?,
+        )
+        .with_stock(stock);
+        service.create_product(Some(id), new, &ctx).await?;
         summary.products.push(id);
         done += 1;
         progress(done, total);

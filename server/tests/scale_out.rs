@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 const ADMIN_TOKEN: &str = "scale-out-admin-token-0123456789";
-const PROJECTIONS: usize = 5;
+const PROJECTIONS: usize = domain::live::ProjectionName::ALL.len();
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -15,6 +15,23 @@ pub(crate) fn evolve(mut state: ProductState, event: &ProductEvent) -> ProductSt
         ProductEvent::Repriced(e) => state.price = e.price,
         ProductEvent::Renamed(e) => state.name = Some(e.name.clone()),
         ProductEvent::Discontinued(_) => state.discontinued = true,
+        ProductEvent::StockReceived(e) => {
+            state.on_hand = state.on_hand.saturating_add(e.quantity.get());
+        }
+        ProductEvent::StockCorrected(e) => state.on_hand = e.on_hand.get(),
+        ProductEvent::StockReserved(e) => {
+            state.reserved = state.reserved.saturating_add(e.quantity.get());
+            state.reservations.insert(e.order_id, e.quantity);
+        }
+        ProductEvent::StockReleased(e) => {
+            state.reserved = state.reserved.saturating_sub(e.quantity.get());
+            state.reservations.remove(&e.order_id);
+        }
+        ProductEvent::StockShipped(e) => {
+            state.reserved = state.reserved.saturating_sub(e.quantity.get());
+            state.on_hand = state.on_hand.saturating_sub(e.quantity.get());
+            state.reservations.remove(&e.order_id);
+        }
     }
     state
 }

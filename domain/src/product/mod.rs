@@ -1,4 +1,7 @@
-//! The Product aggregate: a sellable item with a SKU, a name and a price, until discontinued.
+//! The Product aggregate: a sellable item with a SKU, a name and a price, until discontinued,
+//! and its stock: units on hand, and the units confirmed orders have reserved. Available (on
+//! hand minus reserved) is never negative: a reservation is only decided against the
+//! product's current state and appended with its exact version (see `crate::stock`).
 
 mod command;
 mod decide;
@@ -9,6 +12,7 @@ mod state;
 pub use command::ProductCommand;
 pub use event::{
     ProductCreated, ProductDiscontinued, ProductEvent, ProductRenamed, ProductRepriced,
+    StockCorrected, StockReceived, StockReleased, StockReserved, StockShipped,
 };
 pub use state::ProductState;
 
@@ -25,7 +29,8 @@ impl Aggregate for Product {
     type Event = ProductEvent;
 
     const STREAM_TYPE: &'static str = "product";
-    const SNAPSHOT_VERSION: i32 = 1;
+    // 2: the state holds stock (on hand, reserved, reservations).
+    const SNAPSHOT_VERSION: i32 = 2;
 
     fn decide(
         state: &ProductState,

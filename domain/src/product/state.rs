@@ -1,9 +1,11 @@
 //! What a product's events fold into.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ProductId;
-use crate::values::{Money, ProductName, Sku};
+use crate::ids::{OrderId, ProductId};
+use crate::values::{Money, ProductName, Quantity, Sku};
 
 /// The current state of one product.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,4 +22,21 @@ pub struct ProductState {
     pub price: Money,
     /// Whether it was taken off sale.
     pub discontinued: bool,
+    /// Units on the shelf (reserved ones included).
+    #[serde(default)]
+    pub on_hand: u32,
+    /// Units reserved by confirmed orders not yet shipped or cancelled: the sum of
+    /// `reservations`. Never above `on_hand`.
+    #[serde(default)]
+    pub reserved: u32,
+    /// Each open reservation, by order.
+    #[serde(default)]
+    pub reservations: BTreeMap<OrderId, Quantity>,
+}
+
+impl ProductState {
+    /// Units that can still be reserved: on hand minus reserved (never negative).
+    pub fn available(&self) -> u32 {
+        self.on_hand.saturating_sub(self.reserved)
+    }
 }

@@ -5,6 +5,7 @@ mod email;
 mod money;
 mod quantity;
 mod sku;
+mod stock;
 mod text;
 mod tracking;
 
@@ -12,5 +13,6 @@ pub use email::Email;
 pub use money::Money;
 pub use quantity::Quantity;
 pub use sku::Sku;
+pub use stock::StockUnits;
 pub use text::{Carrier, CustomerName, PersonName, ProductName, Reason, TokenName};
 pub use tracking::TrackingNumber;

@@ -1,14 +1,17 @@
-//! The product use cases: create, reprice, rename, discontinue; the catalog and one product
-//! (read model).
+//! The product use cases: create, reprice, rename, discontinue, receive and count stock; the
+//! catalog and one product (read model).
 
 use domain::ProductId;
 use domain::account::Capability;
-use domain::requests::{CreateProduct, ListPage, RenameProduct, RepriceProduct};
-use domain::values::{Money, ProductName, Sku};
+use domain::requests::{
+    CorrectStock, CreateProduct, ListPage, ReceiveStock, RenameProduct, RepriceProduct,
+};
+use domain::values::{Money, ProductName, Reason, Sku, StockUnits};
 use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
 use crate::application::{Accepted, AppResult, Application, RequestContext};
+use crate::command::NewProduct;
 
 impl Application {
     /// Adds a product to the catalog; idempotent with a key. Prices are bounded here, where
@@ -22,11 +25,50 @@ impl Application {
         let sku = Sku::parse(&input.sku)?;
         let name = ProductName::parse(&input.name)?;
         let price = Money::price_from_cents(input.price_cents)?;
+        let stock = StockUnits::from_i64(input.initial_stock.unwrap_or(0))?;
         let ctx = ctx.command();
         let id = input.product_id.map(ProductId::new);
+        let new = NewProduct::new(sku, name, price).with_stock(stock);
         self.command(
             "create_product",
-            self.commands().create_product(id, sku, name, price, &ctx),
+            self.commands().create_product(id, new, &ctx),
+        )
+        .await
+    }
+
+    /// Adds received units to a product's stock (staff).
+    pub async fn receive_stock(
+        &self,
+        ctx: &RequestContext,
+        product_id: Uuid,
+        input: ReceiveStock,
+    ) -> AppResult<Accepted> {
+        self.allow(ctx, "receive_stock", Capability::Products)?;
+        let quantity = StockUnits::from_i64(input.quantity)?;
+        let ctx = ctx.command();
+        self.command(
+            "receive_stock",
+            self.commands()
+                .receive_stock(ProductId::new(product_id), quantity, &ctx),
+        )
+        .await
+    }
+
+    /// Sets a product's stock on hand to a counted number (staff).
+    pub async fn correct_stock(
+        &self,
+        ctx: &RequestContext,
+        product_id: Uuid,
+        input: CorrectStock,
+    ) -> AppResult<Accepted> {
+        self.allow(ctx, "correct_stock", Capability::Products)?;
+        let on_hand = StockUnits::from_i64(input.on_hand)?;
+        let reason = Reason::parse(&input.reason)?;
+        let ctx = ctx.command();
+        self.command(
+            "correct_stock",
+            self.commands()
+                .correct_stock(ProductId::new(product_id), on_hand, reason, &ctx),
         )
         .await
     }

@@ -208,6 +208,7 @@ impl RequestIdentity for ProductCommand {
                 sku,
                 name,
                 price,
+                initial_stock,
             } => of(
                 "create_product",
                 json!({
@@ -215,11 +216,27 @@ impl RequestIdentity for ProductCommand {
                     "sku": sku.as_str(),
                     "name": name.as_str(),
                     "price_cents": price.cents(),
+                    "initial_stock": initial_stock.get(),
                 }),
             ),
             Self::Reprice { price } => of("reprice", json!({ "price_cents": price.cents() })),
             Self::Rename { name } => of("rename_product", json!({ "name": name.as_str() })),
             Self::Discontinue => of("discontinue", json!({})),
+            Self::ReceiveStock { quantity } => {
+                of("receive_stock", json!({ "quantity": quantity.get() }))
+            }
+            Self::CorrectStock { on_hand, reason } => of(
+                "correct_stock",
+                json!({ "on_hand": on_hand.get(), "reason": reason.as_str() }),
+            ),
+            Self::Reserve { order_id, quantity } => of(
+                "reserve_stock",
+                json!({ "order_id": order_id.to_string(), "quantity": quantity.get() }),
+            ),
+            Self::Release { order_id } => {
+                of("release_stock", json!({ "order_id": order_id.to_string() }))
+            }
+            Self::Ship { order_id } => of("ship_stock", json!({ "order_id": order_id.to_string() })),
         }
     }
 }

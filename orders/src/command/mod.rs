@@ -31,5 +31,6 @@ pub use error::{CommandError, CommandResult};
 pub use identity::RequestIdentity;
 pub use loader::{LoadStats, Loaded};
 pub use metadata::CommandContext;
+pub use products::NewProduct;
 pub use registry::upcaster_registry;
 pub use service::{CommandConfig, CommandOutcome, CommandService};

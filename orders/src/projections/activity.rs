@@ -341,6 +341,34 @@ async fn describe(
             ProductEvent::Discontinued(_) => {
                 format!("{} discontinued", names.get(tx, id).await?)
             }
+            ProductEvent::StockReceived(r) => {
+                format!("{}: {} units received", names.get(tx, id).await?, r.quantity)
+            }
+            ProductEvent::StockCorrected(c) => format!(
+                "{}: stock counted at {} (was {}): {}",
+                names.get(tx, id).await?,
+                c.on_hand,
+                c.previous,
+                c.reason
+            ),
+            ProductEvent::StockReserved(r) => format!(
+                "{}: {} reserved for order {}",
+                names.get(tx, id).await?,
+                r.quantity,
+                short_id(r.order_id.as_uuid())
+            ),
+            ProductEvent::StockReleased(r) => format!(
+                "{}: {} released by order {}",
+                names.get(tx, id).await?,
+                r.quantity,
+                short_id(r.order_id.as_uuid())
+            ),
+            ProductEvent::StockShipped(r) => format!(
+                "{}: {} shipped with order {}",
+                names.get(tx, id).await?,
+                r.quantity,
+                short_id(r.order_id.as_uuid())
+            ),
         };
         return Ok(Some(text));
     }

@@ -106,6 +106,34 @@ impl Projection for CustomersProjection {
     }
 }
 
+/// The statements of the stock events: `$1` generation, `$2` product, `$3` version, `$4` the
+/// event's units.
+const STOCK_RECEIVED: &str = "update rm_products set on_hand = on_hand + $4, version = $3 \
+     where generation = $1 and product_id = $2";
+const STOCK_CORRECTED: &str = "update rm_products set on_hand = $4, version = $3 \
+     where generation = $1 and product_id = $2";
+const STOCK_RESERVED: &str = "update rm_products set reserved = reserved + $4, version = $3 \
+     where generation = $1 and product_id = $2";
+const STOCK_RELEASED: &str = "update rm_products set reserved = reserved - $4, version = $3 \
+     where generation = $1 and product_id = $2";
+const STOCK_SHIPPED: &str = "update rm_products set reserved = reserved - $4, \
+     on_hand = on_hand - $4, version = $3 where generation = $1 and product_id = $2";
+
+/// One stock event's update (see the statements above).
+fn stock<'q>(
+    sql: &'static str,
+    id: &'q str,
+    generation: i64,
+    event: &RecordedEvent,
+    units: u32,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(generation)
+        .bind(id)
+        .bind(event.version)
+        .bind(i64::from(units))
+}
+
 #[async_trait]
 impl Projection for ProductsProjection {
     fn name(&self) -> &'static str {
@@ -130,7 +158,7 @@ impl Projection for ProductsProjection {
         let query = match &e {
             ProductEvent::Created(c) => sqlx::query(
                 "insert into rm_products (generation, product_id, sku, name, price_cents, \
-                 discontinued, version) values ($1, $2, $3, $4, $5, 0, $6)",
+                 discontinued, on_hand, reserved, version) values ($1, $2, $3, $4, $5, 0, 0, 0, $6)",
             )
             .bind(generation)
             .bind(&id)
@@ -161,6 +189,21 @@ impl Projection for ProductsProjection {
             .bind(generation)
             .bind(&id)
             .bind(event.version),
+            ProductEvent::StockReceived(r) => {
+                stock(STOCK_RECEIVED, &id, generation, event, r.quantity.get())
+            }
+            ProductEvent::StockCorrected(c) => {
+                stock(STOCK_CORRECTED, &id, generation, event, c.on_hand.get())
+            }
+            ProductEvent::StockReserved(r) => {
+                stock(STOCK_RESERVED, &id, generation, event, r.quantity.get())
+            }
+            ProductEvent::StockReleased(r) => {
+                stock(STOCK_RELEASED, &id, generation, event, r.quantity.get())
+            }
+            ProductEvent::StockShipped(r) => {
+                stock(STOCK_SHIPPED, &id, generation, event, r.quantity.get())
+            }
         };
         query
             .execute(&mut *tx)

@@ -14,7 +14,8 @@ use super::service::single;
 use super::{QueryResult, QueryService};
 use crate::projections::PRODUCTS;
 
-const COLUMNS: &str = "product_id, sku, name, price_cents, discontinued, version";
+const COLUMNS: &str =
+    "product_id, sku, name, price_cents, discontinued, on_hand, reserved, version";
 
 /// The catalog: by SKU.
 const LIST: KeysetList = KeysetList {

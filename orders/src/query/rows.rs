@@ -115,12 +115,17 @@ impl FromAnyRow for CustomerView {
 impl FromAnyRow for ProductView {
     fn from_row(p: &'static str, row: &AnyRow) -> QueryResult<Self> {
         let discontinued: i64 = get(row, p, "discontinued")?;
+        let on_hand: i64 = get(row, p, "on_hand")?;
+        let reserved: i64 = get(row, p, "reserved")?;
         Ok(Self {
             product_id: uuid_col(row, p, "product_id")?,
             sku: get(row, p, "sku")?,
             name: get(row, p, "name")?,
             price_cents: get(row, p, "price_cents")?,
             discontinued: discontinued != 0,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
             version: get(row, p, "version")?,
         })
     }

@@ -367,6 +367,8 @@ const TABLES: &[TableSpec] = &[
             ("name", Kind::Text),
             ("price_cents", Kind::Int),
             ("discontinued", Kind::Int),
+            ("on_hand", Kind::Int),
+            ("reserved", Kind::Int),
             ("version", Kind::Int),
         ],
     ),

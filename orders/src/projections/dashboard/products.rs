@@ -24,7 +24,13 @@ impl ProductNames {
         let name = match event {
             ProductEvent::Created(c) => &c.name,
             ProductEvent::Renamed(r) => &r.name,
-            ProductEvent::Repriced(_) | ProductEvent::Discontinued(_) => return,
+            ProductEvent::Repriced(_)
+            | ProductEvent::Discontinued(_)
+            | ProductEvent::StockReceived(_)
+            | ProductEvent::StockCorrected(_)
+            | ProductEvent::StockReserved(_)
+            | ProductEvent::StockReleased(_)
+            | ProductEvent::StockShipped(_) => return,
         };
         if self
             .latest
