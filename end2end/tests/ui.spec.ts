@@ -187,7 +187,7 @@ test("admin: login required, rebuild shows progress to completion, orders unchan
   await expect(table.getByRole("progressbar").first()).toBeVisible({ timeout: 15_000 });
   await screenshot(page, "admin-rebuilding");
   // ...then every projection runs again with no lag, on a new generation.
-  for (const name of ["orders", "customers", "products", "dashboard", "activity"]) {
+  for (const name of ["orders", "customers", "products", "dashboard", "activity", "users"]) {
     const row = table.locator(`tr[data-projection="${name}"]`);
     await expect(row.locator(".badge")).toHaveText("running", { timeout: 60_000 });
     await expect(row.locator("td.num").nth(2)).toHaveText("0");

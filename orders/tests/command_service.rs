@@ -68,9 +68,12 @@ impl Env {
             .service
             .create_product(
                 None,
-                Sku::parse(sku).unwrap(),
-                ProductName::parse(&format!("Product {sku}")).unwrap(),
-                money(cents),
+                orders::command::NewProduct::new(
+                    Sku::parse(sku).unwrap(),
+                    ProductName::parse(&format!("Product {sku}")).unwrap(),
+                    money(cents),
+                )
+                .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
                 &ctx(),
             )
             .await
@@ -174,7 +177,7 @@ async fn happy_paths(backend: Backend) {
     assert_eq!(customer.state.name.unwrap().as_str(), "Ada King");
     assert_eq!(customer.state.email.unwrap().as_str(), "ada@king.example");
 
-    // Products.
+    // Products (each created with stock: created + received are versions 1 and 2).
     let keyboard = env.product("KB-1", 8999).await;
     let mouse = env.product("MS-1", 4950).await;
     let old = env.product("OLD-1", 100).await;
@@ -183,14 +186,14 @@ async fn happy_paths(backend: Backend) {
             .await
             .unwrap()
             .version,
-        2
+        3
     );
     let renamed = s
         .rename_product(keyboard, ProductName::parse("Keyboard").unwrap(), &ctx())
         .await
         .unwrap();
-    assert_eq!(renamed.version, 3);
-    assert_eq!(s.discontinue(old, &ctx()).await.unwrap().version, 2);
+    assert_eq!(renamed.version, 4);
+    assert_eq!(s.discontinue(old, &ctx()).await.unwrap().version, 3);
     let product = s.load::<Product>(keyboard.as_uuid()).await.unwrap().state;
     assert_eq!(product.price, money(7999));
     assert_eq!(product.name.unwrap().as_str(), "Keyboard");

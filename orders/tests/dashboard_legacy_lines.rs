@@ -54,7 +54,14 @@ async fn legacy_lines_fold_and_rebuild(backend: Backend) -> anyhow::Result<()> {
         let name =
             ProductName::parse(&format!("Old line {n}")).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let price = Money::from_cents(150 + 75 * n).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let out = c.create_product(None, sku, name, price, &ctx).await?;
+        let out = c
+            .create_product(
+                None,
+                orders::command::NewProduct::new(sku, name, price)
+                    .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
+                &ctx,
+            )
+            .await?;
         p.push(ProductId::new(out.id));
     }
     let customer = world.customers[0];

@@ -28,7 +28,12 @@ async fn product(
     let name = v(ProductName::parse(&format!("Product {sku}")))?;
     let price = v(Money::from_cents(cents))?;
     let id = c
-        .create_product(None, v(Sku::parse(sku))?, name, price, ctx)
+        .create_product(
+            None,
+            orders::command::NewProduct::new(v(Sku::parse(sku))?, name, price)
+                .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
+            ctx,
+        )
         .await?
         .id;
     Ok(ProductId::new(id))

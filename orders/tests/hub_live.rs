@@ -90,9 +90,12 @@ async fn subscriber_gets_changes(backend: Backend) -> anyhow::Result<()> {
         .commands
         .create_product(
             None,
-            v(Sku::parse("HUB-1"))?,
-            v(ProductName::parse("Hub tea"))?,
-            v(Money::from_cents(350))?,
+            orders::command::NewProduct::new(
+                v(Sku::parse("HUB-1"))?,
+                v(ProductName::parse("Hub tea"))?,
+                v(Money::from_cents(350))?,
+            )
+            .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
             &ctx,
         )
         .await?;

@@ -91,9 +91,12 @@ async fn keyed_if_match_twins_get_the_original(backend: Backend) -> anyhow::Resu
         products.push(ProductId::new(
             c.create_product(
                 None,
-                v(Sku::parse(&format!("RACE-{i}")))?,
-                v(ProductName::parse(&format!("Race product {i}")))?,
-                v(Money::from_cents(100 + i))?,
+                orders::command::NewProduct::new(
+                    v(Sku::parse(&format!("RACE-{i}")))?,
+                    v(ProductName::parse(&format!("Race product {i}")))?,
+                    v(Money::from_cents(100 + i))?,
+                )
+                .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
                 &ctx,
             )
             .await?

@@ -150,8 +150,10 @@ async fn rebuild_under_load(backend: Backend) -> anyhow::Result<()> {
         Err(RunnerError::RebuildInProgress { generation: g, .. }) => assert_eq!(g, generation),
         other => panic!("second rebuild should be refused, got {other:?}"),
     }
-    for name in ["customers", "products", "dashboard", "activity"] {
-        runner.rebuild(name).await?;
+    for projection in domain::live::ProjectionName::ALL {
+        if projection.name() != "orders" {
+            runner.rebuild(projection.name()).await?;
+        }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {

@@ -20,7 +20,11 @@ async fn random_workloads_equal_replay(backend: Backend) -> anyhow::Result<()> {
         let replay = replay_dump(&env, 1_000 + seed as i64).await?;
         assert_same(&live, &replay, &format!("{backend} seed {seed}"));
         assert!(!live["rm_orders"].is_empty());
-        assert_eq!(live["rm_users"].len(), world.accounts.len(), "one row per account");
+        assert_eq!(
+            live["rm_users"].len(),
+            world.accounts.len(),
+            "one row per account"
+        );
     }
 
     // The orders read model agrees with the domain's own fold of every order stream.

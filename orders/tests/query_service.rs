@@ -52,9 +52,12 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
     let beans = ProductId::new(
         c.create_product(
             None,
-            v(Sku::parse("BEAN-1"))?,
-            v(ProductName::parse("Espresso beans"))?,
-            v(Money::from_cents(1999))?,
+            orders::command::NewProduct::new(
+                v(Sku::parse("BEAN-1"))?,
+                v(ProductName::parse("Espresso beans"))?,
+                v(Money::from_cents(1999))?,
+            )
+            .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
             &ctx,
         )
         .await?
@@ -63,9 +66,12 @@ async fn queries_answer_from_read_models(backend: Backend) -> anyhow::Result<()>
     let tea = ProductId::new(
         c.create_product(
             None,
-            v(Sku::parse("TEA-1"))?,
-            v(ProductName::parse("Green tea"))?,
-            v(Money::from_cents(500))?,
+            orders::command::NewProduct::new(
+                v(Sku::parse("TEA-1"))?,
+                v(ProductName::parse("Green tea"))?,
+                v(Money::from_cents(500))?,
+            )
+            .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
             &ctx,
         )
         .await?
@@ -373,9 +379,12 @@ async fn customer_and_product_lists_page(backend: Backend) -> anyhow::Result<()>
         last = c
             .create_product(
                 None,
-                v(Sku::parse(&format!("SKU-{}", 5 - i)))?,
-                v(ProductName::parse("Thing"))?,
-                v(Money::from_cents(100))?,
+                orders::command::NewProduct::new(
+                    v(Sku::parse(&format!("SKU-{}", 5 - i)))?,
+                    v(ProductName::parse("Thing"))?,
+                    v(Money::from_cents(100))?,
+                )
+                .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
                 &ctx,
             )
             .await?
@@ -389,7 +398,12 @@ async fn customer_and_product_lists_page(backend: Backend) -> anyhow::Result<()>
     loop {
         let fresh = queries.customers(&page, Some(last)).await?.data;
         assert!(fresh.customers.len() <= 2, "page size holds");
-        seen.extend(fresh.customers.iter().map(|c| (c.name.clone(), c.customer_id)));
+        seen.extend(
+            fresh
+                .customers
+                .iter()
+                .map(|c| (c.name.clone(), c.customer_id)),
+        );
         match fresh.next_cursor {
             Some(next) => page.cursor = Some(next),
             None => break,

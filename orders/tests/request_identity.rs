@@ -155,9 +155,22 @@ fn request_identities_of_every_customer_and_product_command_are_pinned() {
                 sku: Sku::parse("SKU-1").unwrap(),
                 name: ProductName::parse("Mug").unwrap(),
                 price: Money::from_cents(1250).unwrap(),
+                initial_stock: domain::values::StockUnits::ZERO,
             },
             format!(
                 r#"{{"command":"create_product","name":"Mug","price_cents":1250,"product_id":"{P}","sku":"SKU-1"}}"#
+            ),
+        ),
+        (
+            ProductCommand::Create {
+                product_id: product(),
+                sku: Sku::parse("SKU-1").unwrap(),
+                name: ProductName::parse("Mug").unwrap(),
+                price: Money::from_cents(1250).unwrap(),
+                initial_stock: domain::values::StockUnits::new(12).unwrap(),
+            },
+            format!(
+                r#"{{"command":"create_product","initial_stock":12,"name":"Mug","price_cents":1250,"product_id":"{P}","sku":"SKU-1"}}"#
             ),
         ),
         (

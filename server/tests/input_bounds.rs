@@ -158,13 +158,7 @@ async fn old_huge_orders_do_not_break_the_dashboard(postgres: bool) {
         .id,
     );
     let legacy = ProductId::new(
-        v(c.create_product(
-            None,
-            v(Sku::parse("LEGACY-1")),
-            v(ProductName::parse("Legacy")),
-            v(Money::from_cents(i64::MAX / 4)),
-            &ctx,
-        )
+        v(c.create_product(None, orders::command::NewProduct::new(v(Sku::parse("LEGACY-1")), v(ProductName::parse("Legacy")), v(Money::from_cents(i64::MAX / 4))).with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")), &ctx)
         .await)
         .id,
     );

@@ -111,6 +111,11 @@ impl From<DomainError> for AppError {
     fn from(error: DomainError) -> Self {
         match error {
             DomainError::Validation(v) => v.into(),
+            DomainError::InsufficientStock { shortages } => {
+                let message = domain::stock::shortage_text(&shortages);
+                Self::new(ErrorKind::Rejected, "insufficient_stock", message)
+                    .with_details(json!({ "shortages": shortages }))
+            }
             DomainError::Account(e @ AccountError::UsernameTaken) => {
                 Self::new(ErrorKind::Conflict, e.code(), e.to_string())
             }

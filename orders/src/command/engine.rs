@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use domain::{Aggregate, DomainError};
-use eventstore::{AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError};
+use domain::{Aggregate, DomainError, DomainEvent as _};
+use eventstore::{AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 use rand::Rng as _;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 use uuid::Uuid;
@@ -15,7 +15,12 @@ use crate::command::error::{CommandError, CommandResult};
 use crate::command::idempotency::{self, IdempotencyRecord};
 use crate::command::loader::{self, Loaded};
 use crate::command::metadata::CommandContext;
+use crate::command::plan::{CommandPlan, Linked, NoPlan, Plan};
 use crate::command::service::{CommandConfig, CommandOutcome, CommandService};
+
+/// Fewest attempts of a command whose plan touches other streams: 64 clients confirming orders
+/// for the same 10 products on several instances move those streams constantly.
+const LINKED_MIN_ATTEMPTS: u32 = 12;
 
 impl CommandService {
     /// The one implementation behind every command. `request` identifies what the caller asked
@@ -29,6 +34,25 @@ impl CommandService {
         request: String,
         ctx: &CommandContext,
         command: F,
+    ) -> CommandResult<CommandOutcome<A::Event>>
+    where
+        A: Aggregate,
+        F: Future<Output = CommandResult<A::Command>>,
+    {
+        self.execute_planned::<A, F>(name, id, request, ctx, command, &NoPlan)
+            .await
+    }
+
+    /// [`execute_request`](Self::execute_request) with a [`CommandPlan`]: what the command
+    /// appends besides its own events, in the same atomic append.
+    pub(super) async fn execute_planned<A, F>(
+        &self,
+        name: &'static str,
+        id: Uuid,
+        request: String,
+        ctx: &CommandContext,
+        command: F,
+        plan: &dyn CommandPlan<A>,
     ) -> CommandResult<CommandOutcome<A::Event>>
     where
         A: Aggregate,
@@ -63,7 +87,7 @@ impl CommandService {
             };
             let command = command.await?;
             let result = self
-                .decide_and_append::<A>(id, &stream_id, &command, ctx, keyed.as_ref())
+                .decide_and_append::<A>(id, &stream_id, &command, ctx, keyed.as_ref(), plan)
                 .await;
             match &result {
                 Ok(outcome) => info!(
@@ -86,6 +110,7 @@ impl CommandService {
         command: &A::Command,
         ctx: &CommandContext,
         keyed: Option<&(&str, String)>,
+        plan: &dyn CommandPlan<A>,
     ) -> CommandResult<CommandOutcome<A::Event>> {
         let config = &self.inner.config;
         let _guard = if config.serialize_per_stream {
@@ -133,20 +158,35 @@ impl CommandService {
                     attempts: attempt,
                 });
             }
-            let new_events =
-                new_events(&events, ctx, keyed.map(|(key, hash)| (*key, hash.as_str())));
+            let planned = match plan.plan(self, id, &loaded.state, &events).await {
+                Ok(planned) => planned,
+                Err(CommandError::Domain(rule)) => {
+                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
+                        return Ok(outcome);
+                    }
+                    return Err(not_found::<A>(rule, id));
+                }
+                Err(e) => return Err(e),
+            };
+            let key = keyed.map(|(key, hash)| (*key, hash.as_str()));
+            let mut new_events = new_events(
+                events
+                    .iter()
+                    .map(|e| (e.event_type(), e.schema_version(), e.to_data())),
+                0,
+                ctx,
+                key,
+            );
+            for (event, tags) in new_events.iter_mut().zip(&planned.tags) {
+                event.tags.clone_from(tags);
+            }
             let appended = self
-                .inner
-                .store
-                .append(
-                    stream_id,
-                    A::STREAM_TYPE,
-                    ExpectedVersion::Exact(loaded.version),
-                    new_events,
-                )
+                .append_planned::<A>(stream_id, loaded.version, new_events, &planned, ctx, key)
                 .await;
             match appended {
-                Ok(result) => {
+                Ok(results) => {
+                    self.snapshot_linked(&planned.linked, &results[1..]).await;
+                    let result = results[0];
                     return self
                         .after_append::<A>(id, stream_id, loaded, events, result, keyed)
                         .await
@@ -180,6 +220,58 @@ impl CommandService {
                     debug!(attempt, current = actual, ?pause, "stream moved; retrying");
                     tokio::time::sleep(pause).await;
                 }
+                Err(StoreError::WrongExpectedVersions { conflicts }) => {
+                    // The command's stream or a linked one (a product's stock) moved.
+                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
+                        return Ok(outcome);
+                    }
+                    let own = conflicts.iter().find(|c| c.stream == stream_id);
+                    if let (Some(expected), Some(own)) = (ctx.expected_version, own) {
+                        return Err(CommandError::Conflict {
+                            stream: stream_id.to_owned(),
+                            expected,
+                            current: own.actual,
+                        });
+                    }
+                    if attempt >= config.max_attempts.max(LINKED_MIN_ATTEMPTS) {
+                        let first = own.or(conflicts.first());
+                        warn!(attempt, ?conflicts, "giving up after conflicts");
+                        return Err(match first {
+                            Some(c) => CommandError::Conflict {
+                                stream: c.stream.clone(),
+                                expected: match c.expected {
+                                    ExpectedVersion::Exact(v) => v,
+                                    _ => 0,
+                                },
+                                current: c.actual,
+                            },
+                            None => CommandError::Conflict {
+                                stream: stream_id.to_owned(),
+                                expected: loaded.version,
+                                current: loaded.version,
+                            },
+                        });
+                    }
+                    let pause = backoff(config, attempt);
+                    debug!(attempt, ?conflicts, ?pause, "streams moved; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                Err(StoreError::ConditionFailed { position }) => {
+                    // Someone stored an event the command's condition rules out (a racing
+                    // sign-up with the same email): decide again on what is there now.
+                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
+                        return Ok(outcome);
+                    }
+                    if attempt >= config.max_attempts.max(LINKED_MIN_ATTEMPTS) {
+                        warn!(attempt, position, "giving up after failed conditions");
+                        return Err(CommandError::Conflict {
+                            stream: stream_id.to_owned(),
+                            expected: loaded.version,
+                            current: loaded.version,
+                        });
+                    }
+                    debug!(attempt, position, "condition failed; deciding again");
+                }
                 Err(StoreError::IdempotencyConflict { event_id }) => {
                     // Our deterministic event ids are stored with other content: the key was
                     // used by another request that won the race.
@@ -194,6 +286,75 @@ impl CommandService {
                     return Err(StoreError::IdempotencyConflict { event_id }.into());
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Appends the command's events, with its plan's linked streams and condition: a plain
+    /// append when the plan adds nothing, else one atomic multi-stream append. One result per
+    /// stream, the command's own first.
+    async fn append_planned<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        version: i64,
+        own: Vec<NewEvent>,
+        planned: &Plan,
+        ctx: &CommandContext,
+        keyed: Option<(&str, &str)>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        let store = &self.inner.store;
+        if planned.linked.is_empty() && planned.condition.is_none() {
+            let result = store
+                .append(
+                    stream_id,
+                    A::STREAM_TYPE,
+                    ExpectedVersion::Exact(version),
+                    own,
+                )
+                .await?;
+            return Ok(vec![result]);
+        }
+        let mut next = own.len();
+        let mut appends = vec![StreamAppend::new(
+            stream_id,
+            A::STREAM_TYPE,
+            ExpectedVersion::Exact(version),
+            own,
+        )];
+        for linked in &planned.linked {
+            let events = new_events(linked.events.iter().cloned(), next, ctx, keyed);
+            next += events.len();
+            appends.push(StreamAppend::new(
+                linked.stream_id.clone(),
+                linked.stream_type,
+                ExpectedVersion::Exact(linked.version),
+                events,
+            ));
+        }
+        store.append_multi(appends, planned.condition.clone()).await
+    }
+
+    /// Snapshots of the linked streams whose append crossed a multiple of `snapshot_every`.
+    async fn snapshot_linked(&self, linked: &[Linked], results: &[AppendResult]) {
+        let Ok(every) = i64::try_from(self.inner.config.snapshot_every) else {
+            return;
+        };
+        if every <= 0 {
+            return;
+        }
+        for (linked, result) in linked.iter().zip(results) {
+            if result.first_version == linked.version + 1
+                && result.last_version / every > (result.first_version - 1) / every
+            {
+                let (schema_version, state) = &linked.snapshot;
+                loader::save_snapshot_value(
+                    &self.inner.store,
+                    &linked.stream_id,
+                    result.last_version,
+                    *schema_version,
+                    state.clone(),
+                )
+                .await;
             }
         }
     }
@@ -302,22 +463,20 @@ fn not_found<A: Aggregate>(error: DomainError, id: Uuid) -> CommandError {
 /// the events (no key row yet) can tell the same request from a different one under that key.
 pub(super) const IDEMPOTENCY_REQUEST_FIELD: &str = "idempotency_request";
 
-fn new_events<E: domain::DomainEvent>(
-    events: &[E],
+/// Envelopes for `(type, schema version, data)` events, the `first`-th event of the command
+/// onwards, with the context's metadata; ids derived from the idempotency key if there is one.
+fn new_events(
+    events: impl Iterator<Item = (&'static str, i32, serde_json::Value)>,
+    first: usize,
     ctx: &CommandContext,
     keyed: Option<(&str, &str)>,
 ) -> Vec<NewEvent> {
     let metadata = ctx.event_metadata();
     events
-        .iter()
         .enumerate()
-        .map(|(index, event)| {
-            let mut new = NewEvent::new(
-                event.event_type(),
-                event.schema_version(),
-                event.to_data(),
-                metadata.clone(),
-            );
+        .map(|(i, (event_type, schema_version, data))| {
+            let index = first + i;
+            let mut new = NewEvent::new(event_type, schema_version, data, metadata.clone());
             if let Some((key, request_hash)) = keyed {
                 new.event_id = idempotency::event_id(key, index);
                 if index == 0 {

@@ -209,16 +209,20 @@ impl RequestIdentity for ProductCommand {
                 name,
                 price,
                 initial_stock,
-            } => of(
-                "create_product",
-                json!({
+            } => {
+                let mut fields = json!({
                     "product_id": product_id.to_string(),
                     "sku": sku.as_str(),
                     "name": name.as_str(),
                     "price_cents": price.cents(),
-                    "initial_stock": initial_stock.get(),
-                }),
-            ),
+                });
+                // Only when there is any: a request made before stock existed keeps its
+                // identity (its idempotency key still answers its result).
+                if initial_stock.get() > 0 {
+                    fields["initial_stock"] = json!(initial_stock.get());
+                }
+                of("create_product", fields)
+            }
             Self::Reprice { price } => of("reprice", json!({ "price_cents": price.cents() })),
             Self::Rename { name } => of("rename_product", json!({ "name": name.as_str() })),
             Self::Discontinue => of("discontinue", json!({})),
@@ -236,7 +240,9 @@ impl RequestIdentity for ProductCommand {
             Self::Release { order_id } => {
                 of("release_stock", json!({ "order_id": order_id.to_string() }))
             }
-            Self::Ship { order_id } => of("ship_stock", json!({ "order_id": order_id.to_string() })),
+            Self::Ship { order_id } => {
+                of("ship_stock", json!({ "order_id": order_id.to_string() }))
+            }
         }
     }
 }

@@ -123,20 +123,28 @@ pub(crate) async fn save_snapshot<A: Aggregate>(
     schema_version: i32,
     state: &A::State,
 ) -> bool {
-    let result = serde_json::to_value(state)
-        .context("serializing the snapshot state")
-        .map(|state| Snapshot {
-            stream_id: stream_id.to_owned(),
-            version,
-            schema_version,
-            state,
-        });
-    let snapshot = match result {
-        Ok(snapshot) => snapshot,
+    match serde_json::to_value(state).context("serializing the snapshot state") {
+        Ok(state) => save_snapshot_value(store, stream_id, version, schema_version, state).await,
         Err(e) => {
             warn!(stream = %stream_id, error = %format!("{e:#}"), "snapshot not written");
-            return false;
+            false
         }
+    }
+}
+
+/// [`save_snapshot`] of a state already serialized (a linked stream's, see `plan.rs`).
+pub(crate) async fn save_snapshot_value(
+    store: &dyn EventStore,
+    stream_id: &str,
+    version: i64,
+    schema_version: i32,
+    state: serde_json::Value,
+) -> bool {
+    let snapshot = Snapshot {
+        stream_id: stream_id.to_owned(),
+        version,
+        schema_version,
+        state,
     };
     match store.save_snapshot(&snapshot).await {
         Ok(()) => {

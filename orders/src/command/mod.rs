@@ -22,10 +22,12 @@ pub mod loader;
 mod locks;
 pub mod metadata;
 mod orders;
+mod plan;
 mod products;
 pub mod registry;
 mod replay;
 pub mod service;
+mod stock;
 
 pub use error::{CommandError, CommandResult};
 pub use identity::RequestIdentity;

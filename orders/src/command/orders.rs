@@ -13,6 +13,7 @@ use crate::command::error::{CommandError, CommandResult};
 use crate::command::identity::{self, RequestIdentity};
 use crate::command::metadata::CommandContext;
 use crate::command::service::{CommandOutcome, CommandService, new_id};
+use crate::command::stock::StockPlan;
 
 impl CommandService {
     /// Opens a draft order for an existing customer (its current name is copied into the
@@ -141,7 +142,7 @@ impl CommandService {
         order_id: OrderId,
         ctx: &CommandContext,
     ) -> CommandResult<CommandOutcome<OrderEvent>> {
-        self.order(order_id, OrderCommand::Confirm, "confirm", ctx)
+        self.order_moving_stock(order_id, OrderCommand::Confirm, "confirm", ctx)
             .await
     }
 
@@ -157,7 +158,8 @@ impl CommandService {
             carrier,
             tracking_number,
         };
-        self.order(order_id, command, "ship", ctx).await
+        self.order_moving_stock(order_id, command, "ship", ctx)
+            .await
     }
 
     /// Records that a shipped order arrived.
@@ -177,7 +179,21 @@ impl CommandService {
         reason: Reason,
         ctx: &CommandContext,
     ) -> CommandResult<CommandOutcome<OrderEvent>> {
-        self.order(order_id, OrderCommand::Cancel { reason }, "cancel", ctx)
+        self.order_moving_stock(order_id, OrderCommand::Cancel { reason }, "cancel", ctx)
+            .await
+    }
+
+    /// An order command whose events move stock, appended with the products' (`stock.rs`).
+    async fn order_moving_stock(
+        &self,
+        order_id: OrderId,
+        command: OrderCommand,
+        name: &'static str,
+        ctx: &CommandContext,
+    ) -> CommandResult<CommandOutcome<OrderEvent>> {
+        let request = command.identity();
+        let id = order_id.as_uuid();
+        self.execute_planned::<Order, _>(name, id, request, ctx, async { Ok(command) }, &StockPlan)
             .await
     }
 

@@ -342,7 +342,11 @@ async fn describe(
                 format!("{} discontinued", names.get(tx, id).await?)
             }
             ProductEvent::StockReceived(r) => {
-                format!("{}: {} units received", names.get(tx, id).await?, r.quantity)
+                format!(
+                    "{}: {} units received",
+                    names.get(tx, id).await?,
+                    r.quantity
+                )
             }
             ProductEvent::StockCorrected(c) => format!(
                 "{}: stock counted at {} (was {}): {}",

@@ -125,7 +125,10 @@ mod tests {
         };
         let token = c.encode("c");
         assert_eq!(KeyCursor::decode(&token, "c").ok(), Some(c.clone()));
-        assert!(KeyCursor::decode(&token, "p").is_err(), "a customer token is no product token");
+        assert!(
+            KeyCursor::decode(&token, "p").is_err(),
+            "a customer token is no product token"
+        );
         assert!(OrderCursor::decode(&token).is_err());
         for bad in ["", "zz", "abc", "63313a"] {
             assert!(KeyCursor::decode(bad, "c").is_err(), "{bad}");

@@ -53,7 +53,10 @@ impl QueryService {
 
     /// An empty page, as fresh as a real one would be: the list of a customer who has no
     /// customer record (yet).
-    pub async fn no_customers(&self, min_position: Option<i64>) -> QueryResult<Fresh<CustomerPage>> {
+    pub async fn no_customers(
+        &self,
+        min_position: Option<i64>,
+    ) -> QueryResult<Fresh<CustomerPage>> {
         let (position, stale) = self.freshness(CUSTOMERS, min_position).await?;
         Ok(Fresh {
             data: CustomerPage::default(),

@@ -11,8 +11,8 @@ use anyhow::{Context as _, bail};
 use domain::account::{AccountCommand, Role, Username};
 use domain::order::OrderStatus;
 use domain::values::{
-    Carrier, CustomerName, Email, Money, PersonName, ProductName, Quantity, Reason, Sku,
-    TokenName, TrackingNumber,
+    Carrier, CustomerName, Email, Money, PersonName, ProductName, Quantity, Reason, Sku, TokenName,
+    TrackingNumber,
 };
 use domain::{AccountId, CustomerId, OrderId, ProductId};
 use eventstore::projection::{ProjectionRunner, RunnerConfig};
@@ -169,9 +169,12 @@ pub async fn random_workload(
         let out = commands
             .create_product(
                 None,
-                parse(Sku::parse(&format!("SKU-{seed}-{n}")))?,
-                parse(ProductName::parse(PRODUCTS[n % 6]))?,
-                parse(Money::from_cents(199 + 100 * n as i64))?,
+                orders::command::NewProduct::new(
+                    parse(Sku::parse(&format!("SKU-{seed}-{n}")))?,
+                    parse(ProductName::parse(PRODUCTS[n % 6]))?,
+                    parse(Money::from_cents(199 + 100 * n as i64))?,
+                )
+                .with_stock(domain::values::StockUnits::new(1_000_000).expect("stock")),
                 &ctx(),
             )
             .await?;
