@@ -178,6 +178,9 @@ pub enum DomainError {
     /// Changing a customer's email to the address they already have.
     #[error("The customer already has this email address.")]
     CustomerEmailUnchanged,
+    /// Registering, or changing to, an email address another customer has.
+    #[error("This email address belongs to another customer.")]
+    EmailTaken,
 
     // ----- Product -----
     /// `Create` on a product that already exists.
@@ -264,6 +267,7 @@ impl DomainError {
             Self::CustomerNotFound => "customer_not_found",
             Self::CustomerNameUnchanged => "customer_name_unchanged",
             Self::CustomerEmailUnchanged => "customer_email_unchanged",
+            Self::EmailTaken => "email_taken",
             Self::ProductAlreadyExists => "product_already_exists",
             Self::ProductNotFound => "product_not_found",
             Self::ProductDiscontinued => "product_discontinued",

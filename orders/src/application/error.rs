@@ -111,6 +111,7 @@ impl From<DomainError> for AppError {
     fn from(error: DomainError) -> Self {
         match error {
             DomainError::Validation(v) => v.into(),
+            e @ DomainError::EmailTaken => Self::new(ErrorKind::Conflict, e.code(), e.to_string()),
             DomainError::InsufficientStock { shortages } => {
                 let message = domain::stock::shortage_text(&shortages);
                 Self::new(ErrorKind::Rejected, "insufficient_stock", message)

@@ -1,4 +1,5 @@
-//! The Customer use cases of the command service.
+//! The Customer use cases of the command service. An email address is unique across customers
+//! (`unique_email.rs`).
 
 use domain::CustomerId;
 use domain::customer::{Customer, CustomerCommand, CustomerEvent};
@@ -9,6 +10,7 @@ use crate::command::error::CommandResult;
 use crate::command::identity::RequestIdentity;
 use crate::command::metadata::CommandContext;
 use crate::command::service::{CommandOutcome, CommandService, new_id};
+use crate::command::unique_email::UniqueEmail;
 
 impl CommandService {
     /// Registers a customer. Without `customer_id`, the id is derived from the idempotency key
@@ -63,7 +65,8 @@ impl CommandService {
     ) -> CommandResult<CommandOutcome<CustomerEvent>> {
         let request = command.identity();
         let id = customer_id.as_uuid();
-        self.execute_request::<Customer, _>(name, id, request, ctx, async { Ok(command) })
+        let plan = UniqueEmail;
+        self.execute_planned::<Customer, _>(name, id, request, ctx, async { Ok(command) }, &plan)
             .await
     }
 }

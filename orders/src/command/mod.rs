@@ -28,6 +28,7 @@ pub mod registry;
 mod replay;
 pub mod service;
 mod stock;
+pub mod unique_email;
 
 pub use error::{CommandError, CommandResult};
 pub use identity::RequestIdentity;

@@ -1,0 +1,144 @@
+//! A customer email is unique across all customers, through a consistency-boundary (DCB)
+//! condition: no aggregate owns "the set of emails", so instead of a lookup table beside the
+//! log, every event that gives or takes an address is tagged `email:<sha256 of the address>`
+//! (the address itself is personal data and stays out of the tag), and the append that claims
+//! an address carries the condition "no event with this tag after the position I read up to".
+//! Two sign-ups racing for one address: both read "free", both append with the condition, the
+//! store serialises them; the second's condition fails, it is decided again, and now reads the
+//! address as taken (409 `email_taken`). Race-free on any number of instances.
+//!
+//! Who holds an address is the fold of its tagged events in log order: a registration or a
+//! change *to* it gives it to that customer, a change *away* from it frees it.
+
+use async_trait::async_trait;
+use domain::aggregate::{DomainEvent as _, parse_stream_id};
+use domain::customer::{Customer, CustomerEvent, CustomerRegistered, CustomerState};
+use domain::values::Email;
+use domain::{CustomerId, DomainError};
+use eventstore::{AppendCondition, EventQuery, EventStore as _, QueryItem};
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use crate::command::error::{CommandError, CommandResult};
+use crate::command::plan::{CommandPlan, Plan};
+use crate::command::service::CommandService;
+
+/// Events read per page while finding an address's holder.
+const PAGE: u32 = 200;
+
+/// The tag of the events that give or take `email`.
+pub fn email_tag(email: &Email) -> String {
+    let digest = Sha256::digest(email.as_str().to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("email:{hex}")
+}
+
+/// The events that can give or take an address.
+fn query(tag: &str) -> EventQuery {
+    EventQuery::new(vec![
+        QueryItem::types([
+            CustomerRegistered::EVENT_TYPE,
+            domain::customer::CustomerEmailChanged::EVENT_TYPE,
+        ])
+        .with_tags([tag]),
+    ])
+}
+
+/// The plan of the commands that give a customer an address (see the module doc).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct UniqueEmail;
+
+#[async_trait]
+impl CommandPlan<Customer> for UniqueEmail {
+    async fn plan(
+        &self,
+        service: &CommandService,
+        id: Uuid,
+        state: &CustomerState,
+        events: &[CustomerEvent],
+    ) -> CommandResult<Plan> {
+        let mut plan = Plan::default();
+        for event in events {
+            let (claimed, tags) = match event {
+                CustomerEvent::Registered(r) => (r.email.clone(), vec![email_tag(&r.email)]),
+                CustomerEvent::EmailChanged(c) => {
+                    let mut tags = vec![email_tag(&c.email)];
+                    // The old address is freed: its holder fold must see this event.
+                    if let Some(old) = &state.email {
+                        tags.push(email_tag(old));
+                    }
+                    (c.email.clone(), tags)
+                }
+                CustomerEvent::Renamed(_) => {
+                    plan.tags.push(Vec::new());
+                    continue;
+                }
+            };
+            let tag = email_tag(&claimed);
+            let (holder, read_up_to) = holder(service, &tag, &claimed).await?;
+            if holder.is_some_and(|h| h != CustomerId::new(id)) {
+                return Err(DomainError::EmailTaken.into());
+            }
+            plan.tags.push(tags);
+            plan.condition = Some(AppendCondition::new(query(&tag), read_up_to));
+        }
+        Ok(plan)
+    }
+}
+
+/// Who holds `email` (tagged `tag`) by the log, and the position read up to.
+async fn holder(
+    service: &CommandService,
+    tag: &str,
+    email: &Email,
+) -> CommandResult<(Option<CustomerId>, i64)> {
+    let store = service.store();
+    let query = query(tag);
+    let (mut holder, mut after) = (None, 0);
+    loop {
+        let page = store.read_query(&query, after, PAGE).await?;
+        for event in &page {
+            after = event.position;
+            let customer = parse_stream_id::<Customer>(&event.stream_id)
+                .map(CustomerId::new)
+                .ok_or_else(|| {
+                    CommandError::Internal(anyhow::anyhow!(
+                        "event at {} is on stream {:?}, not a customer's",
+                        event.position,
+                        event.stream_id
+                    ))
+                })?;
+            let given = match CustomerEvent::from_data(&event.event_type, &event.data)? {
+                CustomerEvent::Registered(r) => {
+                    r.email.as_str().eq_ignore_ascii_case(email.as_str())
+                }
+                CustomerEvent::EmailChanged(c) => {
+                    c.email.as_str().eq_ignore_ascii_case(email.as_str())
+                }
+                CustomerEvent::Renamed(_) => continue,
+            };
+            if given {
+                holder = Some(customer);
+            } else if holder == Some(customer) {
+                holder = None;
+            }
+        }
+        if page.len() < PAGE as usize {
+            return Ok((holder, after));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_hides_the_address_and_ignores_case() {
+        let a = Email::parse("Ada@Example.com").expect("email");
+        let b = Email::parse("ada@example.com").expect("email");
+        assert_eq!(email_tag(&a), email_tag(&b));
+        assert!(!email_tag(&a).contains("ada"));
+        assert_eq!(email_tag(&a).len(), "email:".len() + 64);
+    }
+}
