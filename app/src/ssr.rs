@@ -8,10 +8,10 @@
 use std::net::IpAddr;
 
 use domain::requests::{self, ListOrders, ListPage, ListStreams};
-use domain::values::Money;
+use domain::values::{Money, StockUnits};
 use domain::views::{
     ActivityEntry, CommandReply, CustomerPage, DashboardStats, EventView, Fresh, OrderDetail,
-    OrderPage, ProductPage, ProjectionStatus, RelayStatus, StreamView, UserPage,
+    OrderPage, ProductPage, ProductView, ProjectionStatus, RelayStatus, StreamView, UserPage,
 };
 use http::HeaderMap;
 use http::request::Parts;
@@ -133,6 +133,11 @@ pub async fn customers(page: ListPage, min_position: Option<i64>) -> Result<Cust
 
 pub async fn products(page: ListPage, min_position: Option<i64>) -> Result<ProductPage, UiError> {
     Ok(app()?.products(&page, min_position).await?.data)
+}
+
+pub async fn low_stock() -> Result<Vec<ProductView>, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.low_stock(&ctx, None).await?.data)
 }
 
 pub async fn streams(
@@ -259,21 +264,34 @@ pub async fn register_customer(name: String, email: String) -> Result<CommandRep
     Ok(reply(app.register_customer(&ctx, input).await?))
 }
 
-/// `price` is the form's decimal text ("19.99").
+/// `price` is the form's decimal text ("19.99"), `stock` its whole number of units ("" is 0).
 pub async fn create_product(
     sku: String,
     name: String,
     price: String,
+    stock: String,
 ) -> Result<CommandReply, UiError> {
     let (app, ctx) = context(None).await?;
     let price_cents = Money::parse(&price).map_err(AppError::from)?.cents();
+    let units = StockUnits::parse(&stock).map_err(AppError::from)?;
     let input = requests::CreateProduct {
         product_id: None,
         sku,
         name,
         price_cents,
+        initial_stock: Some(i64::from(units.get())),
     };
     Ok(reply(app.create_product(&ctx, input).await?))
+}
+
+/// `quantity` is the form's whole number of units received.
+pub async fn receive_stock(product_id: Uuid, quantity: String) -> Result<CommandReply, UiError> {
+    let (app, ctx) = context(None).await?;
+    let units = StockUnits::parse(&quantity).map_err(AppError::from)?;
+    let input = requests::ReceiveStock {
+        quantity: i64::from(units.get()),
+    };
+    Ok(reply(app.receive_stock(&ctx, product_id, input).await?))
 }
 
 /// `price` is the form's decimal text ("19.99").

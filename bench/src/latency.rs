@@ -149,7 +149,7 @@ impl Server {
         let reply = self
             .post(
                 "/api/products",
-                &json!({ "sku": format!("BENCH-{n}"), "name": format!("Bench product {n}"), "price_cents": 1999 }),
+                &json!({ "sku": format!("BENCH-{n}"), "name": format!("Bench product {n}"), "price_cents": 1999, "initial_stock": 1_000_000_000 }),
             )
             .await?;
         id_of(&reply)

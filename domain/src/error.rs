@@ -15,6 +15,9 @@ pub enum ValidationError {
     /// A stock count outside 0..=1,000,000,000.
     #[error("A stock count must be between 0 and 1,000,000,000 (got {0}).")]
     StockOutOfRange(i64),
+    /// A stock count that is not a whole number.
+    #[error("A stock count must be a whole number.")]
+    StockNotANumber,
     /// A quantity that is not a whole number.
     #[error("Quantity must be a whole number between 1 and 10,000.")]
     QuantityNotANumber,
@@ -75,6 +78,7 @@ impl ValidationError {
             Self::QuantityOutOfRange(_) => "quantity_out_of_range",
             Self::QuantityNotANumber => "quantity_not_a_number",
             Self::StockOutOfRange(_) => "stock_out_of_range",
+            Self::StockNotANumber => "stock_not_a_number",
             Self::NegativeMoney => "money_negative",
             Self::MoneyOverflow => "money_overflow",
             Self::PriceTooHigh => "price_too_high",

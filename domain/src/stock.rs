@@ -22,6 +22,10 @@ use crate::ids::{OrderId, ProductId};
 use crate::order::OrderState;
 use crate::product::{Product, ProductCommand, ProductEvent, ProductState};
 
+/// At or below this many available units a product is low on stock: the dashboard lists it,
+/// the catalog highlights it.
+pub const LOW_STOCK: i64 = 5;
+
 /// One order line that lacks stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockShortage {

@@ -32,7 +32,7 @@ export async function createCustomer(request: APIRequestContext, name: string) {
 /** Creates a product through the REST API. */
 export async function createProduct(request: APIRequestContext, name: string, priceCents: number) {
   const sku = `SKU-${unique()}`.toUpperCase().slice(0, 32);
-  const res = await request.post("/api/products", { data: { sku, name, price_cents: priceCents } });
+  const res = await request.post("/api/products", { data: { sku, name, price_cents: priceCents, initial_stock: 100000 } });
   expect(res.ok(), await res.text()).toBeTruthy();
   return { ...((await res.json()) as { id: string; version: number; position: number }), sku, name };
 }

@@ -352,7 +352,7 @@ impl Load {
         }
         for i in 0..products {
             let id = Uuid::new_v4();
-            let body = json!({ "product_id": id, "sku": format!("REL-{i:04}-{}", &id.simple().to_string()[..6]).to_uppercase(), "name": format!("Product {i}"), "price_cents": 100 + 37 * i as i64 });
+            let body = json!({ "product_id": id, "sku": format!("REL-{i:04}-{}", &id.simple().to_string()[..6]).to_uppercase(), "name": format!("Product {i}"), "price_cents": 100 + 37 * i as i64, "initial_stock": 1_000_000_000 });
             if self
                 .ok(
                     "create_product",

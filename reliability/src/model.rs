@@ -295,12 +295,17 @@ fn request(world: &World, order: Uuid, cmd: &Cmd) -> (reqwest::Method, String, O
 }
 
 /// Runs one sequence on a fresh order; returns the mismatches and the number of commands.
-async fn sequence(api: &Api, world: &World, seed: u64) -> (Uuid, Order, usize, usize, Vec<String>) {
+async fn sequence(
+    api: &Api,
+    world: &World,
+    seed: u64,
+) -> (Uuid, Order, usize, usize, usize, Vec<String>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let id = Uuid::new_v4();
     let mut order = Order::default();
     let mut problems = Vec::new();
     let mut acked = 0;
+    let mut written = 0;
     let steps = rng.random_range(2..14);
     for _ in 0..steps {
         let cmd = random_cmd(&mut rng, world, &order);
@@ -328,13 +333,26 @@ async fn sequence(api: &Api, world: &World, seed: u64) -> (Uuid, Order, usize, u
             ));
             // Resynchronise nothing: the sequence's order is now unknown; stop here.
             order.exists = false;
-            return (id, order, steps, acked, problems);
+            return (id, order, steps, acked, written, problems);
         }
         if expect.is_ok() {
             acked += 1;
+            written += events_of(&cmd, &before);
         }
     }
-    (id, order, steps, acked, problems)
+    (id, order, steps, acked, written, problems)
+}
+
+/// Events an accepted command writes: one on the order's stream, plus one per line on the
+/// products' streams when it moves stock (confirm reserves, ship takes, cancelling a confirmed
+/// order releases).
+fn events_of(cmd: &Cmd, before: &Order) -> usize {
+    let lines = before.lines.len();
+    match cmd {
+        Cmd::Confirm | Cmd::Ship => 1 + lines,
+        Cmd::Cancel if before.status == Some(Status::Confirmed) => 1 + lines,
+        _ => 1,
+    }
 }
 
 /// The read model of one order against the model.
@@ -413,6 +431,7 @@ pub async fn run(opts: &crate::Opts, sequences: usize) -> anyhow::Result<Row> {
         let mut orders: HashMap<Uuid, Order> = HashMap::new();
         let mut commands = 0;
         let mut acked = 0;
+        let mut written = 0;
         // Events the setup appended (customers, products, catalogue changes).
         let mut setup_events = world.customers.len();
         let rounds = sequences.div_ceil(50);
@@ -428,14 +447,15 @@ pub async fn run(opts: &crate::Opts, sequences: usize) -> anyhow::Result<Row> {
                     .send(
                         reqwest::Method::POST,
                         "/api/products",
-                        Some(&json!({ "product_id": id, "sku": sku, "name": format!("Model product {sku}"), "price_cents": price })),
+                        Some(&json!({ "product_id": id, "sku": sku, "name": format!("Model product {sku}"), "price_cents": price, "initial_stock": 1_000_000_000 })),
                         &format!("model-p-{id}"),
                         Uuid::new_v4(),
                     )
                     .await
                     .map_err(anyhow::Error::msg)?;
                 anyhow::ensure!(s == 201, "create product: {s} {v}");
-                setup_events += 1;
+                // Created and its initial stock received.
+                setup_events += 2;
                 world.products.push(Product {
                     id,
                     price,
@@ -479,9 +499,10 @@ pub async fn run(opts: &crate::Opts, sequences: usize) -> anyhow::Result<Row> {
                 tasks.push(tokio::spawn(async move { sequence(&api, &w, seed).await }));
             }
             for t in tasks {
-                let (id, order, steps, ok, problems) = t.await?;
+                let (id, order, steps, ok, events, problems) = t.await?;
                 commands += steps;
                 acked += ok;
+                written += events;
                 row.problems.extend(problems);
                 orders.insert(id, order);
             }
@@ -508,9 +529,9 @@ pub async fn run(opts: &crate::Opts, sequences: usize) -> anyhow::Result<Row> {
             .fetch_one(&db)
             .await?;
         let events = usize::try_from(events).unwrap_or_default();
-        let expected = setup_events + acked;
+        let expected = setup_events + written;
         row.acked = acked;
-        // Every accepted command is one event; nothing else writes.
+        // Every accepted command wrote its events (`events_of`); nothing else writes.
         row.lost = expected.saturating_sub(events);
         row.duplicated = events.saturating_sub(expected);
         row.rm_equal = Some(checked > 0 && row.problems.is_empty());

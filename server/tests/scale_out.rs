@@ -453,7 +453,7 @@ async fn product(client: &reqwest::Client, base: &str) -> Uuid {
     let body = post_json(
         client,
         format!("{base}/api/products"),
-        json!({ "sku": "SCALE-1", "name": "Scale widget", "price_cents": 1999 }),
+        json!({ "sku": "SCALE-1", "name": "Scale widget", "price_cents": 1999, "initial_stock": 1_000_000_000 }),
     )
     .await
     .expect("product created");

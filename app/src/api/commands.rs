@@ -78,14 +78,21 @@ pub async fn register_customer(name: String, email: String) -> Result<CommandRep
     crate::ssr::register_customer(name, email).await
 }
 
-/// `price` is a decimal like "19.99".
+/// `price` is a decimal like "19.99"; `stock` the units on hand from the start ("" is 0).
 #[server(prefix = "/fn")]
 pub async fn create_product(
     sku: String,
     name: String,
     price: String,
+    stock: String,
 ) -> Result<CommandReply, UiError> {
-    crate::ssr::create_product(sku, name, price).await
+    crate::ssr::create_product(sku, name, price, stock).await
+}
+
+/// Units arrived for a product; `quantity` is a whole number.
+#[server(prefix = "/fn")]
+pub async fn receive_stock(product_id: Uuid, quantity: String) -> Result<CommandReply, UiError> {
+    crate::ssr::receive_stock(product_id, quantity).await
 }
 
 #[server(prefix = "/fn")]

@@ -3,7 +3,7 @@
 
 use domain::views::{
     ActivityEntry, CustomerPage, DashboardStats, EventView, Fresh, OrderDetail, OrderPage,
-    ProductPage, ProjectionStatus, RelayStatus, StreamView,
+    ProductPage, ProductView, ProjectionStatus, RelayStatus, StreamView,
 };
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -53,6 +53,12 @@ pub async fn list_products(
     min_position: Option<i64>,
 ) -> Result<ProductPage, UiError> {
     crate::ssr::products(domain::requests::ListPage { cursor, limit }, min_position).await
+}
+
+/// Products on sale with few units available, least first.
+#[server(prefix = "/fn")]
+pub async fn low_stock() -> Result<Vec<ProductView>, UiError> {
+    crate::ssr::low_stock().await
 }
 
 #[server(prefix = "/fn")]

@@ -4,7 +4,7 @@
 use domain::live::Topic;
 use leptos::prelude::*;
 
-use crate::api::queries::{get_activity, get_dashboard, projection_statuses};
+use crate::api::queries::{get_activity, get_dashboard, low_stock, projection_statuses};
 use crate::components::error_box::ErrorBox;
 use crate::components::sparkline::Sparkline;
 use crate::components::status_badge::StatusBadge;
@@ -19,6 +19,8 @@ pub fn DashboardPage() -> impl IntoView {
     let activity = Resource::new(move || activity_changed.get(), |_| get_activity());
     let live = use_live();
     let lags = Resource::new(|| (), |_| projection_statuses());
+    let stock_changed = changed_of([Topic::Products]);
+    let low = Resource::new(move || stock_changed.get(), |_| low_stock());
 
     view! {
         <section class="page" aria-labelledby="page-title">
@@ -83,6 +85,28 @@ pub fn DashboardPage() -> impl IntoView {
                                             <li><span class="muted mono">{time(&e.at)}</span>" "{e.text}</li>
                                         }).collect_view()}
                                     </ul>
+                                }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
+                <div class="card">
+                    <h2>"Low stock"</h2>
+                    <Transition fallback=|| view! { <p class="muted">"Loading stock…"</p> }>
+                        {move || Suspend::new(async move {
+                            match low.await {
+                                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                                Ok(list) if list.is_empty() => view! { <p class="muted">"Every product has stock."</p> }.into_any(),
+                                Ok(list) => view! {
+                                    <table data-testid="low-stock">
+                                        <thead><tr><th>"Product"</th><th class="num">"Available"</th><th class="num">"Reserved"</th></tr></thead>
+                                        <tbody>
+                                            {list.into_iter().map(|p| view! {
+                                                <tr data-sku=p.sku.clone()><td>{format!("{} ({})", p.name, p.sku)}</td><td class="num">{p.available}</td><td class="num">{p.reserved}</td></tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    <p class="muted"><a href="/products">"Receive stock on the products page"</a></p>
                                 }.into_any(),
                             }
                         })}

@@ -35,6 +35,16 @@ impl StockUnits {
             .and_then(Self::new)
     }
 
+    /// Parses form input such as `"12"` (empty: 0).
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Ok(Self::ZERO);
+        }
+        let value: i64 = input.parse().map_err(|_| ValidationError::StockNotANumber)?;
+        Self::from_i64(value)
+    }
+
     /// The number of units.
     pub const fn get(self) -> u32 {
         self.0

@@ -13,6 +13,9 @@ use uuid::Uuid;
 use crate::application::{Accepted, AppResult, Application, RequestContext};
 use crate::command::NewProduct;
 
+/// Longest low-stock list.
+const LOW_STOCK_LIST: u32 = 10;
+
 impl Application {
     /// Adds a product to the catalog; idempotent with a key. Prices are bounded here, where
     /// they enter (`Money::MAX_PRICE`).
@@ -128,6 +131,20 @@ impl Application {
         min_position: Option<i64>,
     ) -> AppResult<Fresh<ProductPage>> {
         Ok(self.queries().products(page, min_position).await?)
+    }
+
+    /// Products on sale with at most [`domain::stock::LOW_STOCK`] units available, least first
+    /// (staff).
+    pub async fn low_stock(
+        &self,
+        ctx: &RequestContext,
+        min_position: Option<i64>,
+    ) -> AppResult<Fresh<Vec<ProductView>>> {
+        self.allow(ctx, "low_stock", Capability::Insights)?;
+        Ok(self
+            .queries()
+            .low_stock(domain::stock::LOW_STOCK, LOW_STOCK_LIST, min_position)
+            .await?)
     }
 
     /// One product.

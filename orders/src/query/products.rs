@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::cursor::KeyCursor;
 use super::keyset::KeysetList;
 use super::rows::Rows;
-use super::service::single;
+use super::service::{page_limit, single};
 use super::{QueryResult, QueryService};
 use crate::projections::PRODUCTS;
 
@@ -49,6 +49,35 @@ impl QueryService {
             },
             position: fresh.position,
             stale: fresh.stale,
+        })
+    }
+
+    /// The products on sale with at most `threshold` units available, least first (at most
+    /// `limit`, bounded like every list): the dashboard's low-stock list.
+    #[instrument(name = "query.low_stock", skip(self), err)]
+    pub async fn low_stock(
+        &self,
+        threshold: i64,
+        limit: u32,
+        min_position: Option<i64>,
+    ) -> QueryResult<Fresh<Vec<ProductView>>> {
+        let (position, stale) = self.freshness(PRODUCTS, min_position).await?;
+        let sql = format!(
+            "select {COLUMNS} from rm_products where generation = {LIVE_GENERATION} \
+             and discontinued = 0 and on_hand - reserved <= $2 \
+             order by on_hand - reserved, sku, product_id limit $3"
+        );
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&sql)
+            .bind(PRODUCTS)
+            .bind(threshold)
+            .bind(i64::from(page_limit(Some(limit))))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(Fresh {
+            data: Rows::decode(PRODUCTS, &rows)?,
+            position,
+            stale,
         })
     }
 

@@ -218,10 +218,48 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(p::discontinue),
         ),
         (
+            spec(
+                "POST",
+                "/api/products/{id}/stock",
+                "Receive stock (units arrived)",
+                "products",
+            )
+            .access(Access::Staff)
+            .req("ReceiveStock")
+            .res(200, "CommandReply")
+            .command(),
+            post(p::receive_stock),
+        ),
+        (
+            spec(
+                "PUT",
+                "/api/products/{id}/stock",
+                "Correct the stock on hand to a counted number (never below what is reserved)",
+                "products",
+            )
+            .access(Access::Staff)
+            .req("CorrectStock")
+            .res(200, "CommandReply")
+            .command(),
+            put(p::correct_stock),
+        ),
+        (
             spec("GET", "/api/products", "List products", "products")
                 .res(200, "FreshProductPage")
                 .query(PAGE),
             get(p::list),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/low-stock",
+                "Products on sale with few units available, least first",
+                "products",
+            )
+            .access(Access::Staff)
+            .res(200, "FreshProducts")
+            .query(FRESH),
+            get(p::low_stock),
         ),
         (
             spec("GET", "/api/products/{id}", "One product", "products")

@@ -61,7 +61,13 @@ pub fn schemas() -> Map<String, Value> {
         "CreateProduct",
         object(
             &["sku", "name", "price_cents"],
-            &[("product_id", uuid())],
+            &[
+                ("product_id", uuid()),
+                (
+                    "initial_stock",
+                    json!({"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "Units on hand from the start (default 0)."}),
+                ),
+            ],
             &[
                 (
                     "sku",
@@ -78,6 +84,31 @@ pub fn schemas() -> Map<String, Value> {
             &["price_cents"],
             &[],
             &[("price_cents", json!({"type": "integer", "minimum": 0}))],
+        ),
+    );
+    add(
+        "ReceiveStock",
+        object(
+            &["quantity"],
+            &[],
+            &[(
+                "quantity",
+                json!({"type": "integer", "minimum": 1, "maximum": 1_000_000_000}),
+            )],
+        ),
+    );
+    add(
+        "CorrectStock",
+        object(
+            &["on_hand", "reason"],
+            &[],
+            &[
+                (
+                    "on_hand",
+                    json!({"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+                ),
+                ("reason", string()),
+            ],
         ),
     );
     add(
@@ -244,6 +275,7 @@ pub fn schemas() -> Map<String, Value> {
             "Fresh<ProductPage>: {data: {products, next_cursor}, position, stale}",
         ),
         ("FreshProduct", "Fresh<ProductView>"),
+        ("FreshProducts", "Fresh<Vec<ProductView>>"),
         (
             "FreshUserPage",
             "Fresh<UserPage>: {data: {users, next_cursor}, position, stale}",

@@ -1,10 +1,12 @@
-//! `/api/products`: create, reprice, rename, discontinue; the catalog from the read model. Each
+//! `/api/products`: create, reprice, rename, discontinue, receive and count stock; the catalog from the read model. Each
 //! handler is one call of the application layer.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use domain::requests::{CreateProduct, RenameProduct, RepriceProduct};
+use domain::requests::{
+    CorrectStock, CreateProduct, ReceiveStock, RenameProduct, RepriceProduct,
+};
 use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
@@ -48,11 +50,37 @@ pub async fn discontinue(
     reply(state.app.discontinue(&ctx, id).await, false)
 }
 
+pub async fn receive_stock(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<ReceiveStock>,
+) -> ApiResult<Response> {
+    reply(state.app.receive_stock(&ctx, id, body).await, false)
+}
+
+pub async fn correct_stock(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<CorrectStock>,
+) -> ApiResult<Response> {
+    reply(state.app.correct_stock(&ctx, id, body).await, false)
+}
+
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Fresh<ProductPage>>> {
     Ok(Json(state.app.products(&q.page(), q.min_position).await?))
+}
+
+pub async fn low_stock(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<FreshQuery>,
+) -> ApiResult<Json<Fresh<Vec<ProductView>>>> {
+    Ok(Json(state.app.low_stock(&ctx, q.min_position).await?))
 }
 
 pub async fn get_one(

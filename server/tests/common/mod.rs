@@ -134,7 +134,7 @@ impl TestApp {
         let (status, body) = self
             .post(
                 "/api/products",
-                json!({ "sku": sku, "name": format!("Product {sku}"), "price_cents": cents }),
+                json!({ "sku": sku, "name": format!("Product {sku}"), "price_cents": cents, "initial_stock": 1_000_000 }),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
