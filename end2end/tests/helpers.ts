@@ -29,10 +29,10 @@ export async function createCustomer(request: APIRequestContext, name: string) {
   return (await res.json()) as { id: string; version: number; position: number };
 }
 
-/** Creates a product through the REST API. */
-export async function createProduct(request: APIRequestContext, name: string, priceCents: number) {
+/** Creates a product through the REST API, with `stock` units on hand (plenty by default). */
+export async function createProduct(request: APIRequestContext, name: string, priceCents: number, stock = 100000) {
   const sku = `SKU-${unique()}`.toUpperCase().slice(0, 32);
-  const res = await request.post("/api/products", { data: { sku, name, price_cents: priceCents, initial_stock: 100000 } });
+  const res = await request.post("/api/products", { data: { sku, name, price_cents: priceCents, initial_stock: stock } });
   expect(res.ok(), await res.text()).toBeTruthy();
   return { ...((await res.json()) as { id: string; version: number; position: number }), sku, name };
 }

@@ -444,3 +444,81 @@ async fn racing_sign_ups_for_one_email_one_wins_sqlite() -> anyhow::Result<()> {
 async fn racing_sign_ups_for_one_email_one_wins_postgres_two_instances() -> anyhow::Result<()> {
     one_email_one_customer(Backend::Postgres, 2).await
 }
+
+/// A database from before emails were tagged: its addresses are taken once the backfill ran
+/// (and the backfill is idempotent).
+async fn old_addresses_are_taken_after_the_backfill(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    // A registration and a change as an older version stored them: no tags.
+    let old = CustomerId::new(uuid::Uuid::now_v7());
+    let registered: domain::customer::CustomerEvent = domain::customer::CustomerRegistered {
+        customer_id: old,
+        name: v(CustomerName::parse("Old Timer"))?,
+        email: v(Email::parse("first@example.com"))?,
+    }
+    .into();
+    let changed: domain::customer::CustomerEvent = domain::customer::CustomerEmailChanged {
+        email: v(Email::parse("old@example.com"))?,
+    }
+    .into();
+    let events = [registered, changed]
+        .iter()
+        .map(|e| {
+            eventstore::NewEvent::new(
+                e.event_type(),
+                e.schema_version(),
+                e.to_data(),
+                eventstore::EventMetadata::default(),
+            )
+        })
+        .collect();
+    env.store
+        .append(
+            &domain::customer::Customer::stream_id(old.as_uuid()),
+            domain::customer::Customer::STREAM_TYPE,
+            eventstore::ExpectedVersion::NoStream,
+            events,
+        )
+        .await?;
+    let c = &env.commands;
+    let register = |email: &'static str| async move {
+        c.register_customer(
+            None,
+            v(CustomerName::parse("New"))?,
+            v(Email::parse(email))?,
+            &ctx(),
+        )
+        .await
+        .map_err(anyhow::Error::new)
+    };
+    assert_eq!(
+        orders::command::unique_email::backfill_tags(&env.store).await?,
+        3
+    );
+    assert_eq!(
+        orders::command::unique_email::backfill_tags(&env.store).await?,
+        0,
+        "idempotent"
+    );
+    let taken = register("old@example.com").await;
+    assert!(
+        taken
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("another customer")),
+        "{backend}: {taken:?}"
+    );
+    // The address the old customer moved away from is free.
+    register("first@example.com").await?;
+    env.cleanup().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_addresses_are_taken_after_the_backfill_sqlite() -> anyhow::Result<()> {
+    old_addresses_are_taken_after_the_backfill(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_addresses_are_taken_after_the_backfill_postgres() -> anyhow::Result<()> {
+    old_addresses_are_taken_after_the_backfill(Backend::Postgres).await
+}

@@ -66,6 +66,16 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
     let store = SqlEventStore::open(db.clone(), upcaster_registry())
         .await
         .context("cannot open the event store")?;
+    // Addresses registered before emails were tagged are taken too (once; resumable).
+    let tagged = orders::command::unique_email::backfill_tags(&store)
+        .await
+        .context("cannot tag the customer email events")?;
+    if tagged > 0 {
+        tracing::info!(
+            tagged,
+            "tagged the email events stored before emails were unique"
+        );
+    }
     let commands = CommandService::new(store.clone(), CommandConfig::default());
     Ok(Services {
         db,

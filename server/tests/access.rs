@@ -482,7 +482,10 @@ async fn admins_list_accounts_from_the_users_read_model() {
     let reply: Value = res.json().await.expect("role change reply");
     let position = reply["position"].as_i64().expect("position");
     let (status, body) = app
-        .post("/api/users/dora/disable", json!({ "reason": "asked to leave" }))
+        .post(
+            "/api/users/dora/disable",
+            json!({ "reason": "asked to leave" }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let position = position.max(body["position"].as_i64().expect("position"));
@@ -505,12 +508,21 @@ async fn admins_list_accounts_from_the_users_read_model() {
     assert_eq!(row("dora")["role"], "customer");
     assert_eq!(row("dora")["disabled"], true, "the disabling shows");
     assert_eq!(
-        row("dora")["customer_id"].as_str().and_then(|s| s.parse::<Uuid>().ok()),
+        row("dora")["customer_id"]
+            .as_str()
+            .and_then(|s| s.parse::<Uuid>().ok()),
         dora.customer_id
     );
-    let names: Vec<&str> = users.iter().filter_map(|u| u["username"].as_str()).collect();
+    let names: Vec<&str> = users
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
     assert_eq!(names, ["admin", "dora", "sam"], "by username");
-    assert!(users.iter().all(|u| u.get("password").is_none() && u.get("hash").is_none()));
+    assert!(
+        users
+            .iter()
+            .all(|u| u.get("password").is_none() && u.get("hash").is_none())
+    );
 
     // Paged: one row a page, every account once.
     let mut seen = Vec::new();
@@ -524,7 +536,10 @@ async fn admins_list_accounts_from_the_users_read_model() {
         assert_eq!(status, StatusCode::OK, "{page}");
         let rows = page["data"]["users"].as_array().expect("users");
         assert!(rows.len() <= 1);
-        seen.extend(rows.iter().filter_map(|u| u["username"].as_str().map(str::to_owned)));
+        seen.extend(
+            rows.iter()
+                .filter_map(|u| u["username"].as_str().map(str::to_owned)),
+        );
         match page["data"]["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -563,8 +578,16 @@ async fn customer_and_product_lists_are_paged_over_rest() {
         last = body["position"].as_i64().expect("position");
     }
     for (list, key, expected) in [
-        ("customers", "name", vec!["Ada Byron", "Bob Dunn", "Cy Eads", "Eve Adams", "Zed Cole"]),
-        ("products", "sku", vec!["PAGE-0", "PAGE-1", "PAGE-2", "PAGE-3"]),
+        (
+            "customers",
+            "name",
+            vec!["Ada Byron", "Bob Dunn", "Cy Eads", "Eve Adams", "Zed Cole"],
+        ),
+        (
+            "products",
+            "sku",
+            vec!["PAGE-0", "PAGE-1", "PAGE-2", "PAGE-3"],
+        ),
     ] {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -578,7 +601,10 @@ async fn customer_and_product_lists_are_paged_over_rest() {
             assert_eq!(status, StatusCode::OK, "{page}");
             let rows = page["data"][list].as_array().expect("rows");
             assert!(rows.len() <= 2, "{page}");
-            seen.extend(rows.iter().filter_map(|r| r[key].as_str().map(str::to_owned)));
+            seen.extend(
+                rows.iter()
+                    .filter_map(|r| r[key].as_str().map(str::to_owned)),
+            );
             match page["data"]["next_cursor"].as_str() {
                 Some(next) => {
                     cursor = Some(next.to_owned());
@@ -588,12 +614,18 @@ async fn customer_and_product_lists_are_paged_over_rest() {
             }
         }
         assert_eq!(seen, expected, "{list}");
-        let other = if list == "customers" { "products" } else { "customers" };
+        let other = if list == "customers" {
+            "products"
+        } else {
+            "customers"
+        };
         let cursor = other_cursor.expect("more than one page");
-        let (status, body) = app
-            .get_json(&format!("/api/{other}?cursor={cursor}"))
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{other} with a {list} cursor: {body}");
+        let (status, body) = app.get_json(&format!("/api/{other}?cursor={cursor}")).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{other} with a {list} cursor: {body}"
+        );
     }
     app.stop().await;
 }

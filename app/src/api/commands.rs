@@ -78,15 +78,16 @@ pub async fn register_customer(name: String, email: String) -> Result<CommandRep
     crate::ssr::register_customer(name, email).await
 }
 
-/// `price` is a decimal like "19.99"; `stock` the units on hand from the start ("" is 0).
+/// `price` is a decimal like "19.99"; `stock` the units on hand from the start (absent or ""
+/// is 0).
 #[server(prefix = "/fn")]
 pub async fn create_product(
     sku: String,
     name: String,
     price: String,
-    stock: String,
+    #[server(default)] stock: Option<String>,
 ) -> Result<CommandReply, UiError> {
-    crate::ssr::create_product(sku, name, price, stock).await
+    crate::ssr::create_product(sku, name, price, stock.unwrap_or_default()).await
 }
 
 /// Units arrived for a product; `quantity` is a whole number.

@@ -54,7 +54,7 @@ pub fn ProductsPage() -> impl IntoView {
                 <h2>"Create a product"</h2>
                 <form class="row" aria-label="Create a product" on:submit=move |ev| {
                     ev.prevent_default();
-                    create.dispatch(CreateProduct { sku: sku.get_untracked(), name: name.get_untracked(), price: price.get_untracked(), stock: stock.get_untracked() });
+                    create.dispatch(CreateProduct { sku: sku.get_untracked(), name: name.get_untracked(), price: price.get_untracked(), stock: Some(stock.get_untracked()) });
                 }>
                     <label>"SKU"<input name="sku" required prop:value=sku on:input=move |ev| sku.set(event_target_value(&ev))/></label>
                     <label>"Name"<input name="name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/></label>

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::command::error::{CommandError, CommandResult};
 use crate::command::identity::{self, RequestIdentity};
 use crate::command::metadata::CommandContext;
+use crate::command::plan::{CommandPlan, NoPlan};
 use crate::command::service::{CommandOutcome, CommandService, new_id};
 use crate::command::stock::StockPlan;
 
@@ -191,9 +192,7 @@ impl CommandService {
         name: &'static str,
         ctx: &CommandContext,
     ) -> CommandResult<CommandOutcome<OrderEvent>> {
-        let request = command.identity();
-        let id = order_id.as_uuid();
-        self.execute_planned::<Order, _>(name, id, request, ctx, async { Ok(command) }, &StockPlan)
+        self.order_with(order_id, command, name, ctx, &StockPlan)
             .await
     }
 
@@ -204,9 +203,20 @@ impl CommandService {
         name: &'static str,
         ctx: &CommandContext,
     ) -> CommandResult<CommandOutcome<OrderEvent>> {
+        self.order_with(order_id, command, name, ctx, &NoPlan).await
+    }
+
+    async fn order_with(
+        &self,
+        order_id: OrderId,
+        command: OrderCommand,
+        name: &'static str,
+        ctx: &CommandContext,
+        plan: &dyn CommandPlan<Order>,
+    ) -> CommandResult<CommandOutcome<OrderEvent>> {
         let request = command.identity();
         let id = order_id.as_uuid();
-        self.execute_request::<Order, _>(name, id, request, ctx, async { Ok(command) })
+        self.execute_planned::<Order, _>(name, id, request, ctx, async { Ok(command) }, plan)
             .await
     }
 }

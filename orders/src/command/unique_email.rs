@@ -129,6 +129,65 @@ async fn holder(
     }
 }
 
+/// Checkpoint name of [`backfill_tags`].
+const BACKFILL: &str = "backfill:email-tags";
+
+/// Tags the address events stored before emails were tagged (a database from before this
+/// version), so their addresses are taken too. Idempotent and resumable: it goes through the
+/// customer address events in log order from its checkpoint, adds the missing `email:` rows to
+/// the tag index (the events' own rows are not changed: the log is never updated) and records
+/// how far it got. Events appended since carry their tags already.
+pub async fn backfill_tags(store: &eventstore::SqlEventStore) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    let db = store.db();
+    let mut conn = db.pool().acquire().await.context("backfill: connection")?;
+    let mut after = eventstore::load_checkpoint(&mut conn, BACKFILL).await?;
+    let query = EventQuery::new(vec![QueryItem::types([
+        CustomerRegistered::EVENT_TYPE,
+        domain::customer::CustomerEmailChanged::EVENT_TYPE,
+    ])]);
+    // The address each customer had before the event (for a change's "from" tag): rebuilt
+    // from the start, whatever the checkpoint, since a change needs its predecessor.
+    let mut current: std::collections::HashMap<String, Email> = std::collections::HashMap::new();
+    let mut from = 0;
+    let mut added = 0_u64;
+    loop {
+        let page = store.read_query(&query, from, PAGE).await?;
+        for event in &page {
+            from = event.position;
+            let email = match CustomerEvent::from_data(&event.event_type, &event.data)? {
+                CustomerEvent::Registered(r) => r.email,
+                CustomerEvent::EmailChanged(c) => c.email,
+                CustomerEvent::Renamed(_) => continue,
+            };
+            let previous = current.insert(event.stream_id.clone(), email.clone());
+            if event.position <= after {
+                continue;
+            }
+            after = event.position;
+            if !event.tags.is_empty() {
+                continue;
+            }
+            let tags = std::iter::once(email_tag(&email)).chain(previous.as_ref().map(email_tag));
+            for tag in tags {
+                added += sqlx::query(
+                    "insert into event_tags (tag, position) values ($1, $2) on conflict do nothing",
+                )
+                .bind(tag)
+                .bind(event.position)
+                .execute(&mut *conn)
+                .await
+                .context("backfill: tag row")?
+                .rows_affected();
+            }
+        }
+        eventstore::save_checkpoint(&mut conn, BACKFILL, after).await?;
+        if page.len() < PAGE as usize {
+            return Ok(added);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,9 @@ pub async fn list(
     Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Fresh<CustomerPage>>> {
-    Ok(Json(state.app.customers(&ctx, &q.page(), q.min_position).await?))
+    Ok(Json(
+        state.app.customers(&ctx, &q.page(), q.min_position).await?,
+    ))
 }
 
 pub async fn get_one(

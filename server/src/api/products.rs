@@ -4,9 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use domain::requests::{
-    CorrectStock, CreateProduct, ReceiveStock, RenameProduct, RepriceProduct,
-};
+use domain::requests::{CorrectStock, CreateProduct, ReceiveStock, RenameProduct, RepriceProduct};
 use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
