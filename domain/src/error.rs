@@ -209,7 +209,9 @@ pub enum DomainError {
     #[error("A product can have at most 1,000,000,000 units on hand.")]
     StockTooHigh,
     /// A count that sets the units on hand below what confirmed orders have reserved.
-    #[error("{reserved} units are reserved by confirmed orders; the stock on hand cannot be set below that.")]
+    #[error(
+        "{reserved} units are reserved by confirmed orders; the stock on hand cannot be set below that."
+    )]
     StockBelowReserved {
         /// Units reserved.
         reserved: u32,

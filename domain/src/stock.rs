@@ -43,9 +43,17 @@ pub struct StockShortage {
 pub fn shortage_text(shortages: &[StockShortage]) -> String {
     let lines: Vec<String> = shortages
         .iter()
-        .map(|s| format!("{}: {} wanted, {} available", s.sku, s.requested, s.available))
+        .map(|s| {
+            format!(
+                "{}: {} wanted, {} available",
+                s.sku, s.requested, s.available
+            )
+        })
         .collect();
-    format!("Not enough stock to confirm this order ({}).", lines.join("; "))
+    format!(
+        "Not enough stock to confirm this order ({}).",
+        lines.join("; ")
+    )
 }
 
 /// What one product's stream gets from an order command.
@@ -190,10 +198,13 @@ mod tests {
     fn release_and_ship_act_only_on_the_orders_reservation() {
         let a = product("A-1", 5);
         let order_id = OrderId::new(uuid::Uuid::from_u128(rand_id()));
-        let reserved = reserve(order_id, &order(&[(&a, 3)]), std::slice::from_ref(&a))
-            .expect("in stock");
+        let reserved =
+            reserve(order_id, &order(&[(&a, 3)]), std::slice::from_ref(&a)).expect("in stock");
         let after = crate::aggregate::replay_from::<Product>(a.1.clone(), &reserved[0].1);
-        assert_eq!((after.on_hand, after.reserved, after.available()), (5, 3, 2));
+        assert_eq!(
+            (after.on_hand, after.reserved, after.available()),
+            (5, 3, 2)
+        );
         let other = OrderId::new(uuid::Uuid::from_u128(rand_id()));
         assert!(release(other, &[(a.0, after.clone())]).is_empty());
         let shipped = ship(order_id, &[(a.0, after.clone())]);

@@ -101,7 +101,14 @@ fn projection_names_are_the_json_names() {
     let names: Vec<_> = ProjectionName::ALL.iter().map(|p| p.name()).collect();
     assert_eq!(
         names,
-        ["orders", "customers", "products", "dashboard", "activity", "users"]
+        [
+            "orders",
+            "customers",
+            "products",
+            "dashboard",
+            "activity",
+            "users"
+        ]
     );
 }
 

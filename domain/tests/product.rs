@@ -64,7 +64,10 @@ fn reservations_never_exceed_what_is_available() {
             quantity: qty(2),
         })
         .then_expect_events(vec![reserved(2, 2)]);
-    assert_eq!((state.on_hand, state.reserved, state.available()), (5, 5, 0));
+    assert_eq!(
+        (state.on_hand, state.reserved, state.available()),
+        (5, 5, 0)
+    );
     given::<Product>([created(1999), received(5), reserved(1, 3)])
         .when(ProductCommand::Reserve {
             order_id: order_id(2),
@@ -162,9 +165,7 @@ fn a_discontinued_product_takes_no_new_stock_but_its_orders_still_move() {
             .into(),
         ]);
     given::<Product>([created(1999)])
-        .when(ProductCommand::ReceiveStock {
-            quantity: units(0),
-        })
+        .when(ProductCommand::ReceiveStock { quantity: units(0) })
         .then_expect_error("stock_receipt_empty");
 }
 

@@ -837,6 +837,9 @@ async fn health_ready_and_metrics() {
     );
     let (status, projections) = app.get_json("/api/projections").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(projections.as_array().map(Vec::len), Some(domain::live::ProjectionName::ALL.len()));
+    assert_eq!(
+        projections.as_array().map(Vec::len),
+        Some(domain::live::ProjectionName::ALL.len())
+    );
     app.stop().await;
 }

@@ -69,7 +69,10 @@ async fn stock_is_reserved_on_confirmation_and_refusals_say_why() {
             )
         })
         .collect();
-    assert_eq!(shortages, [("ST-A".to_owned(), 3, 2), ("ST-B".to_owned(), 1, 0)]);
+    assert_eq!(
+        shortages,
+        [("ST-A".to_owned(), 3, 2), ("ST-B".to_owned(), 1, 0)]
+    );
     let message = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("ST-A: 3 wanted, 2 available"), "{message}");
     assert_eq!(app.event_total().await, before, "a refusal writes nothing");
@@ -77,7 +80,10 @@ async fn stock_is_reserved_on_confirmation_and_refusals_say_why() {
     // Receive what is missing; the confirmation then reserves every line at once.
     for (p, units) in [(a, 1), (b, 1)] {
         let (status, body) = app
-            .post(&format!("/api/products/{p}/stock"), json!({ "quantity": units }))
+            .post(
+                &format!("/api/products/{p}/stock"),
+                json!({ "quantity": units }),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
@@ -125,13 +131,19 @@ async fn stock_is_reserved_on_confirmation_and_refusals_say_why() {
 
     // Cancelling gives the reservation back; bad input is a 400.
     let (status, cancelled) = app
-        .post(&format!("/api/orders/{order}/cancel"), json!({ "reason": "changed my mind" }))
+        .post(
+            &format!("/api/orders/{order}/cancel"),
+            json!({ "reason": "changed my mind" }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     let position = cancelled["position"].as_i64().expect("position");
     assert_eq!(stock_of(&app, c, position).await, (7, 0, 7));
     let (status, body) = app
-        .post(&format!("/api/products/{a}/stock"), json!({ "quantity": -1 }))
+        .post(
+            &format!("/api/products/{a}/stock"),
+            json!({ "quantity": -1 }),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     app.stop().await;

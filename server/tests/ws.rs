@@ -48,7 +48,10 @@ async fn subscribe_then_live_change_then_resume() {
     let subscribed = next_of(&mut ws, "subscribed").await;
     assert_eq!(subscribed["topics"].as_array().map(Vec::len), Some(2));
     let status = next_of(&mut ws, "projections").await;
-    assert_eq!(status["projections"].as_array().map(Vec::len), Some(domain::live::ProjectionName::ALL.len()));
+    assert_eq!(
+        status["projections"].as_array().map(Vec::len),
+        Some(domain::live::ProjectionName::ALL.len())
+    );
 
     let (order, reply) = app.order().await;
     let stream = json!(format!("order-{order}"));

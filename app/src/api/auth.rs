@@ -55,7 +55,14 @@ pub async fn list_users(
     cursor: Option<String>,
     min_position: Option<i64>,
 ) -> Result<domain::views::UserPage, UiError> {
-    crate::ssr::users(domain::requests::ListPage { cursor, limit: None }, min_position).await
+    crate::ssr::users(
+        domain::requests::ListPage {
+            cursor,
+            limit: None,
+        },
+        min_position,
+    )
+    .await
 }
 
 /// An admin creates a staff or admin account.

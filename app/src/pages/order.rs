@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use crate::api::commands::{AddItem, ChangeQuantity, OrderTransition, RemoveItem, TransitionOrder};
 use crate::api::queries::{get_order, list_products};
-use crate::pages::orders::PICKER_LIMIT;
 use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::status_badge::StatusBadge;
 use crate::error::UiError;
 use crate::format::{money, time};
 use crate::live::{changed_of, changed_of_with};
+use crate::pages::orders::PICKER_LIMIT;
 
 /// The order page's actions and form inputs. They live as long as the page, not the rendered
 /// order, so a refetch after a conflict keeps the message and everything the person typed.

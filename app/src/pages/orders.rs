@@ -13,8 +13,8 @@ use crate::api::commands::PlaceOrder;
 use crate::api::queries::{list_customers, list_orders, list_products};
 use crate::components::error_box::{ActionError, ErrorBox};
 use crate::components::pager::{Pager, Paging};
-use crate::error::UiError;
 use crate::components::status_badge::StatusBadge;
+use crate::error::UiError;
 use crate::format::{money, short_id, time};
 use crate::live::changed_of;
 

@@ -134,7 +134,11 @@ fn decide_stock(
                 return Err(DomainError::InsufficientStock {
                     shortages: vec![StockShortage {
                         product_id: state.product_id,
-                        sku: state.sku.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        sku: state
+                            .sku
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
                         requested: quantity.get(),
                         available: state.available(),
                     }],

@@ -41,7 +41,9 @@ impl StockUnits {
         if input.is_empty() {
             return Ok(Self::ZERO);
         }
-        let value: i64 = input.parse().map_err(|_| ValidationError::StockNotANumber)?;
+        let value: i64 = input
+            .parse()
+            .map_err(|_| ValidationError::StockNotANumber)?;
         Self::from_i64(value)
     }
 

@@ -189,7 +189,9 @@ pub async fn random_workload(
             username,
             display_name: parse(PersonName::parse(FIRST[n % 6]))?,
             role: Role::ALL[n % 3],
-            customer_id: (n % 3 == 0).then(|| world.customers[n % world.customers.len()]),
+            customer_id: n
+                .is_multiple_of(3)
+                .then(|| world.customers[n % world.customers.len()]),
         };
         commands.account(account_id, open, "open", &ctx()).await?;
         world.accounts.push(account_id);
