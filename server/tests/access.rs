@@ -630,6 +630,90 @@ async fn customer_and_product_lists_are_paged_over_rest() {
     app.stop().await;
 }
 
+/// Sign-ups racing for one username, or for one email, on both backends: exactly one wins, and
+/// the losers wrote nothing (the account and the customer are one atomic append: no customer
+/// without an account, no account without a customer).
+async fn racing_sign_ups_leave_no_orphans(app: TestApp) {
+    async fn streams(app: &TestApp, kind: &str) -> usize {
+        let (status, body) = app
+            .get_json(&format!("/api/streams?type={kind}&limit=500"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["streams"].as_array().map_or(0, Vec::len)
+    }
+    let accounts = streams(&app, "account").await;
+    let customers = streams(&app, "customer").await;
+    for (round, same) in ["username", "email"].into_iter().enumerate() {
+        let mut tasks = Vec::new();
+        for n in 0..16 {
+            let (client, url) = (app.anonymous.clone(), app.url("/api/auth/signup"));
+            let username = if same == "username" {
+                format!("twin{round}")
+            } else {
+                format!("racer{round}x{n}")
+            };
+            let email = if same == "email" {
+                format!("same{round}@example.com")
+            } else {
+                format!("u{round}x{n}@example.com")
+            };
+            tasks.push(tokio::spawn(async move {
+                let res = client
+                    .post(url)
+                    .json(&json!({ "username": username, "password": "correct horse battery", "name": "Racer", "email": email }))
+                    .send()
+                    .await
+                    .expect("signup");
+                let status = res.status();
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            let (status, code) = t.await.expect("task");
+            match status {
+                StatusCode::CREATED => won += 1,
+                StatusCode::CONFLICT => {
+                    let want = if same == "username" {
+                        "username_taken"
+                    } else {
+                        "email_taken"
+                    };
+                    assert_eq!(code, want, "racing for one {same}");
+                }
+                other => panic!("racing for one {same}: {other} {code}"),
+            }
+        }
+        assert_eq!(won, 1, "one sign-up wins the {same}");
+        assert_eq!(
+            streams(&app, "account").await,
+            accounts + round + 1,
+            "{same}"
+        );
+        assert_eq!(
+            streams(&app, "customer").await,
+            customers + round + 1,
+            "{same}: no orphan customer"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn racing_sign_ups_leave_no_orphans_sqlite() {
+    racing_sign_ups_leave_no_orphans(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn racing_sign_ups_leave_no_orphans_postgres() {
+    let db = TestDb::postgres().await.expect("postgres");
+    let mut config = test_config();
+    config.database_url = Some(db.db().url().to_owned());
+    racing_sign_ups_leave_no_orphans(TestApp::spawn_with(config).await).await;
+    db.cleanup().await;
+}
+
 #[tokio::test]
 async fn sign_in_is_throttled_per_account() {
     let app = TestApp::spawn().await;

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::application::access::unauthorized;
 use crate::application::{Accepted, AppError, AppResult, Application, ErrorKind, RequestContext};
+use crate::command::NewCustomer;
 use crate::identity::tokens::digest;
 use crate::identity::{
     BOOTSTRAP_ADMIN, Identity, Principal, SESSION_USER, SessionUser, SignedInWith, passwords,
@@ -192,23 +193,23 @@ impl Application {
             ..ctx.clone()
         }
         .command();
-        self.command(
-            "register_customer",
-            self.commands()
-                .register_customer(Some(customer_id), name.clone(), email, &own),
-        )
-        .await?;
         let open = AccountCommand::Open {
             account_id,
             username,
-            display_name: name,
+            display_name: name.clone(),
             role: Role::Customer,
             customer_id: Some(customer_id),
         };
+        let customer = NewCustomer {
+            customer_id,
+            name,
+            email,
+        };
+        // One atomic append: the account and the customer, or (username or email taken)
+        // neither.
         self.command(
-            "open_account",
-            self.commands()
-                .account(account_id, open, "open_account", &own),
+            "sign_up",
+            self.commands().sign_up(account_id, open, customer, &own),
         )
         .await?;
         self.identity()

@@ -322,7 +322,10 @@ impl CommandService {
             own,
         )];
         for linked in &planned.linked {
-            let events = new_events(linked.events.iter().cloned(), next, ctx, keyed);
+            let mut events = new_events(linked.events.iter().cloned(), next, ctx, keyed);
+            for (event, tags) in events.iter_mut().zip(&linked.tags) {
+                event.tags.clone_from(tags);
+            }
             next += events.len();
             appends.push(StreamAppend::new(
                 linked.stream_id.clone(),

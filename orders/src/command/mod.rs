@@ -30,6 +30,7 @@ pub mod service;
 mod stock;
 pub mod unique_email;
 
+pub use accounts::NewCustomer;
 pub use error::{CommandError, CommandResult};
 pub use identity::RequestIdentity;
 pub use loader::{LoadStats, Loaded};

@@ -26,6 +26,8 @@ pub(crate) struct Linked {
     pub version: i64,
     /// `(type, schema version, data)` of each event.
     pub events: Vec<(&'static str, i32, serde_json::Value)>,
+    /// Tags of the events, by index (missing: none).
+    pub tags: Vec<Vec<String>>,
     /// `(snapshot schema version, state after the events)`, for a snapshot when one is due.
     pub snapshot: (i32, serde_json::Value),
     /// The in-process lock of the stream, held until the append is answered.
@@ -51,6 +53,7 @@ impl Linked {
                 .iter()
                 .map(|e| (e.event_type(), e.schema_version(), e.to_data()))
                 .collect(),
+            tags: Vec::new(),
             snapshot: (
                 B::SNAPSHOT_VERSION,
                 serde_json::to_value(&after).map_err(eventstore::StoreError::from)?,

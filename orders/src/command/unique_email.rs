@@ -74,16 +74,26 @@ impl CommandPlan<Customer> for UniqueEmail {
                     continue;
                 }
             };
-            let tag = email_tag(&claimed);
-            let (holder, read_up_to) = holder(service, &tag, &claimed).await?;
-            if holder.is_some_and(|h| h != CustomerId::new(id)) {
-                return Err(DomainError::EmailTaken.into());
-            }
+            plan.condition = Some(claim(service, &claimed, CustomerId::new(id)).await?);
             plan.tags.push(tags);
-            plan.condition = Some(AppendCondition::new(query(&tag), read_up_to));
         }
         Ok(plan)
     }
+}
+
+/// The condition under which `customer` may take `email`: refused now if another customer has
+/// it, else "no event about this address after what was read".
+pub(super) async fn claim(
+    service: &CommandService,
+    email: &Email,
+    customer: CustomerId,
+) -> CommandResult<AppendCondition> {
+    let tag = email_tag(email);
+    let (holder, read_up_to) = holder(service, &tag, email).await?;
+    if holder.is_some_and(|h| h != customer) {
+        return Err(DomainError::EmailTaken.into());
+    }
+    Ok(AppendCondition::new(query(&tag), read_up_to))
 }
 
 /// Who holds `email` (tagged `tag`) by the log, and the position read up to.
