@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Scenarios: appends (ours vs the seed design, postgres-es and plain inserts), aggregate loads,
-//! projection rebuild, command-to-websocket latency, HTTP command throughput. Every scenario runs
+//! projection rebuild, command-to-websocket latency, HTTP command throughput, stock (contended
+//! confirmations, conditional appends). Every scenario runs
 //! on a fresh database (a new SQLite file, or a new PostgreSQL database on the `--pg-url` server,
 //! dropped afterwards).
 
@@ -20,6 +21,7 @@ mod raw_limit;
 mod rebuild;
 mod report;
 mod seed_design;
+mod stock;
 mod support;
 
 use std::path::PathBuf;
@@ -44,6 +46,7 @@ enum Scenario {
     Rebuild,
     Latency,
     Http,
+    Stock,
 }
 
 #[derive(Debug, Parser)]
@@ -83,6 +86,10 @@ pub struct Plan {
     pub latency_secs: f64,
     /// Measured window of the HTTP throughput run.
     pub http_secs: f64,
+    /// Draft orders each of the 64 stock clients confirms.
+    pub stock_orders_per_client: usize,
+    /// Measured window of each conditional/plain append workload of the stock scenario.
+    pub stock_secs: f64,
 }
 
 impl Plan {
@@ -95,6 +102,8 @@ impl Plan {
                 rebuild_events: 100_000,
                 latency_secs: 3.0,
                 http_secs: 2.0,
+                stock_orders_per_client: 24,
+                stock_secs: 1.5,
             }
         } else {
             Self {
@@ -104,6 +113,8 @@ impl Plan {
                 rebuild_events: 1_000_000,
                 latency_secs: 10.0,
                 http_secs: 10.0,
+                stock_orders_per_client: 120,
+                stock_secs: 5.0,
             }
         }
     }
@@ -143,6 +154,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted(Scenario::Http) {
         report.push(http::run(&plan, &backends, &pg).await?);
+    }
+    if wanted(Scenario::Stock) {
+        report.push(stock::run(&plan, &backends, &pg).await?);
     }
     report.finish(started.elapsed());
 

@@ -158,7 +158,7 @@ cargo run --release -p bench -- --quick    # the same scenarios, smaller and sho
 
 Flags: `--quick`, `--backend sqlite|postgres|both` (default both), `--pg-url` (default
 `postgres://postgres@127.0.0.1:5432/postgres`; a fresh database is created on it per scenario
-and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http`.
+and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http,stock`.
 
 What is measured (durability is the same everywhere: SQLite in WAL mode with `synchronous=FULL`,
 PostgreSQL with `synchronous_commit` on, as recorded below):
@@ -187,6 +187,13 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    position arriving at a client (every client's arrival counts), with 1 and 500 clients.
 6. **HTTP command throughput**: 64 concurrent clients sending `POST /api/orders/{id}/items` to
    their own orders, commands/s and latency percentiles.
+7. **Stock**: 64 clients confirming draft orders (1–2 lines of 1–3 units on 10 products)
+   through `CommandService::confirm`, each confirmation one atomic multi-stream append (the
+   order's `OrderConfirmed` + a `StockReserved` per product at its exact version); one instance,
+   and on PostgreSQL two command services on two stores over one database; confirmations/s,
+   latency, retries. Beside it, 16 writers appending one event per append to their own stream
+   with a plain `append` (untagged, tagged) and with `append_multi` + a DCB `AppendCondition` on
+   the writer's own tag.
 
 The numbers come from a 2-core machine that runs the databases, the server and the benchmark's
 own clients at once: they vary from run to run by tens of percent; compare ratios within one run
