@@ -28,11 +28,23 @@ use uuid::Uuid;
 const ADMIN_TOKEN: &str = "scale-out-admin-token-0123456789";
 const PROJECTIONS: usize = domain::live::ProjectionName::ALL.len();
 
+/// A port for one instance, kept across its restarts. Not from the kernel (`bind(0)`): a port
+/// it hands out is in the ephemeral range, where, while an instance is down between a kill and
+/// its restart, another test's `bind(0)` or any outgoing connection can take it, and the
+/// restarted instance then fails to listen while requests reach the other process. These come
+/// from below the ephemeral range (32768+), one block per test process, each port once.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    const BLOCK: u16 = 30;
+    let block = u16::try_from(std::process::id() % 400).unwrap_or(0);
+    let base = 20_000 + block * BLOCK;
+    for _ in 0..BLOCK {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % BLOCK;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 127.0.0.1:{base}..{}", base + BLOCK);
 }
 
 fn temp_dir(what: &str) -> PathBuf {
