@@ -156,7 +156,13 @@ pub async fn check_log(
                         "acknowledged {} on {} (v{version}, #{position}) is not in the log",
                         record.kind, record.stream_id
                     ));
-                } else if let Some(e) = found.first()
+                } else if let Some(e) = found
+                    .iter()
+                    .rfind(|e| e.stream_id == record.stream_id)
+                    .or(found.first())
+                    // The reply names the command's last event on its own stream (a product
+                    // created with stock: its receipt; a confirmation: the order's event, the
+                    // products' reservations follow it).
                     && (e.stream_id != record.stream_id
                         || e.version != *version
                         || e.position != *position)
