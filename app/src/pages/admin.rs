@@ -81,12 +81,6 @@ fn ProjectionsPanel() -> impl IntoView {
     let initial = Resource::new(|| (), |_| projection_statuses());
     let skip_reason = RwSignal::new(String::new());
     let pending = move || rebuild.pending().get() || retry.pending().get() || skip.pending().get();
-    let rows = move || -> Vec<ProjectionStatus> {
-        live.projections
-            .get()
-            .or_else(|| initial.get().and_then(Result::ok))
-            .unwrap_or_default()
-    };
     view! {
         <div class="card">
             <h2>"Projections"</h2>
@@ -102,7 +96,15 @@ fn ProjectionsPanel() -> impl IntoView {
                     <th class="num">"Lag"</th><th class="num">"Events/s"</th><th>"Rebuild"</th><th>"Instance"</th><th></th>
                 </tr></thead>
                 <tbody>
-                    {move || rows().into_iter().map(|p| {
+                    // Inside a Transition: the server renders the awaited rows (the browser
+                    // hydrates the same table), then the websocket's pushes replace them; the
+                    // table never waits for a push to show anything.
+                    <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                    let initial = initial.await.ok();
+                    let rows: Vec<ProjectionStatus> =
+                        live.projections.get().or(initial).unwrap_or_default();
+                    rows.into_iter().map(|p| {
                         let name = p.name.clone();
                         let rebuild_name = name.clone();
                         let progress = p.rebuild.clone();
@@ -144,7 +146,9 @@ fn ProjectionsPanel() -> impl IntoView {
                                 }
                             })}
                         }
-                    }).collect_view()}
+                    }).collect_view()
+                    })}
+                    </Transition>
                 </tbody>
             </table>
         </div>
@@ -161,7 +165,10 @@ fn RelayPanel() -> impl IntoView {
     view! {
         <div class="card" style="margin-top:1rem" data-testid="relay">
             <h2>"Broker relay"</h2>
-            {move || live.relay.get().or_else(|| initial.get().and_then(Result::ok)).map(|r| {
+            <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+            let initial = initial.await.ok();
+            live.relay.get().or(initial).map(|r| {
                 let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                 view! {
                     <p><StatusBadge status=state/> " " {r.detail.clone()}</p>
@@ -178,7 +185,9 @@ fn RelayPanel() -> impl IntoView {
                         </div>
                     })}
                 }
+            })
             })}
+            </Transition>
             <ActionError result=retry.value().into()/>
             <ActionError result=skip.value().into()/>
         </div>
