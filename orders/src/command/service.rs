@@ -1,8 +1,9 @@
 //! The command service: the one write path of every use case, the engine of the application
 //! layer (`crate::application`). This file holds the handle, its configuration and what a
 //! command returns; the generic load-decide-append loop is in `engine.rs`, idempotent replays
-//! in `replay.rs`, the per-stream locks in `locks.rs`, and the typed entry points per aggregate
-//! in `orders.rs`, `customers.rs` and `products.rs`.
+//! in `replay.rs`, the per-stream locks in `locks.rs`, the typed entry points per aggregate
+//! in `orders.rs`, `customers.rs`, `products.rs` and `accounts.rs`, and what a command appends
+//! besides its own events in `plan.rs` (stock: `stock.rs`; a unique email: `unique_email.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
