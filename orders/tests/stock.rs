@@ -104,6 +104,25 @@ fn refused_for_stock(e: &CommandError) -> bool {
     )
 }
 
+/// What a client does with a `409` (the command service gave up after its own retries; nothing
+/// was written): sends the command again, a bounded number of times. On PostgreSQL the other
+/// instance's reservations keep moving the hot products' streams.
+async fn client_retry<T, F, Fut>(mut send: F) -> Result<T, CommandError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CommandError>>,
+{
+    for _ in 0..20 {
+        match send().await {
+            Err(CommandError::Conflict { .. }) => {
+                tokio::time::sleep(Duration::from_millis(5)).await
+            }
+            other => return other,
+        }
+    }
+    send().await
+}
+
 /// One client: `steps` random commands on `products`.
 async fn client(
     c: CommandService,
@@ -119,7 +138,8 @@ async fn client(
             0..=1 => {
                 let p = products[rng.random_range(0..products.len())];
                 let q = rng.random_range(1..4_u32);
-                c.receive_stock(p, v(StockUnits::new(q))?, &ctx()).await?;
+                let units = v(StockUnits::new(q))?;
+                client_retry(|| async { c.receive_stock(p, units, &ctx()).await }).await?;
                 *tally.received.entry(p).or_default() += i64::from(q);
             }
             2..=6 => {
@@ -134,7 +154,7 @@ async fn client(
                     c.add_item(order, p, v(Quantity::new(q))?, &ctx()).await?;
                     lines.push((p, i64::from(q)));
                 }
-                match c.confirm(order, &ctx()).await {
+                match client_retry(|| async { c.confirm(order, &ctx()).await }).await {
                     Ok(_) => {
                         tally.confirmed += 1;
                         tally.open.push((order, lines));
@@ -148,15 +168,18 @@ async fn client(
                     .open
                     .swap_remove(rng.random_range(0..tally.open.len()));
                 if rng.random_bool(0.5) {
-                    c.cancel(order, v(Reason::parse("changed my mind"))?, &ctx())
+                    let reason = v(Reason::parse("changed my mind"))?;
+                    client_retry(|| async { c.cancel(order, reason.clone(), &ctx()).await })
                         .await?;
                 } else {
-                    c.ship(
-                        order,
+                    let (carrier, tracking) = (
                         v(Carrier::parse("DHL"))?,
                         v(TrackingNumber::parse("TRK123"))?,
-                        &ctx(),
-                    )
+                    );
+                    client_retry(|| async {
+                        c.ship(order, carrier.clone(), tracking.clone(), &ctx())
+                            .await
+                    })
                     .await?;
                     for (p, q) in lines {
                         *tally.shipped.entry(p).or_default() += q;

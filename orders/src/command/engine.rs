@@ -6,7 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use domain::{Aggregate, DomainError, DomainEvent as _};
-use eventstore::{AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+use eventstore::{
+    AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend, StreamConflict,
+};
 use rand::Rng as _;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 use uuid::Uuid;
@@ -169,6 +171,13 @@ impl CommandService {
                 Err(e) => return Err(e),
             };
             let key = keyed.map(|(key, hash)| (*key, hash.as_str()));
+            // A command that touches only its own stream gives up after `max_attempts`; one
+            // whose plan links other streams or carries a condition races more writers.
+            let attempts = if planned.linked.is_empty() && planned.condition.is_none() {
+                config.max_attempts
+            } else {
+                config.max_attempts.max(LINKED_MIN_ATTEMPTS)
+            };
             let mut new_events = new_events(
                 events
                     .iter()
@@ -195,33 +204,10 @@ impl CommandService {
                             ..outcome
                         });
                 }
-                Err(StoreError::WrongExpectedVersion { actual, .. }) => {
-                    // A twin with the same key got there first: its result is ours, with or
-                    // without an expected version (the twin was checked against the same one).
-                    if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
-                        return Ok(outcome);
-                    }
-                    if let Some(expected) = ctx.expected_version {
-                        return Err(CommandError::Conflict {
-                            stream: stream_id.to_owned(),
-                            expected,
-                            current: actual,
-                        });
-                    }
-                    if attempt >= config.max_attempts {
-                        warn!(attempt, current = actual, "giving up after conflicts");
-                        return Err(CommandError::Conflict {
-                            stream: stream_id.to_owned(),
-                            expected: loaded.version,
-                            current: actual,
-                        });
-                    }
-                    let pause = backoff(config, attempt);
-                    debug!(attempt, current = actual, ?pause, "stream moved; retrying");
-                    tokio::time::sleep(pause).await;
-                }
                 Err(StoreError::WrongExpectedVersions { conflicts }) => {
-                    // The command's stream or a linked one (a product's stock) moved.
+                    // The command's stream or a linked one (a product's stock) moved. A twin
+                    // with the same key got there first: its result is ours, with or without an
+                    // expected version (the twin was checked against the same one).
                     if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
                         return Ok(outcome);
                     }
@@ -233,7 +219,7 @@ impl CommandService {
                             current: own.actual,
                         });
                     }
-                    if attempt >= config.max_attempts.max(LINKED_MIN_ATTEMPTS) {
+                    if attempt >= attempts {
                         let first = own.or(conflicts.first());
                         warn!(attempt, ?conflicts, "giving up after conflicts");
                         return Err(match first {
@@ -262,7 +248,7 @@ impl CommandService {
                     if let Some(outcome) = self.twin::<A>(keyed, id, stream_id).await? {
                         return Ok(outcome);
                     }
-                    if attempt >= config.max_attempts.max(LINKED_MIN_ATTEMPTS) {
+                    if attempt >= attempts {
                         warn!(attempt, position, "giving up after failed conditions");
                         return Err(CommandError::Conflict {
                             stream: stream_id.to_owned(),
@@ -304,15 +290,30 @@ impl CommandService {
     ) -> Result<Vec<AppendResult>, StoreError> {
         let store = &self.inner.store;
         if planned.linked.is_empty() && planned.condition.is_none() {
-            let result = store
+            // One conflict shape for the caller, whichever way the append went.
+            let appended = store
                 .append(
                     stream_id,
                     A::STREAM_TYPE,
                     ExpectedVersion::Exact(version),
                     own,
                 )
-                .await?;
-            return Ok(vec![result]);
+                .await;
+            return match appended {
+                Ok(result) => Ok(vec![result]),
+                Err(StoreError::WrongExpectedVersion {
+                    stream,
+                    expected,
+                    actual,
+                }) => Err(StoreError::WrongExpectedVersions {
+                    conflicts: vec![StreamConflict {
+                        stream,
+                        expected,
+                        actual,
+                    }],
+                }),
+                Err(e) => Err(e),
+            };
         }
         let mut next = own.len();
         let mut appends = vec![StreamAppend::new(

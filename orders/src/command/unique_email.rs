@@ -141,17 +141,24 @@ async fn holder(
 
 /// Checkpoint name of [`backfill_tags`].
 const BACKFILL: &str = "backfill:email-tags";
+/// Its checkpoint once it went through the whole log.
+const DONE: i64 = i64::MAX;
 
 /// Tags the address events stored before emails were tagged (a database from before this
 /// version), so their addresses are taken too. Idempotent and resumable: it goes through the
 /// customer address events in log order from its checkpoint, adds the missing `email:` rows to
 /// the tag index (the events' own rows are not changed: the log is never updated) and records
-/// how far it got. Events appended since carry their tags already.
+/// how far it got, then that it is done: events appended by this version carry their tags, so
+/// later starts skip it.
 pub async fn backfill_tags(store: &eventstore::SqlEventStore) -> anyhow::Result<u64> {
     use anyhow::Context as _;
     let db = store.db();
     let mut conn = db.pool().acquire().await.context("backfill: connection")?;
     let mut after = eventstore::load_checkpoint(&mut conn, BACKFILL).await?;
+    // Done once: every address event appended since carries its tags (start-up pays nothing).
+    if after == DONE {
+        return Ok(0);
+    }
     let query = EventQuery::new(vec![QueryItem::types([
         CustomerRegistered::EVENT_TYPE,
         domain::customer::CustomerEmailChanged::EVENT_TYPE,
@@ -191,10 +198,11 @@ pub async fn backfill_tags(store: &eventstore::SqlEventStore) -> anyhow::Result<
                 .rows_affected();
             }
         }
-        eventstore::save_checkpoint(&mut conn, BACKFILL, after).await?;
         if page.len() < PAGE as usize {
+            eventstore::save_checkpoint(&mut conn, BACKFILL, DONE).await?;
             return Ok(added);
         }
+        eventstore::save_checkpoint(&mut conn, BACKFILL, after).await?;
     }
 }
 

@@ -3,14 +3,11 @@
 
 use domain::requests::ListPage;
 use domain::views::{CustomerPage, CustomerView, Fresh};
-use eventstore::projection::LIVE_GENERATION;
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::cursor::KeyCursor;
 use super::keyset::KeysetList;
-use super::rows::Rows;
-use super::service::single;
 use super::{QueryResult, QueryService};
 use crate::projections::CUSTOMERS;
 
@@ -72,22 +69,7 @@ impl QueryService {
         customer_id: Uuid,
         min_position: Option<i64>,
     ) -> QueryResult<Fresh<CustomerView>> {
-        let (position, stale) = self.freshness(CUSTOMERS, min_position).await?;
-        let sql = format!(
-            "select {COLUMNS} from rm_customers \
-             where generation = {LIVE_GENERATION} and customer_id = $2"
-        );
-        let mut conn = self.conn().await?;
-        let rows = sqlx::query(&sql)
-            .bind(CUSTOMERS)
-            .bind(customer_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-        let fresh = Fresh {
-            data: Rows::decode(CUSTOMERS, &rows)?,
-            position,
-            stale,
-        };
-        single(fresh, "customer", customer_id)
+        self.one_of(&LIST, "customer", customer_id, min_position)
+            .await
     }
 }

@@ -1,4 +1,5 @@
-//! The one keyset-paged list query behind the customer, product and user lists: rows of one
+//! The one keyset-paged list query behind the customer, product and user lists (and the one
+//! by-id read of those tables): rows of one
 //! read-model table in `(key, id)` order, strictly after the cursor, one more than the page
 //! size to know whether a next page exists. Never an offset: a page costs the same however deep.
 
@@ -6,9 +7,11 @@ use domain::requests::ListPage;
 use domain::views::Fresh;
 use eventstore::projection::LIVE_GENERATION;
 
+use uuid::Uuid;
+
 use super::cursor::KeyCursor;
 use super::rows::{FromAnyRow, Rows};
-use super::service::page_limit;
+use super::service::{page_limit, single};
 use super::{QueryResult, QueryService};
 
 /// A list: which table, which columns, which sort key.
@@ -74,5 +77,34 @@ impl QueryService {
             position,
             stale,
         })
+    }
+
+    /// The one row of `list` with id `id` ([`QueryError::NotFound`] naming `entity` if none).
+    ///
+    /// [`QueryError::NotFound`]: super::QueryError::NotFound
+    pub(super) async fn one_of<T: FromAnyRow>(
+        &self,
+        list: &KeysetList,
+        entity: &'static str,
+        id: Uuid,
+        min_position: Option<i64>,
+    ) -> QueryResult<Fresh<T>> {
+        let (position, stale) = self.freshness(list.projection, min_position).await?;
+        let sql = format!(
+            "select {} from {} where generation = {LIVE_GENERATION} and {} = $2",
+            list.columns, list.table, list.id
+        );
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&sql)
+            .bind(list.projection)
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        let fresh = Fresh {
+            data: Rows::decode(list.projection, &rows)?,
+            position,
+            stale,
+        };
+        single(fresh, entity, id)
     }
 }

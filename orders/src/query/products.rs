@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::cursor::KeyCursor;
 use super::keyset::KeysetList;
 use super::rows::Rows;
-use super::service::{page_limit, single};
+use super::service::page_limit;
 use super::{QueryResult, QueryService};
 use crate::projections::PRODUCTS;
 
@@ -88,22 +88,7 @@ impl QueryService {
         product_id: Uuid,
         min_position: Option<i64>,
     ) -> QueryResult<Fresh<ProductView>> {
-        let (position, stale) = self.freshness(PRODUCTS, min_position).await?;
-        let sql = format!(
-            "select {COLUMNS} from rm_products \
-             where generation = {LIVE_GENERATION} and product_id = $2"
-        );
-        let mut conn = self.conn().await?;
-        let rows = sqlx::query(&sql)
-            .bind(PRODUCTS)
-            .bind(product_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-        let fresh = Fresh {
-            data: Rows::decode(PRODUCTS, &rows)?,
-            position,
-            stale,
-        };
-        single(fresh, "product", product_id)
+        self.one_of(&LIST, "product", product_id, min_position)
+            .await
     }
 }
