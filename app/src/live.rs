@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use domain::console::EventStats;
 use domain::live::{ServerMessage, Topic};
 use domain::views::{ProjectionStatus, RelayStatus};
 use leptos::prelude::*;
@@ -25,6 +26,8 @@ pub struct LiveContext {
     pub connected: ReadSignal<bool>,
     pub projections: ReadSignal<Option<Vec<ProjectionStatus>>>,
     pub relay: ReadSignal<Option<RelayStatus>>,
+    /// The log's statistics, pushed while a page follows [`Topic::Stats`].
+    pub stats: ReadSignal<Option<EventStats>>,
     watchers: StoredValue<Watchers>,
 }
 
@@ -110,6 +113,7 @@ struct LiveWriters {
     connected: WriteSignal<bool>,
     projections: WriteSignal<Option<Vec<ProjectionStatus>>>,
     relay: WriteSignal<Option<RelayStatus>>,
+    stats: WriteSignal<Option<EventStats>>,
 }
 
 /// Creates the context and, in the browser, opens the websocket.
@@ -118,11 +122,13 @@ pub fn provide_live() -> LiveContext {
     let (connected, set_connected) = signal(false);
     let (projections, set_projections) = signal(None);
     let (relay, set_relay) = signal(None);
+    let (stats, set_stats) = signal(None);
     let ctx = LiveContext {
         position,
         connected,
         projections,
         relay,
+        stats,
         watchers: StoredValue::new(Watchers::default()),
     };
     let writers = LiveWriters {
@@ -131,6 +137,7 @@ pub fn provide_live() -> LiveContext {
         connected: set_connected,
         projections: set_projections,
         relay: set_relay,
+        stats: set_stats,
     };
     provide_context(ctx);
     Effect::new(move |_| {
@@ -176,6 +183,7 @@ fn handle(writers: LiveWriters, message: ServerMessage) {
         | ServerMessage::Changed { position, .. }
         | ServerMessage::Projections { position, .. }
         | ServerMessage::Relay { position, .. }
+        | ServerMessage::Stats { position, .. }
         | ServerMessage::Resync { position, .. }
         | ServerMessage::Heartbeat { position }
         | ServerMessage::Pong { position }
@@ -196,6 +204,7 @@ fn handle(writers: LiveWriters, message: ServerMessage) {
             writers.projections.set(Some(projections))
         }
         ServerMessage::Relay { relay, .. } => writers.relay.set(Some(relay)),
+        ServerMessage::Stats { stats, .. } => writers.stats.set(Some(stats)),
         _ => {}
     }
 }

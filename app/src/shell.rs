@@ -10,18 +10,10 @@ use leptos_router::{
 use crate::components::nav::NavBar;
 use crate::live::provide_live;
 use crate::pages::{
-    admin::AdminPage,
-    audit::AuditPage,
-    customers::CustomersPage,
-    dashboard::DashboardPage,
-    not_found::NotFound,
-    order::OrderPage,
-    orders::OrdersPage,
-    products::ProductsPage,
-    signin::SignInPage,
-    timeline::{CorrelationPage, TimelinePage},
-    tokens::TokensPage,
-    users::UsersPage,
+    admin::AdminPage, audit::AuditPage, correlation::CorrelationPage, customers::CustomersPage,
+    dashboard::DashboardPage, events::EventsPage, not_found::NotFound, order::OrderPage,
+    orders::OrdersPage, products::ProductsPage, signin::SignInPage, timeline::TimelinePage,
+    tokens::TokensPage, users::UsersPage,
 };
 
 /// The full HTML document rendered by the server around [`App`].
@@ -35,6 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 // The bundle's name comes from the options (one source: Cargo.toml's
                 // `output-name`, read by the server's build script).
+                <link rel="icon" href="/favicon.ico" type="image/x-icon"/>
                 <link rel="stylesheet" id="leptos" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -65,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/customers") view=CustomersPage/>
                     <Route path=path!("/products") view=ProductsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/events") view=EventsPage/>
                     <Route path=path!("/audit/correlation/:id") view=CorrelationPage/>
                     <Route path=path!("/audit/:stream") view=TimelinePage/>
                     <Route path=path!("/admin") view=AdminPage/>

@@ -161,10 +161,31 @@ pub async fn stream_events(stream_id: String) -> Result<Vec<EventView>, UiError>
     Ok(app.stream_events(&ctx, &stream_id, None, limit).await?)
 }
 
-pub async fn correlated_events(correlation_id: Uuid) -> Result<Vec<EventView>, UiError> {
+pub async fn correlation_tree(
+    correlation_id: Uuid,
+) -> Result<domain::console::CorrelationTree, UiError> {
     let (app, ctx) = context(None).await?;
-    let limit = Some(orders::application::MAX_PAGE);
-    Ok(app.correlated(&ctx, correlation_id, limit).await?)
+    Ok(app.correlation_tree(&ctx, correlation_id).await?)
+}
+
+pub async fn search_events(
+    search: requests::SearchEvents,
+) -> Result<domain::console::EventSearchPage, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.search_events(&ctx, search).await?)
+}
+
+pub async fn event_stats() -> Result<domain::console::EventStats, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.event_stats(&ctx)?)
+}
+
+pub async fn dead_letters(
+    projection: Option<String>,
+    before: Option<i64>,
+) -> Result<domain::console::DeadLetterPage, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.dead_letters(&ctx, projection, before, None).await?)
 }
 
 pub async fn projections() -> Result<Vec<ProjectionStatus>, UiError> {

@@ -16,13 +16,19 @@ pub fn state_at(stream_type: &str, events: &[EventView], version: i64) -> Result
 }
 
 fn replay_json<A: Aggregate>(events: &[EventView], version: i64) -> Result<Value, String> {
+    let state = replay_typed::<A>(events, version)?;
+    serde_json::to_value(&state).map_err(|e| e.to_string())
+}
+
+/// The aggregate's typed state after `version`.
+pub fn replay_typed<A: Aggregate>(events: &[EventView], version: i64) -> Result<A::State, String> {
     let mut state = A::State::default();
     for e in events.iter().filter(|e| e.version <= version) {
         let event = A::Event::from_data(&e.event_type, &e.data)
             .map_err(|err| format!("event {} ({}): {err}", e.version, e.event_type))?;
         state = A::evolve(state, &event);
     }
-    serde_json::to_value(&state).map_err(|e| e.to_string())
+    Ok(state)
 }
 
 /// Top-level fields of `now` whose value differs from `before`.

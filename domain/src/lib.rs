@@ -12,6 +12,7 @@ mod macros;
 
 pub mod account;
 pub mod aggregate;
+pub mod console;
 pub mod customer;
 pub mod error;
 pub mod failure;

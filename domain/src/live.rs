@@ -107,6 +107,8 @@ pub enum Topic {
     Projections,
     /// Outbox relay status, pushed periodically.
     Relay,
+    /// The log's statistics (events per type, appends per minute), pushed periodically.
+    Stats,
 }
 
 impl Topic {
@@ -139,7 +141,7 @@ impl Topic {
                     && change.streams.iter().any(|s| stream.is(s))
             }
             Self::Stream { id } => change.streams.iter().any(|s| s == id),
-            Self::Projections | Self::Relay => false,
+            Self::Projections | Self::Relay | Self::Stats => false,
         }
     }
 }
@@ -211,6 +213,11 @@ pub enum ServerMessage {
     },
     Relay {
         relay: RelayStatus,
+        position: i64,
+    },
+    /// The log's statistics (topic `stats`).
+    Stats {
+        stats: crate::console::EventStats,
         position: i64,
     },
     /// The client missed updates (too slow or resumed from too far back): refetch everything.

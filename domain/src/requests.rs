@@ -175,6 +175,40 @@ pub struct ListStreams {
     pub limit: Option<u32>,
 }
 
+/// Filter of the event browser (the whole log). Every field is optional; all given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchEvents {
+    /// Event type, e.g. `OrderPlaced`.
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// Stream type: `order`, `customer`, `product`, ...
+    #[serde(default)]
+    pub stream_type: Option<String>,
+    /// A stream id, its prefix, or the short id lists show (its last characters).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// The acting user's id.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub correlation: Option<String>,
+    /// RFC 3339: recorded at or after.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// RFC 3339: recorded before.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// `newest` (default) or `oldest` first.
+    #[serde(default)]
+    pub order: Option<String>,
+    /// The previous page's `next_after`.
+    #[serde(default)]
+    pub after: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 // ---- identity ----
 
 /// Sign up as a customer: opens the account and registers its customer together.

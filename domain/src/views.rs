@@ -204,6 +204,9 @@ pub enum ProjectionState {
     Stopped,
     /// Another instance holds the lease and runs it (`instance` names it).
     Standby,
+    /// Behind the head and no progress for longer than the stall threshold, with nothing
+    /// (fault, rebuild, standby) to explain it: something holds it up (a lock, a slow query).
+    Stalled,
 }
 
 /// The event a projection failed on.
@@ -242,6 +245,12 @@ pub struct ProjectionStatus {
     pub rebuild: Option<RebuildProgress>,
     /// The instance running it.
     pub instance: String,
+    /// Age in seconds of the oldest event not yet applied (0 when caught up).
+    #[serde(default)]
+    pub lag_seconds: f64,
+    /// The last hour, one point per minute, oldest first.
+    #[serde(default)]
+    pub lag_trend: Vec<crate::console::LagPoint>,
 }
 
 /// Where the broker relay is.
@@ -257,6 +266,8 @@ pub enum RelayState {
     /// it is published until an operator retries it (after deploying a fixed upcaster) or
     /// skips it (with a reason, recorded).
     Faulted,
+    /// Connected and behind, but no event acknowledged for longer than the stall threshold.
+    Stalled,
 }
 
 /// The event the relay stopped on: its identity and why it cannot be read.
@@ -285,6 +296,12 @@ pub struct RelayStatus {
     /// The event the relay is stopped on (state `faulted`).
     #[serde(default)]
     pub fault: Option<RelayFault>,
+    /// Age in seconds of the oldest event not yet published (0 when caught up or disabled).
+    #[serde(default)]
+    pub lag_seconds: f64,
+    /// The last hour, one point per minute, oldest first.
+    #[serde(default)]
+    pub lag_trend: Vec<crate::console::LagPoint>,
 }
 
 /// A page of the stream browser.

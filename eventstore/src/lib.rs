@@ -23,6 +23,6 @@ pub use checkpoint::{advance_checkpoint, load_checkpoint, save_checkpoint};
 pub use db::{Backend, Db};
 pub use envelope::*;
 pub use error::{StoreError, StoreResult};
-pub use sql_store::SqlEventStore;
+pub use sql_store::{EventCount, LogSearch, SqlEventStore};
 pub use store::EventStore;
 pub use upcast::{UpcastFn, UpcasterRegistry};

@@ -148,6 +148,7 @@ fn config(instance: &str, batch_size: u32) -> RunnerConfig {
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(50),
         instance: instance.to_owned(),
+        hold: None,
     }
 }
 

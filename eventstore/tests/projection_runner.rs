@@ -496,7 +496,7 @@ async fn poison_event(backend: Backend) {
 
     // Fixed and retried: resumes from the poison event.
     a.cure();
-    runner.retry("a").await.unwrap();
+    runner.retry("a", "tester").await.unwrap();
     assert!(runner.wait_for("a", head, PATIENCE).await.unwrap());
     assert_eq!(live_counts(&db, "a", "a_counts").await, expected);
     let status = runner.status_of("a").unwrap();
@@ -508,7 +508,7 @@ async fn poison_event(backend: Backend) {
             .unwrap();
     assert_eq!(resolution.as_deref(), Some("retried"));
     assert!(matches!(
-        runner.retry("a").await,
+        runner.retry("a", "tester").await,
         Err(RunnerError::NotFaulted(_))
     ));
     assert!(matches!(

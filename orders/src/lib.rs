@@ -5,6 +5,7 @@
 pub mod application;
 pub mod audit;
 pub mod command;
+pub mod console;
 pub mod identity;
 pub mod seed;
 pub mod status;

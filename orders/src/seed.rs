@@ -162,7 +162,13 @@ async fn seed_order(
 ) -> CommandResult<OrderId> {
     let order_id = OrderId::new(random_uuid(rng));
     let customer = pick(rng, &summary.customers)?;
-    let key = |step: &str| seed_ctx(format!("order/{n}/{step}"));
+    // One correlation id per order's journey; each step is caused by the step before it, so
+    // the console's causation tree of a seeded order shows the whole chain.
+    let journey = Journey {
+        correlation_id: random_uuid(rng),
+        previous: std::cell::Cell::new(None),
+    };
+    let key = |step: &str| journey.step(format!("order/{n}/{step}"));
     service
         .place_order(Some(order_id), customer, &key("place"))
         .await?;
@@ -242,6 +248,22 @@ async fn seed_order(
             .await?;
     }
     Ok(order_id)
+}
+
+/// The commands of one seeded order: one correlation id, each caused by the one before.
+struct Journey {
+    correlation_id: Uuid,
+    previous: std::cell::Cell<Option<Uuid>>,
+}
+
+impl Journey {
+    fn step(&self, step: String) -> CommandContext {
+        let ctx = seed_ctx(step)
+            .with_correlation_id(self.correlation_id)
+            .with_caused_by(self.previous.get());
+        self.previous.set(Some(ctx.command_id));
+        ctx
+    }
 }
 
 fn seed_ctx(step: String) -> CommandContext {

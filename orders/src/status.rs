@@ -38,5 +38,7 @@ pub fn projection_status(info: ProjectionStatusInfo) -> ProjectionStatus {
             eta_secs: r.eta_secs,
         }),
         instance: info.instance,
+        lag_seconds: 0.0,
+        lag_trend: Vec::new(),
     }
 }

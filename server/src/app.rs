@@ -157,6 +157,7 @@ impl Application {
             metrics.clone(),
         )
         .with_admin_token(Some(admin.secret().to_owned()));
+        app.start_console(config.console_config());
         app.ensure_bootstrap_admin()
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {}", e.message))?;

@@ -252,6 +252,27 @@ pub struct Config {
     )]
     pub projection_batch_size: u32,
 
+    /// Seconds a projection or the relay may be behind without progress before the console,
+    /// `/ready` and the metrics call it stalled.
+    #[arg(
+        long,
+        env = "EVENTIDE_STALL_AFTER_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        global = true
+    )]
+    pub stall_after_secs: u64,
+
+    /// Test hook: this projection keeps its lease but applies nothing (a stalled projection on
+    /// demand, for the console's tests). Never set in production.
+    #[arg(
+        long,
+        env = "EVENTIDE_TEST_HOLD_PROJECTION",
+        hide = true,
+        global = true
+    )]
+    pub test_hold_projection: Option<String>,
+
     /// Seconds between websocket heartbeats.
     #[arg(
         long,
@@ -287,7 +308,16 @@ impl Config {
         eventstore::projection::RunnerConfig {
             batch_size: self.projection_batch_size,
             instance,
+            hold: self.test_hold_projection.clone(),
             ..eventstore::projection::RunnerConfig::default()
+        }
+    }
+
+    /// The console sampler's settings.
+    pub fn console_config(&self) -> orders::console::ConsoleConfig {
+        orders::console::ConsoleConfig {
+            stall_after: std::time::Duration::from_secs(self.stall_after_secs),
+            ..orders::console::ConsoleConfig::default()
         }
     }
 

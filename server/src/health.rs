@@ -1,11 +1,12 @@
 //! Liveness (`GET /health`: 200 while the process serves requests) and readiness (`GET /ready`:
 //! database reachable, migrations applied, the event store can commit writes (and its writer
-//! task runs), no projection faulted; 503 with reasons otherwise).
+//! task runs), no projection faulted or stalled, the relay not stalled; 503 with reasons
+//! otherwise, and each consumer's state and lag as detail).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use eventstore::projection::ProjectionState;
+use domain::views::{ProjectionState, RelayState};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -40,11 +41,31 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             problems.push("event store writer task died; restarting".to_owned());
         }
     }
-    for p in state.runner.status() {
-        if p.state == ProjectionState::Faulted {
-            problems.push(format!("projection {} is faulted", p.name));
+    let projections = state.app.projection_statuses();
+    for p in &projections {
+        match p.state {
+            ProjectionState::Faulted => problems.push(format!("projection {} is faulted", p.name)),
+            ProjectionState::Stalled => problems.push(format!(
+                "projection {} is stalled: {} events and {:.0} s behind, no progress for {} s or more",
+                p.name,
+                p.lag,
+                p.lag_seconds,
+                state.app.console().stall_after().as_secs()
+            )),
+            _ => {}
         }
     }
+    let relay = state.app.relay_statuses();
+    if relay.state == RelayState::Stalled {
+        problems.push(format!(
+            "relay is stalled: {} events and {:.0} s behind",
+            relay.lag, relay.lag_seconds
+        ));
+    }
+    let detail: Vec<Value> = projections
+        .iter()
+        .map(|p| json!({ "name": p.name, "state": p.state, "lag": p.lag, "lag_seconds": p.lag_seconds }))
+        .collect();
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
@@ -52,6 +73,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({ "ready": problems.is_empty(), "problems": problems })),
+        Json(json!({
+            "ready": problems.is_empty(),
+            "problems": problems,
+            "projections": detail,
+            "relay": { "state": relay.state, "lag": relay.lag, "lag_seconds": relay.lag_seconds },
+        })),
     )
 }

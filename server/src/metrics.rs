@@ -282,7 +282,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Projection and relay gauges, read at scrape time.
 fn render_services(state: &AppState, out: &mut String) {
-    let statuses = state.runner.status();
+    let statuses = state.app.projection_statuses();
     out.push_str("# HELP eventide_projection_checkpoint Log position each projection has applied.\n# TYPE eventide_projection_checkpoint gauge\n");
     for p in &statuses {
         let _ = writeln!(
@@ -301,12 +301,30 @@ fn render_services(state: &AppState, out: &mut String) {
             p.lag
         );
     }
+    out.push_str("# HELP eventide_projection_lag_seconds Age of the oldest event each projection has not applied.\n# TYPE eventide_projection_lag_seconds gauge\n");
+    for p in &statuses {
+        let _ = writeln!(
+            out,
+            "eventide_projection_lag_seconds{{projection=\"{}\"}} {:.3}",
+            escape(&p.name),
+            p.lag_seconds
+        );
+    }
     out.push_str("# HELP eventide_projection_faulted 1 when the projection is faulted.\n# TYPE eventide_projection_faulted gauge\n");
     for p in &statuses {
-        let faulted = i32::from(p.state == eventstore::projection::ProjectionState::Faulted);
+        let faulted = i32::from(p.state == domain::views::ProjectionState::Faulted);
         let _ = writeln!(
             out,
             "eventide_projection_faulted{{projection=\"{}\"}} {faulted}",
+            escape(&p.name)
+        );
+    }
+    out.push_str("# HELP eventide_projection_stalled 1 when the projection is behind and has made no progress for the stall threshold.\n# TYPE eventide_projection_stalled gauge\n");
+    for p in &statuses {
+        let stalled = i32::from(p.state == domain::views::ProjectionState::Stalled);
+        let _ = writeln!(
+            out,
+            "eventide_projection_stalled{{projection=\"{}\"}} {stalled}",
             escape(&p.name)
         );
     }
@@ -330,12 +348,17 @@ fn render_services(state: &AppState, out: &mut String) {
         "Restarts of the event store's writer task after a panic.",
         writer.restarts,
     );
-    let relay = state.relay.status();
+    let relay = state.app.relay_statuses();
     gauge(
         out,
         "eventide_relay_lag",
         "Events the broker relay is behind the log head.",
         relay.lag,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP eventide_relay_lag_seconds Age of the oldest event the relay has not published.\n# TYPE eventide_relay_lag_seconds gauge\neventide_relay_lag_seconds {:.3}",
+        relay.lag_seconds
     );
     gauge(
         out,
@@ -356,6 +379,7 @@ fn render_services(state: &AppState, out: &mut String) {
         ("disabled", domain::views::RelayState::Disabled),
         ("standby", domain::views::RelayState::Standby),
         ("faulted", domain::views::RelayState::Faulted),
+        ("stalled", domain::views::RelayState::Stalled),
     ] {
         let _ = writeln!(
             out,

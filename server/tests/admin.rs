@@ -108,7 +108,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_it() {
         .await;
     assert_eq!(
         (status, error_code(&body).as_str()),
-        (StatusCode::FORBIDDEN, "invalid_token")
+        (StatusCode::UNAUTHORIZED, "invalid_token")
     );
     let (status, body) = app
         .post("/api/admin/login", json!({ "token": ADMIN_TOKEN, "x": 1 }))

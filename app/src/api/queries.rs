@@ -1,6 +1,8 @@
 //! Reads: every one answers from read models (projections), except the audit log reads, which
 //! show the event log itself by design.
 
+use domain::console::{CorrelationTree, DeadLetterPage, EventSearchPage, EventStats};
+use domain::requests::SearchEvents;
 use domain::views::{
     ActivityEntry, CustomerPage, DashboardStats, EventView, Fresh, OrderDetail, OrderPage,
     ProductPage, ProductView, ProjectionStatus, RelayStatus, StreamView,
@@ -76,8 +78,26 @@ pub async fn stream_events(stream_id: String) -> Result<Vec<EventView>, UiError>
 }
 
 #[server(prefix = "/fn")]
-pub async fn correlated_events(correlation_id: Uuid) -> Result<Vec<EventView>, UiError> {
-    crate::ssr::correlated_events(correlation_id).await
+pub async fn get_correlation_tree(correlation_id: Uuid) -> Result<CorrelationTree, UiError> {
+    crate::ssr::correlation_tree(correlation_id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn find_events(search: SearchEvents) -> Result<EventSearchPage, UiError> {
+    crate::ssr::search_events(search).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_event_stats() -> Result<EventStats, UiError> {
+    crate::ssr::event_stats().await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_dead_letters(
+    projection: Option<String>,
+    before: Option<i64>,
+) -> Result<DeadLetterPage, UiError> {
+    crate::ssr::dead_letters(projection, before).await
 }
 
 #[server(prefix = "/fn")]

@@ -38,6 +38,7 @@ pub fn NavBar() -> impl IntoView {
                     <li class:hidden=move || !customers.get()><A href="/customers">"Customers"</A></li>
                     <li><A href="/products">"Products"</A></li>
                     <li class:hidden=move || !event_log.get()><A href="/audit">"Audit"</A></li>
+                    <li class:hidden=move || !event_log.get()><A href="/events">"Event log"</A></li>
                     <li class:hidden=move || !users.get()><A href="/users">"Users"</A></li>
                     <li class:hidden=move || !operations.get()><A href="/admin">"Admin"</A></li>
                 </ul>

@@ -1,8 +1,10 @@
 //! The admin panel (login required): every projection's state, checkpoint, head, lag and
 //! events/s, live; rebuild one or all with progress; faulted projections with retry and skip;
-//! the broker relay's status and lag.
+//! the dead-letter history with payloads; the broker relay's status and lag. Lag is shown in
+//! events and in seconds (the oldest unapplied event's age) with the last hour's trend, and a
+//! projection behind without progress shows as stalled.
 
-use domain::views::{ProjectionState, ProjectionStatus};
+use domain::views::{ProjectionState, ProjectionStatus, RelayState};
 use leptos::prelude::*;
 
 use crate::api::admin::{
@@ -11,8 +13,10 @@ use crate::api::admin::{
 };
 use crate::api::queries::{get_relay, projection_statuses};
 use crate::components::error_box::{ActionError, ErrorBox};
+use crate::components::sparkline::Sparkline;
 use crate::components::status_badge::StatusBadge;
 use crate::live::use_live;
+use crate::pages::dead_letters::DeadLettersPanel;
 
 fn state_name(state: ProjectionState) -> String {
     serde_json::to_value(state)
@@ -63,6 +67,7 @@ pub fn AdminPage() -> impl IntoView {
                         Ok(true) => view! {
                             <div class="actions"><button class="secondary" on:click=move |_| { logout.dispatch(AdminLogout {}); }>"Log out"</button></div>
                             <ProjectionsPanel/>
+                            <DeadLettersPanel/>
                             <RelayPanel/>
                         }.into_any(),
                     }
@@ -93,7 +98,7 @@ fn ProjectionsPanel() -> impl IntoView {
             <table data-testid="projections-table">
                 <thead><tr>
                     <th>"Name"</th><th>"State"</th><th class="num">"Checkpoint"</th><th class="num">"Head"</th>
-                    <th class="num">"Lag"</th><th class="num">"Events/s"</th><th>"Rebuild"</th><th>"Instance"</th><th></th>
+                    <th class="num">"Lag"</th><th class="num">"Lag (s)"</th><th>"Last hour"</th><th class="num">"Events/s"</th><th>"Rebuild"</th><th>"Instance"</th><th></th>
                 </tr></thead>
                 <tbody>
                     // Inside a Transition: the server renders the awaited rows (the browser
@@ -108,6 +113,8 @@ fn ProjectionsPanel() -> impl IntoView {
                         let name = p.name.clone();
                         let rebuild_name = name.clone();
                         let progress = p.rebuild.clone();
+                        let trend: Vec<i64> = p.lag_trend.iter().map(|t| t.events).collect();
+                        let trend_label = format!("Lag of {name} per minute over the last hour");
                         view! {
                             <tr data-projection=name.clone()>
                                 <td>{name.clone()}</td>
@@ -115,6 +122,8 @@ fn ProjectionsPanel() -> impl IntoView {
                                 <td class="num">{p.checkpoint}</td>
                                 <td class="num">{p.head}</td>
                                 <td class="num">{p.lag}</td>
+                                <td class="num" data-testid="lag-seconds">{format!("{:.1}", p.lag_seconds)}</td>
+                                <td class="trend"><Sparkline values=trend label=trend_label/></td>
                                 <td class="num">{format!("{:.0}", p.events_per_sec)}</td>
                                 <td style="min-width:10rem">{progress.map(|r| {
                                     let pct = if r.total > 0 { (r.processed as f64 * 100.0 / r.total as f64).min(100.0) } else { 100.0 };
@@ -132,7 +141,7 @@ fn ProjectionsPanel() -> impl IntoView {
                                 let retry_name = name.clone();
                                 let skip_name = name.clone();
                                 view! {
-                                    <tr class="fault"><td colspan="9">
+                                    <tr class="fault"><td colspan="11">
                                         <div class="error" role="alert">
                                             <strong>"Faulted"</strong>" on event " <span class="mono">{f.event_id.to_string()}</span>
                                             " (" {f.event_type.clone()} ", position " {f.position} ", " {f.attempts} " attempts): " {f.error.clone()}
@@ -172,7 +181,11 @@ fn RelayPanel() -> impl IntoView {
                 let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                 view! {
                     <p><StatusBadge status=state/> " " {r.detail.clone()}</p>
-                    <p class="muted">{format!("checkpoint {} · head {} · lag {} · published {}", r.checkpoint, r.head, r.lag, r.published_total)}</p>
+                    <p class="muted" data-testid="relay-figures">{if r.state == RelayState::Disabled {
+                        format!("log head {} · nothing is published without a broker", r.head)
+                    } else {
+                        format!("checkpoint {} · head {} · lag {} ({:.1} s) · published {}", r.checkpoint, r.head, r.lag, r.lag_seconds, r.published_total)
+                    }}</p>
                     {r.last_error.clone().map(|e| view! { <p class="error">"Last error: " {e}</p> })}
                     {r.fault.clone().map(|f| view! {
                         <div class="error" role="alert" data-testid="relay-fault">

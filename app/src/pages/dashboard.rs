@@ -31,7 +31,16 @@ pub fn DashboardPage() -> impl IntoView {
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                         Ok(fresh) => {
                             let s = fresh.data;
+                            let empty = s.orders_by_status.iter().all(|c| c.count == 0);
                             view! {
+                                {empty.then(|| view! {
+                                    <div class="card hint" data-testid="empty-hint">
+                                        <h2>"No orders yet"</h2>
+                                        <p>"Place one from the " <a href="/orders">"Orders"</a> " page, or stop the server and fill the database with demo customers, products and orders:"</p>
+                                        <pre>"server seed --orders 200"</pre>
+                                        <p class="muted">"(" <code>"scripts/run.sh"</code> " offers this on an empty database.)"</p>
+                                    </div>
+                                })}
                                 <div class="grid" data-testid="stats">
                                     {s.orders_by_status.iter().map(|c| view! {
                                         <div class="card stat" data-testid=format!("status-{}", c.status.as_str())>

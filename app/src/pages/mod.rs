@@ -1,10 +1,14 @@
 //! One module per page.
 pub mod admin;
 pub mod audit;
+pub mod correlation;
 pub mod customers;
 pub mod dashboard;
+pub mod dead_letters;
+pub mod events;
 pub mod not_found;
 pub mod order;
+pub mod order_stepper;
 pub mod orders;
 pub mod products;
 pub mod signin;

@@ -1,6 +1,7 @@
 //! One stream's audit timeline: every event with its envelope and data, live, with time travel:
 //! pick a version and see the aggregate's state then, replayed in the browser with the shared
-//! `domain` code, the fields changed by that version highlighted.
+//! `domain` code, the fields changed by that version highlighted. An order is shown as its page
+//! shows it (lines, totals, status; `order_stepper.rs`), with its raw state one click away.
 
 use domain::live::Topic;
 use domain::views::EventView;
@@ -8,11 +9,12 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
-use crate::api::queries::{correlated_events, stream_events};
+use crate::api::queries::stream_events;
 use crate::components::error_box::ErrorBox;
 use crate::format::time;
 use crate::live::changed_of_with;
-use crate::time_travel::{changed_fields, state_at};
+use crate::pages::order_stepper::OrderAtVersion;
+use crate::time_travel::{changed_fields, replay_typed, state_at};
 
 #[component]
 pub fn TimelinePage() -> impl IntoView {
@@ -71,6 +73,19 @@ fn Timeline(
             })
         }
     });
+    let is_order = stream_type == "order";
+    // The order as its page shows it, at the selected version and the one before.
+    let order = Memo::new(move |_| {
+        if !is_order {
+            return None;
+        }
+        events.with_value(|ev| {
+            let v = version.get();
+            let now = replay_typed::<domain::order::Order>(ev, v).ok()?;
+            let before = replay_typed::<domain::order::Order>(ev, v - 1).ok()?;
+            Some((now, before))
+        })
+    });
     view! {
         <div class="grid" style="grid-template-columns: minmax(280px, 1fr) minmax(280px, 1fr)">
             <div class="card">
@@ -81,11 +96,20 @@ fn Timeline(
                         on:input=move |ev| set_selected.set(event_target_value(&ev).parse().ok())/>
                 </label>
                 <div data-testid="state-at-version" data-version=move || version.get().to_string()>
-                    {move || match state.get() {
-                        (Err(e), _) => view! { <div class="error" role="alert">{e}</div> }.into_any(),
-                        (Ok(now), before) => {
-                            let changed = changed_fields(&before.unwrap_or(Value::Null), &now);
-                            view! { <StateTable state=now changed/> }.into_any()
+                    {move || order.get().map(|(now, before)| view! { <OrderAtVersion now before/> })}
+                    {move || {
+                        let table = match state.get() {
+                            (Err(e), _) => view! { <div class="error" role="alert">{e}</div> }.into_any(),
+                            (Ok(now), before) => {
+                                let changed = changed_fields(&before.unwrap_or(Value::Null), &now);
+                                view! { <StateTable state=now changed/> }.into_any()
+                            }
+                        };
+                        // An order reads like its page; its raw state stays one click away.
+                        if is_order {
+                            view! { <details data-testid="raw-state"><summary>"Raw state (JSON fields)"</summary>{table}</details> }.into_any()
+                        } else {
+                            table
                         }
                     }}
                 </div>
@@ -145,53 +169,5 @@ fn StateTable(state: Value, changed: Vec<String>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-    }
-}
-
-/// Every event sharing one correlation id, across streams.
-#[component]
-pub fn CorrelationPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<uuid::Uuid>().ok())
-    });
-    let events = Resource::new(
-        move || id.get(),
-        |id| async move {
-            match id {
-                Some(id) => correlated_events(id).await,
-                None => Err(crate::error::UiError::not_found("That correlation id")),
-            }
-        },
-    );
-    view! {
-        <section class="page" aria-labelledby="page-title">
-            <h1 id="page-title">"Correlation " <span class="mono">{move || id.get().map(|i| i.to_string()).unwrap_or_default()}</span></h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                        Ok(list) => view! {
-                            <table data-testid="correlated">
-                                <thead><tr><th class="num">"Position"</th><th>"Stream"</th><th>"Event"</th><th>"Time"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|e| view! {
-                                        <tr>
-                                            <td class="num">{e.position}</td>
-                                            <td><a class="mono" href=format!("/audit/{}", e.stream_id)>{e.stream_id.clone()}</a></td>
-                                            <td>{e.event_type}</td>
-                                            <td class="muted">{time(&e.recorded_at)}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
     }
 }

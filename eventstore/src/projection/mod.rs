@@ -12,7 +12,7 @@ mod runner;
 pub(crate) mod sql;
 mod status;
 
-pub use runner::{ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};
+pub use runner::{DeadLetter, ProjectionRunner, RebuildStarted, RunnerConfig, RunnerError};
 pub use sql::{LIVE_GENERATION, NOTICE_CHANNEL};
 pub use status::{BatchApplied, FaultInfo, ProjectionState, ProjectionStatusInfo, RebuildProgress};
 

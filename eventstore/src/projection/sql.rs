@@ -45,9 +45,9 @@ pub(crate) const OPEN_DEAD_LETTER: &str = "select id, generation, event_id, posi
      event_type, error, attempts, failed_at_us from projection_dead_letters \
      where projection = $1 and resolution is null";
 
-/// $1 = projection, $2 = now_us.
+/// $1 = projection, $2 = now_us, $3 = resolved_by.
 pub(crate) const RETRY_DEAD_LETTER: &str = "update projection_dead_letters \
-     set resolution = 'retried', resolved_at_us = $2 \
+     set resolution = 'retried', resolved_at_us = $2, resolved_by = $3 \
      where projection = $1 and resolution is null";
 
 /// $1 = id, $2 = reason, $3 = resolved_by, $4 = now_us.

@@ -41,6 +41,9 @@ pub struct RequestContext {
     pub idempotency_key: Option<String>,
     /// The stream version the caller saw.
     pub expected_version: Option<i64>,
+    /// What the caller reacted to (`X-Causation-Id`: an event or command id), recorded with
+    /// the command's events so the console's causation tree can place it.
+    pub caused_by: Option<Uuid>,
 }
 
 impl RequestContext {
@@ -51,6 +54,7 @@ impl RequestContext {
             principal: Some(principal),
             idempotency_key: None,
             expected_version: None,
+            caused_by: None,
         }
     }
 
@@ -67,11 +71,22 @@ impl RequestContext {
         let idempotency_key = header_str(headers, "idempotency-key")?
             .map(|key| token(key, "Idempotency-Key", "invalid_idempotency_key"))
             .transpose()?;
+        let caused_by = header_str(headers, "x-causation-id")?
+            .map(|raw| {
+                Uuid::parse_str(raw).map_err(|_| {
+                    AppError::invalid(
+                        "invalid_causation_id",
+                        "X-Causation-Id must be a UUID (the event or command you reacted to).",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             correlation_id: correlation_id.map_or_else(Uuid::now_v7, |c| c.0),
             principal,
             idempotency_key,
             expected_version,
+            caused_by,
         })
     }
 
@@ -102,7 +117,8 @@ impl RequestContext {
     pub fn command(&self) -> CommandContext {
         let mut ctx = CommandContext::new()
             .with_correlation_id(self.correlation_id)
-            .with_expected_version_opt(self.expected_version);
+            .with_expected_version_opt(self.expected_version)
+            .with_caused_by(self.caused_by);
         if let Some(principal) = &self.principal {
             ctx = ctx
                 .with_user(principal.username.clone())

@@ -62,6 +62,7 @@ impl Application {
             Topic::Customers => access.can(Capability::Customers),
             Topic::Users => access.can(Capability::Users),
             Topic::Projections | Topic::Relay => access.can(Capability::Operations),
+            Topic::Stats => access.can(Capability::EventLog),
             Topic::Orders => access.can(Capability::OwnOrders),
             Topic::Order { id } => {
                 self.owns_stream(access, &StreamId::order(OrderId::new(*id)).to_string())

@@ -14,12 +14,14 @@
 //!
 //! Where a use case lives: `orders.rs` (place with lines, items, confirm, ship, deliver, cancel,
 //! the order list and detail, dashboard, activity), `customers.rs`, `products.rs`, `audit.rs`
-//! (the event log's streams and events, by design read from the log), `operations.rs`
+//! (the event log's streams and events, by design read from the log), `console.rs` (the event
+//! browser, statistics, dead letters, causation trees), `operations.rs`
 //! (projections, rebuilds, dead letters, the relay), `identity.rs` (authentication, sign-up,
 //! sign-in, accounts, API tokens); `access.rs` applies the access policy to every one of them.
 
 pub mod access;
 mod audit;
+mod console;
 pub mod context;
 mod customers;
 pub mod error;
@@ -46,9 +48,12 @@ pub use error::{AppError, ErrorKind};
 pub use observer::{CommandObserver, NoMetrics};
 
 use crate::command::{CommandError, CommandOutcome, CommandService};
+use crate::console::{Console, ConsoleConfig};
 use crate::identity::Identity;
 use crate::query::QueryService;
 use crate::relay::Relay;
+use crate::status::projection_status;
+use domain::views::{ProjectionStatus, RelayStatus};
 
 /// What a command use case answers: the reply, and whether it is the stored result of an
 /// earlier request with the same idempotency key (nothing was written this time).
@@ -77,6 +82,7 @@ struct Inner {
     relay: Arc<Relay>,
     observer: Arc<dyn CommandObserver>,
     identity: Identity,
+    console: Console,
 }
 
 impl std::fmt::Debug for Application {
@@ -106,6 +112,7 @@ impl Application {
                 relay,
                 observer,
                 identity,
+                console: Console::default(),
             }),
         }
     }
@@ -146,6 +153,40 @@ impl Application {
     /// The broker relay.
     pub fn relay(&self) -> &Relay {
         &self.inner.relay
+    }
+
+    /// Starts the console's sampler (lag in seconds, stalls, trends, statistics).
+    pub fn start_console(&self, config: ConsoleConfig) {
+        self.inner.console.start(
+            config,
+            self.inner.store.clone(),
+            self.inner.runner.clone(),
+            self.inner.relay.clone(),
+        );
+    }
+
+    /// The console's sampler.
+    pub fn console(&self) -> &Console {
+        &self.inner.console
+    }
+
+    /// Every projection's status with the console's figures (lag in seconds, trend, stalls),
+    /// without an access check: for callers that checked it already (the websocket checks its
+    /// topics when they are subscribed; the metrics endpoint and readiness are not per user).
+    pub fn projection_statuses(&self) -> Vec<ProjectionStatus> {
+        self.inner
+            .runner
+            .status()
+            .into_iter()
+            .map(|info| self.inner.console.projection(projection_status(info)))
+            .collect()
+    }
+
+    /// The relay's status with the console's figures, without an access check (see
+    /// [`projection_statuses`](Self::projection_statuses)).
+    pub fn relay_statuses(&self) -> RelayStatus {
+        let head = *eventstore::EventStore::head_watch(&self.inner.store).borrow();
+        self.inner.console.relay(self.inner.relay.status(), head)
     }
 
     /// Runs one command use case: counts it (name, outcome, duration), logs the outcome, and

@@ -19,24 +19,20 @@ impl Application {
     /// Every projection's status.
     pub fn projections(&self, ctx: &RequestContext) -> AppResult<Vec<ProjectionStatus>> {
         self.allow(ctx, "projections", Capability::Operations)?;
-        Ok(self
-            .runner()
-            .status()
-            .into_iter()
-            .map(projection_status)
-            .collect())
+        Ok(self.projection_statuses())
     }
 
     /// One projection's status.
     pub fn projection(&self, ctx: &RequestContext, name: &str) -> AppResult<ProjectionStatus> {
         self.allow(ctx, "projection", Capability::Operations)?;
-        Ok(projection_status(self.runner().status_of(name)?))
+        let status = projection_status(self.runner().status_of(name)?);
+        Ok(self.console().projection(status))
     }
 
     /// The relay's status.
     pub fn relay_status(&self, ctx: &RequestContext) -> AppResult<RelayStatus> {
         self.allow(ctx, "relay", Capability::Operations)?;
-        Ok(self.relay().status())
+        Ok(self.relay_statuses())
     }
 
     /// Starts a rebuild of one projection (a new generation beside the live one).
@@ -74,7 +70,7 @@ impl Application {
             .allow(ctx, "retry", Capability::Operations)?
             .username
             .as_str();
-        self.runner().retry(name).await?;
+        self.runner().retry(name, by).await?;
         tracing::info!(projection = %name, by, "retry requested");
         self.projection(ctx, name)
     }
@@ -104,7 +100,7 @@ impl Application {
             .username
             .as_str();
         self.relay().retry(by).await.map_err(relay_error)?;
-        Ok(self.relay().status())
+        Ok(self.relay_statuses())
     }
 
     /// Skips the event the relay faulted on, with a reason: it is never published (recorded
@@ -120,7 +116,7 @@ impl Application {
             .as_str();
         let reason = skip_reason(&input)?;
         self.relay().skip(reason, by).await.map_err(relay_error)?;
-        Ok(self.relay().status())
+        Ok(self.relay_statuses())
     }
 }
 

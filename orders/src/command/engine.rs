@@ -61,6 +61,13 @@ impl CommandService {
         F: Future<Output = CommandResult<A::Command>>,
     {
         let stream_id = A::stream_id(id);
+        let named;
+        let ctx = if ctx.command.is_none() {
+            named = ctx.clone().with_command(name);
+            &named
+        } else {
+            ctx
+        };
         let span = info_span!(
             "command",
             command = name,

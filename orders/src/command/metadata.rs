@@ -27,6 +27,12 @@ pub struct CommandContext {
     /// More about the actor, stored in the events' metadata (role, display name, how they
     /// signed in).
     pub actor: serde_json::Map<String, serde_json::Value>,
+    /// The command's name (e.g. `confirm_order`), stored in the events' metadata as `command`
+    /// (the console's causation tree labels commands with it). Set by the command engine.
+    pub command: Option<&'static str>,
+    /// What caused this command (an event or command id the caller reacted to), stored as
+    /// `caused_by`: the causation tree hangs the command under it.
+    pub caused_by: Option<Uuid>,
 }
 
 impl Default for CommandContext {
@@ -45,6 +51,8 @@ impl CommandContext {
             idempotency_key: None,
             expected_version: None,
             actor: serde_json::Map::new(),
+            command: None,
+            caused_by: None,
         }
     }
 
@@ -88,6 +96,20 @@ impl CommandContext {
         self
     }
 
+    /// Sets the command's name (see [`CommandContext::command`]).
+    #[must_use]
+    pub fn with_command(mut self, name: &'static str) -> Self {
+        self.command = Some(name);
+        self
+    }
+
+    /// Sets what caused the command (see [`CommandContext::caused_by`]).
+    #[must_use]
+    pub fn with_caused_by(mut self, cause: Option<Uuid>) -> Self {
+        self.caused_by = cause;
+        self
+    }
+
     /// Sets the expected version.
     #[must_use]
     pub fn with_expected_version(mut self, version: i64) -> Self {
@@ -104,11 +126,18 @@ impl CommandContext {
 
     /// The metadata stored with every event of this command.
     pub fn event_metadata(&self) -> EventMetadata {
+        let mut extra = self.actor.clone();
+        if let Some(name) = self.command {
+            extra.insert("command".to_owned(), name.into());
+        }
+        if let Some(cause) = self.caused_by {
+            extra.insert("caused_by".to_owned(), cause.to_string().into());
+        }
         EventMetadata {
             correlation_id: Some(self.correlation_id),
             causation_id: Some(self.command_id),
             user_id: self.user_id.clone(),
-            extra: self.actor.clone(),
+            extra,
         }
     }
 }

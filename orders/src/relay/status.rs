@@ -133,6 +133,8 @@ pub(crate) fn disabled(instance: String) -> RelayStatus {
         last_error: None,
         instance,
         fault: None,
+        lag_seconds: 0.0,
+        lag_trend: Vec::new(),
     }
 }
 
@@ -148,5 +150,7 @@ pub(crate) fn starting(instance: String) -> RelayStatus {
         last_error: None,
         instance,
         fault: None,
+        lag_seconds: 0.0,
+        lag_trend: Vec::new(),
     }
 }

@@ -151,11 +151,7 @@ pub async fn admin_login(
     state
         .app
         .sign_in_with_admin_token(&body.token, ip, &session)
-        .await
-        .map_err(|e| match e.code {
-            "invalid_token" => ApiError::forbidden("invalid_token", "The admin token is wrong."),
-            _ => ApiError::from(e),
-        })?;
+        .await?;
     Ok(no_store(Json(SessionInfo { logged_in: true })))
 }
 

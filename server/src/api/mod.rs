@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod commands;
+pub mod console;
 pub mod customers;
 pub mod error;
 pub mod extract;
@@ -440,7 +441,64 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .query(&["limit"]),
             get(s::correlated),
         ),
+        (
+            spec(
+                "GET",
+                "/api/correlations/{id}/tree",
+                "What one correlation id caused: commands and events by causation",
+                "audit",
+            )
+            .access(Access::Staff)
+            .res(200, "CorrelationTree"),
+            get(console::correlation_tree),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/events",
+                "Search the whole log (keyset-paged by position)",
+                "audit",
+            )
+            .access(Access::Staff)
+            .res(200, "EventSearchPage")
+            .query(&[
+                "type",
+                "stream_type",
+                "stream",
+                "user",
+                "correlation",
+                "from",
+                "to",
+                "order",
+                "after",
+                "limit",
+            ]),
+            get(console::search),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/stats/events",
+                "Events per type and stream type, appends per minute (last hour)",
+                "audit",
+            )
+            .access(Access::Staff)
+            .res(200, "EventStats"),
+            get(console::stats),
+        ),
         // Operations
+        (
+            spec(
+                "GET",
+                "/api/dead-letters",
+                "Dead letters of the projections, open and resolved, with payloads",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, "DeadLetterPage")
+            .query(&["projection", "before", "limit"]),
+            get(console::dead_letters),
+        ),
         (
             spec("GET", "/api/projections", "Projection status", "operations")
                 .access(Access::Admin)

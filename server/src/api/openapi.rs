@@ -289,6 +289,22 @@ pub fn schemas() -> Map<String, Value> {
         ("FreshActivity", "Fresh<Vec<ActivityEntry>>"),
         ("StreamPage", "{streams: [StreamView], next_after}"),
         ("EventList", "[EventView]: full event envelopes"),
+        (
+            "EventSearchPage",
+            "{events: [EventView], next_after}: pass next_after back as after",
+        ),
+        (
+            "EventStats",
+            "{position, total, by_event_type: [{name, count}], by_stream_type, per_minute: [{minute, count}]}",
+        ),
+        (
+            "DeadLetterPage",
+            "{dead_letters: [DeadLetterView], next_before}",
+        ),
+        (
+            "CorrelationTree",
+            "{correlation_id, commands: [CommandNode {command_id, command, caused_by, user_id, at, events: [{event, caused: [CommandNode]}]}], event_count, depth, truncated}",
+        ),
         ("ProjectionList", "[ProjectionStatus]"),
         ("ProjectionStatus", "ProjectionStatus"),
         ("RebuildStarted", "{projection, generation}"),

@@ -499,13 +499,7 @@ fn push_status(
 ) -> bool {
     let position = head(state);
     if session.topics.contains(&Topic::Projections) {
-        let projections = state
-            .app
-            .runner()
-            .status()
-            .into_iter()
-            .map(orders::status::projection_status)
-            .collect();
+        let projections = state.app.projection_statuses();
         if !push(ServerMessage::Projections {
             projections,
             position,
@@ -515,7 +509,15 @@ fn push_status(
     }
     if session.topics.contains(&Topic::Relay)
         && !push(ServerMessage::Relay {
-            relay: state.relay.status(),
+            relay: state.app.relay_statuses(),
+            position,
+        })
+    {
+        return false;
+    }
+    if session.topics.contains(&Topic::Stats)
+        && !push(ServerMessage::Stats {
+            stats: state.app.console().stats(),
             position,
         })
     {

@@ -16,6 +16,10 @@ pub struct RunnerConfig {
     pub backoff_cap: Duration,
     /// Names this process in status reports.
     pub instance: String,
+    /// Test hook: the named projection's task keeps its lease but applies nothing, so it falls
+    /// behind and stays there (a stalled projection on demand, for the console's stall
+    /// detection). `None` in production.
+    pub hold: Option<String>,
 }
 
 impl Default for RunnerConfig {
@@ -27,6 +31,7 @@ impl Default for RunnerConfig {
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(5),
             instance: format!("{host}-{}", std::process::id()),
+            hold: None,
         }
     }
 }

@@ -27,7 +27,8 @@
 //! # Layout
 //!
 //! - `handle.rs`: [`ProjectionRunner`], the handle: start, status, `wait_for`, subscribe,
-//!   shutdown; `operator.rs`: its operator commands (rebuild, retry, skip).
+//!   shutdown; `operator.rs`: its operator commands (rebuild, retry, skip);
+//!   `dead_letters.rs`: the dead-letter history.
 //! - `config.rs`, `error.rs`: [`RunnerConfig`], [`RunnerError`].
 //! - `shared.rs`: what a task and the handle share about one projection (status, checkpoint
 //!   watch, wake-ups); `persisted.rs`: a projection's state as the database holds it.
@@ -39,6 +40,7 @@
 //! [`BatchApplied`]: super::BatchApplied
 
 mod config;
+mod dead_letters;
 mod error;
 mod handle;
 mod listener;
@@ -49,6 +51,7 @@ mod shared;
 mod task;
 
 pub use config::RunnerConfig;
+pub use dead_letters::DeadLetter;
 pub use error::RunnerError;
 pub use handle::ProjectionRunner;
 pub use operator::RebuildStarted;

@@ -116,12 +116,14 @@ impl ProjectionRunner {
         Ok(started)
     }
 
-    /// Clears the fault of `name` (after a fix) and lets it try the event again.
-    pub async fn retry(&self, name: &str) -> Result<(), RunnerError> {
+    /// Clears the fault of `name` (after a fix) and lets it try the event again; `who` is
+    /// recorded with the time on its dead letter.
+    pub async fn retry(&self, name: &str, who: &str) -> Result<(), RunnerError> {
         let shared = self.find(name)?;
         let done = sqlx::query(sql::RETRY_DEAD_LETTER)
             .bind(name)
             .bind(now_us())
+            .bind(who)
             .execute(self.inner.store.db().pool())
             .await?;
         if done.rows_affected() == 0 {

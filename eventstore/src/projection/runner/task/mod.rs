@@ -30,6 +30,8 @@ const STANDBY_POLL: Duration = Duration::from_millis(500);
 /// How often a holder waiting for work re-reads its persisted state anyway (an operator
 /// command on another instance whose wake notice got lost).
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// How often a held projection (the `hold` test hook) looks for operator commands.
+const HOLD_POLL: Duration = Duration::from_millis(200);
 /// Rows deleted per transaction when dropping a generation on SQLite (a few milliseconds each).
 const DROP_CHUNK_ROWS: u64 = 5_000;
 
@@ -175,6 +177,11 @@ impl Task {
             }
             if self.state.fault.is_some() {
                 reload = self.wait().await;
+                continue;
+            }
+            if self.config.hold.as_deref() == Some(self.shared.name) {
+                self.pause(HOLD_POLL).await;
+                reload = self.wake.has_changed().unwrap_or(false);
                 continue;
             }
             // Mark the head seen BEFORE reading, so a commit after the read still wakes us.

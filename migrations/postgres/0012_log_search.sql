@@ -1,0 +1,16 @@
+-- The operator's event browser: the whole log searched by stream type, acting user and time
+-- (event type and correlation already have `events_type_idx` and `events_correlation_idx`;
+-- a stream id prefix uses the primary `(stream_id, version)` index). Every index ends with the
+-- position, so a filtered page newest-first or oldest-first is an index range walked in order
+-- and stopped after one page (keyset paging, never an offset).
+create index events_stream_type_idx on events (stream_type, position);
+
+-- The acting user is a field of the metadata JSON (`->>` means the same on SQLite >= 3.38 and
+-- PostgreSQL); an index on the expression avoids a copy of it in every row.
+create index events_user_idx on events ((metadata ->> 'user_id'), position)
+    where (metadata ->> 'user_id') is not null;
+
+-- A time range becomes a position range through this index (positions are handed out in
+-- commit order by the single writer, and `recorded_at_us` is stamped there too), and the
+-- console's appends per minute of the last hour read it.
+create index events_recorded_at_idx on events (recorded_at_us, position);
