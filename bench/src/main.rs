@@ -7,11 +7,12 @@
 //!
 //! Scenarios: appends (ours vs the seed design, postgres-es and plain inserts), aggregate loads,
 //! projection rebuild, command-to-websocket latency, HTTP command throughput, stock (contended
-//! confirmations, conditional appends). Every scenario runs
+//! confirmations, conditional appends), event search (the console's event browser). Every scenario runs
 //! on a fresh database (a new SQLite file, or a new PostgreSQL database on the `--pg-url` server,
 //! dropped afterwards).
 
 mod appends;
+mod event_search;
 mod http;
 mod latency;
 mod load;
@@ -47,6 +48,8 @@ enum Scenario {
     Latency,
     Http,
     Stock,
+    #[value(name = "event_search")]
+    EventSearch,
 }
 
 #[derive(Debug, Parser)]
@@ -90,6 +93,12 @@ pub struct Plan {
     pub stock_orders_per_client: usize,
     /// Measured window of each conditional/plain append workload of the stock scenario.
     pub stock_secs: f64,
+    /// Events in the log the event browser searches.
+    pub search_events: i64,
+    /// Timed `search_log` queries per filter kind.
+    pub search_queries: usize,
+    /// Timed time-range queries on the fill's own timestamps.
+    pub search_burst_queries: usize,
 }
 
 impl Plan {
@@ -104,6 +113,9 @@ impl Plan {
                 http_secs: 2.0,
                 stock_orders_per_client: 24,
                 stock_secs: 1.5,
+                search_events: 50_000,
+                search_queries: 50,
+                search_burst_queries: 10,
             }
         } else {
             Self {
@@ -115,6 +127,9 @@ impl Plan {
                 http_secs: 10.0,
                 stock_orders_per_client: 120,
                 stock_secs: 5.0,
+                search_events: 1_000_000,
+                search_queries: 200,
+                search_burst_queries: 20,
             }
         }
     }
@@ -157,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted(Scenario::Stock) {
         report.push(stock::run(&plan, &backends, &pg).await?);
+    }
+    if wanted(Scenario::EventSearch) {
+        report.push(event_search::run(&plan, &backends, &pg).await?);
     }
     report.finish(started.elapsed());
 

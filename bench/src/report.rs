@@ -158,7 +158,7 @@ cargo run --release -p bench -- --quick    # the same scenarios, smaller and sho
 
 Flags: `--quick`, `--backend sqlite|postgres|both` (default both), `--pg-url` (default
 `postgres://postgres@127.0.0.1:5432/postgres`; a fresh database is created on it per scenario
-and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http,stock`.
+and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http,stock,event_search`.
 
 What is measured (durability is the same everywhere: SQLite in WAL mode with `synchronous=FULL`,
 PostgreSQL with `synchronous_commit` on, as recorded below):
@@ -194,6 +194,12 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    latency, retries. Beside it, 16 writers appending one event per append to their own stream
    with a plain `append` (untagged, tagged) and with `append_multi` + a DCB `AppendCondition` on
    the writer's own tag.
+8. **Event browser**: a log of order, customer and product events (about 10 per stream, 12 event
+   types, 200 acting users, correlation ids shared by the events of one append) is appended
+   through the store, its `recorded_at_us` spread over time; then one page of 50 of
+   `SqlEventStore::search_log` per filter kind (none, event type, stream type, stream id, short
+   id, user, correlation id, 1-minute time range, event type + user, a second page, oldest
+   first) with random parameters, one query at a time; p50/p99/max and queries/s.
 
 The numbers come from a 2-core machine that runs the databases, the server and the benchmark's
 own clients at once: they vary from run to run by tens of percent; compare ratios within one run

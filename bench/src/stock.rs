@@ -473,7 +473,7 @@ fn backend_name(b: Backend) -> &'static str {
 }
 
 /// `/proc/loadavg`'s 1-minute figure, when there is one (the machine may be shared).
-fn load_average() -> Option<String> {
+pub fn load_average() -> Option<String> {
     let s = std::fs::read_to_string("/proc/loadavg").ok()?;
     s.split_whitespace().next().map(str::to_owned)
 }

@@ -251,6 +251,7 @@ pub struct StreamInfo {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamFilter {
     pub stream_type: Option<String>,
+    /// The start of the ids, or the short id lists show (the id's last 8 hex digits).
     pub id_prefix: Option<String>,
     /// Return streams whose id sorts after this one (keyset paging).
     pub after: Option<String>,

@@ -207,6 +207,30 @@ async fn streams_match_by_id_prefix_or_short_id(store: SqlEventStore) {
     assert_eq!(short.len(), 4);
     assert!(short.iter().all(|e| e.stream_id == orders[2]));
 
+    // The stream browser takes the short id too.
+    let listed = store
+        .list_streams(&eventstore::StreamFilter {
+            id_prefix: Some(orders[2][orders[2].len() - 8..].to_owned()),
+            ..eventstore::StreamFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| s.stream_id.clone())
+            .collect::<Vec<_>>(),
+        vec![orders[2].clone()]
+    );
+    let listed = store
+        .list_streams(&eventstore::StreamFilter {
+            id_prefix: Some("customer-".to_owned()),
+            ..eventstore::StreamFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
+
     let unknown = search(
         &store,
         LogSearch {

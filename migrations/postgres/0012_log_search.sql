@@ -14,3 +14,8 @@ create index events_user_idx on events ((metadata ->> 'user_id'), position)
 -- commit order by the single writer, and `recorded_at_us` is stamped there too), and the
 -- console's appends per minute of the last hour read it.
 create index events_recorded_at_idx on events (recorded_at_us, position);
+
+-- A stream filter given as the short id lists show (the last 8 characters of the stream's
+-- UUID) is looked up here instead of scanning every stream. The expression is word for word
+-- the one the lookup uses.
+create index streams_short_id_idx on streams (substr(stream_id, length(stream_id) - 7));

@@ -71,12 +71,16 @@ pub(crate) const FIND_EVENT: &str = "select stream_id, version from events where
 pub(crate) const STREAM_VERSION: &str = "select version from streams where stream_id = $1";
 
 /// $1 = stream_type or null, $2 = id prefix or null, $3 = after id or null, $4 = limit.
-/// The prefix test is a range start (index-friendly) plus an exact `substr` check; stream ids
-/// compare bytewise on both backends (BINARY / collate "C").
+/// $5 = the prefix's upper bound or null, $6 = a short id (the id's last 8 characters) or null.
+/// The prefix test is a range of the primary key with both ends bound plus an exact `substr`
+/// check; stream ids compare bytewise on both backends (BINARY / collate "C"). The short id
+/// test is the expression `streams_short_id_idx` indexes.
 pub(crate) const LIST_STREAMS: &str = "select stream_id, stream_type, version, updated_at_us \
      from streams \
      where ($1 is null or stream_type = $1) \
        and ($2 is null or (stream_id >= $2 and substr(stream_id, 1, length($2)) = $2)) \
+       and ($5 is null or stream_id < $5) \
+       and ($6 is null or substr(stream_id, length(stream_id) - 7) = $6) \
        and ($3 is null or stream_id > $3) \
      order by stream_id limit $4";
 

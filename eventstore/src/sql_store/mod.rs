@@ -517,12 +517,20 @@ impl EventStore for SqlEventStore {
     /// `filter.limit == 0` means 100.
     async fn list_streams(&self, filter: &StreamFilter) -> StoreResult<Vec<StreamInfo>> {
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        // A short id (as lists show it) matches the id's tail; anything else its start.
+        let (prefix, tail) = match filter.id_prefix.as_deref() {
+            Some(p) if search::looks_like_short_id(p) => (None, Some(p.to_ascii_lowercase())),
+            other => (other, None),
+        };
+        let upper = prefix.and_then(search::prefix_upper_bound);
         let rows = read_retrying(|| {
             sqlx::query(sql::LIST_STREAMS)
                 .bind(filter.stream_type.as_deref())
-                .bind(filter.id_prefix.as_deref())
+                .bind(prefix)
                 .bind(filter.after.as_deref())
                 .bind(i64::from(limit))
+                .bind(upper.as_deref())
+                .bind(tail.as_deref())
                 .fetch_all(self.inner.reader.db.pool())
         })
         .await?;
