@@ -14,7 +14,7 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::api::commands::reply;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::api::orders::PageQuery;
 use crate::state::AppState;
