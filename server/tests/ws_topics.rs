@@ -93,3 +93,22 @@ async fn products_and_customers_changes_reach_their_subscribers_only() {
     orders_only.close(None).await.ok();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_stats_topic_pushes_the_logs_statistics_as_it_grows() {
+    let app = TestApp::spawn().await;
+    let mut ws = subscribe(&app, json!([{ "topic": "stats" }])).await;
+    let first = next_where(&mut ws, Duration::from_secs(10), |m| m["type"] == "stats")
+        .await
+        .expect("a stats message");
+    let before = first["stats"]["total"].as_i64().unwrap_or_default();
+    app.customer("Counted Live").await;
+    let grown = next_where(&mut ws, Duration::from_secs(10), |m| {
+        m["type"] == "stats" && m["stats"]["total"].as_i64() > Some(before)
+    })
+    .await
+    .expect("the statistics count the new customer");
+    let by_stream = grown["stats"]["by_stream_type"].as_array().expect("by stream type");
+    assert!(by_stream.iter().any(|c| c["name"] == "customer" && c["count"] == 1));
+    app.stop().await;
+}

@@ -317,7 +317,10 @@ pub fn schemas() -> Map<String, Value> {
             "ServerMessage",
             "domain::live::ServerMessage (JSON text frames); send ClientMessage",
         ),
-        ("Readiness", "{ready, checks}"),
+        (
+            "Readiness",
+            "{ready, problems: [text], projections: [{name, state, lag, lag_seconds}], relay: {state, lag, lag_seconds}}",
+        ),
         ("Text", "Prometheus text exposition format"),
         ("Object", "JSON object"),
     ] {
@@ -342,6 +345,9 @@ fn operation(spec: &RouteSpec) -> Value {
         parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": string(), "description": "Replays return the first reply" }));
     }
     parameters.push(json!({ "name": "X-Correlation-Id", "in": "header", "required": false, "schema": uuid(), "description": "Generated when absent; echoed on the response" }));
+    if spec.command {
+        parameters.push(json!({ "name": "X-Causation-Id", "in": "header", "required": false, "schema": uuid(), "description": "The event or command this request reacts to: recorded with the command's events (the console's causation tree)" }));
+    }
     let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut responses = Map::new();
     let content_type = if spec.response == "Text" {
