@@ -631,14 +631,9 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
 
 const WHAT_LIMITS: &str = "What limits it: a page is one index range walked in position order and \
      cut after 50 rows, so most filters cost about the round trip and the decoding of 50 rows, \
-     whatever the log's size. The stream filters are the exception: before the page, \
-     `match_streams` resolves the text on the `streams` table (one row per stream) and both of \
-     its statements scan it. The prefix lookup (`stream_id >= $1 and substr(stream_id, 1, \
-     length($1)) = $1 ... limit 101`) has no upper bound: SQLite walks the primary key from the \
-     id to the end of the table (half of it on average) because `limit 101` never fills, and \
-     PostgreSQL plans a sequential scan of `streams` (`Rows Removed by Filter: 99741`); an exact \
-     id pays this too. A short id runs that prefix lookup and then the tail lookup \
-     (`substr(stream_id, length(stream_id) - length($1) + 1) = $1`), a full scan of `streams` \
-     with a substring per row that no index serves (PostgreSQL: parallel seq scan). A time range \
-     on a log appended faster than `CLOCK_SLACK_US` (60 s) worth of events in a burst (the \
-     fill's own stamps) walks every row of the widened position range newer than the window.";
+     whatever the log's size; event type + user walks one of the two indexes and filters on the \
+     other. A stream filter first resolves the text on the `streams` table (a range of its \
+     primary key bounded at both ends, or `streams_short_id_idx` for a short id), then reads \
+     those streams' events through `(stream_id, version)` and sorts them. A time range on a \
+     burst (the fill's own stamps, ~10,000 events/s) reads every event inside the 2 s clock \
+     slack of its position bounds and drops those outside the window.";

@@ -36,7 +36,7 @@ pub struct MinuteCount {
 }
 
 /// The log's statistics: counts per event type and stream type (whole log, most first) and
-/// appends per minute over the last hour (oldest first, every minute present).
+/// events appended per minute over the last hour (oldest first, every minute present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventStats {
     /// The position the counts include.

@@ -107,7 +107,7 @@ pub enum Topic {
     Projections,
     /// Outbox relay status, pushed periodically.
     Relay,
-    /// The log's statistics (events per type, appends per minute), pushed periodically.
+    /// The log's statistics (events per type, events appended per minute), pushed periodically.
     Stats,
 }
 

@@ -336,6 +336,51 @@ async fn console_reads_positions_times_and_counts(store: SqlEventStore) {
     assert_eq!(customers, 4);
 }
 
+async fn a_prefix_of_more_streams_than_can_be_listed_walks_the_log(store: SqlEventStore) {
+    let streams = eventstore::sql_store::MAX_MATCHED_STREAMS + 5;
+    let ids: Vec<String> = (0..streams)
+        .map(|i| format!("broad-{i:05}-{}", Uuid::now_v7()))
+        .collect();
+    for chunk in ids.chunks(100) {
+        let appends = chunk.iter().map(|id| {
+            store.append(
+                id,
+                "broad",
+                ExpectedVersion::NoStream,
+                vec![event("Opened", "dave", Uuid::now_v7())],
+            )
+        });
+        for result in futures::future::join_all(appends).await {
+            result.expect("append");
+        }
+    }
+    fill(&store).await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = search(
+            &store,
+            LogSearch {
+                stream: Some("broad-".into()),
+                after,
+                ..page(200)
+            },
+        )
+        .await;
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.iter().all(|e| e.stream_id.starts_with("broad-")));
+        assert!(page.windows(2).all(|w| w[0].position > w[1].position));
+        after = page.last().map(|e| e.position);
+        seen.extend(page.into_iter().map(|e| e.stream_id));
+    }
+    seen.sort();
+    let mut expected = ids;
+    expected.sort();
+    assert_eq!(seen, expected, "every broad- stream's event, once");
+}
+
 macro_rules! cases {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -363,4 +408,5 @@ cases!(
     keyset_pages_cover_the_log_once_in_both_orders,
     a_time_range_selects_by_recorded_time,
     console_reads_positions_times_and_counts,
+    a_prefix_of_more_streams_than_can_be_listed_walks_the_log,
 );

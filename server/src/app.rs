@@ -157,6 +157,12 @@ impl Application {
             metrics.clone(),
         )
         .with_admin_token(Some(admin.secret().to_owned()));
+        if let Some(held) = &config.test_hold_projection {
+            tracing::warn!(
+                projection = %held,
+                "test hook: this projection applies nothing (EVENTIDE_TEST_HOLD_PROJECTION); never set it in production"
+            );
+        }
         app.start_console(config.console_config());
         app.ensure_bootstrap_admin()
             .await

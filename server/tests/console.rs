@@ -472,3 +472,33 @@ async fn a_row_lock_held_in_a_second_session_stalls_a_projection_on_postgres() {
     app.stop().await;
     test_db.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_empty_dashboard_says_how_to_get_demo_data() {
+    let app = TestApp::spawn().await;
+    let page = app.get("/").await.text().await.expect("page");
+    assert!(page.contains("No orders yet"), "{page}");
+    assert!(page.contains("server seed --orders 200"));
+    app.customer("Not An Order").await;
+    let (status, body) = app
+        .post(
+            "/api/orders",
+            json!({ "customer_id": app.customer("Orders").await }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let position = body["position"].as_i64().expect("the reply's position");
+    until(
+        &app,
+        &format!("/api/dashboard?min_position={position}"),
+        "dashboard",
+        |d| d["stale"] == false,
+    )
+    .await;
+    let page = app.get("/").await.text().await.expect("page");
+    assert!(
+        !page.contains("No orders yet"),
+        "the hint is gone once there are orders"
+    );
+    app.stop().await;
+}

@@ -108,7 +108,13 @@ async fn the_stats_topic_pushes_the_logs_statistics_as_it_grows() {
     })
     .await
     .expect("the statistics count the new customer");
-    let by_stream = grown["stats"]["by_stream_type"].as_array().expect("by stream type");
-    assert!(by_stream.iter().any(|c| c["name"] == "customer" && c["count"] == 1));
+    let by_stream = grown["stats"]["by_stream_type"]
+        .as_array()
+        .expect("by stream type");
+    assert!(
+        by_stream
+            .iter()
+            .any(|c| c["name"] == "customer" && c["count"] == 1)
+    );
     app.stop().await;
 }

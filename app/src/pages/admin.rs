@@ -186,6 +186,10 @@ fn RelayPanel() -> impl IntoView {
                     } else {
                         format!("checkpoint {} · head {} · lag {} ({:.1} s) · published {}", r.checkpoint, r.head, r.lag, r.lag_seconds, r.published_total)
                     }}</p>
+                    {(r.state != RelayState::Disabled).then(|| {
+                        let trend: Vec<i64> = r.lag_trend.iter().map(|t| t.events).collect();
+                        view! { <Sparkline values=trend label="Relay lag per minute over the last hour"/> }
+                    })}
                     {r.last_error.clone().map(|e| view! { <p class="error">"Last error: " {e}</p> })}
                     {r.fault.clone().map(|f| view! {
                         <div class="error" role="alert" data-testid="relay-fault">

@@ -26,13 +26,36 @@ pub fn DeadLettersPanel() -> impl IntoView {
             .filter_map(|p| p.fault.map(|f| (p.name, f.event_id)))
             .collect::<Vec<_>>()
     });
+    // Which projection's dead letters to show ("" = all).
+    let only = RwSignal::new(String::new());
+    let names = Memo::new(move |_| {
+        live.projections
+            .get()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    });
     let list = Resource::new(
-        move || (faults.get(), retry.version().get(), skip.version().get()),
-        |_| list_dead_letters(None, None),
+        move || {
+            (
+                faults.get(),
+                retry.version().get(),
+                skip.version().get(),
+                only.get(),
+            )
+        },
+        |(_, _, _, only)| list_dead_letters((!only.is_empty()).then_some(only), None),
     );
     view! {
         <div class="card" style="margin-top:1rem" data-testid="dead-letters">
             <h2>"Dead letters"</h2>
+            <label>"Projection"
+                <select name="dead-letter-projection" on:change=move |ev| only.set(event_target_value(&ev))>
+                    <option value="">"All"</option>
+                    {move || names.get().into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                </select>
+            </label>
             <ActionError result=retry.value().into()/>
             <ActionError result=skip.value().into()/>
             <Transition fallback=|| view! { <p class="muted">"Loading dead letters…"</p> }>

@@ -1,7 +1,7 @@
 //! The event browser (staff): the whole log searched by event type, stream type, stream id
 //! (prefix or the short id lists show), user, correlation id and time range, newest or oldest
 //! first, keyset-paged; each row links to its stream's timeline and its correlation's tree.
-//! Above it, the log's statistics (events per type and stream type, appends per minute over
+//! Above it, the log's statistics (events per type and stream type, events appended per minute over
 //! the last hour), live over the websocket.
 
 use domain::console::{EventStats, NamedCount};
@@ -162,7 +162,7 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
-/// Counts per event type and stream type, and appends per minute over the last hour.
+/// Counts per event type and stream type, and events appended per minute over the last hour.
 #[component]
 fn StatsPanel(stats: EventStats) -> impl IntoView {
     let per_minute: Vec<i64> = stats.per_minute.iter().map(|m| m.count).collect();
@@ -186,7 +186,7 @@ fn StatsPanel(stats: EventStats) -> impl IntoView {
         <div class="card" data-testid="event-stats" data-total=stats.total.to_string()>
             <h2>"Statistics"</h2>
             <p class="muted">{format!("{} events in the log (up to position {}) · {} appended in the last hour", stats.total, stats.position, last_hour)}</p>
-            <Sparkline values=per_minute label="Appends per minute over the last hour"/>
+            <Sparkline values=per_minute label="Events appended per minute over the last hour"/>
             <div class="grid" style="grid-template-columns: repeat(auto-fit, minmax(240px, 1fr))">
                 {table("By event type", "stats-by-type", stats.by_event_type)}
                 {table("By stream type", "stats-by-stream-type", stats.by_stream_type)}

@@ -70,19 +70,31 @@ pub(crate) const FIND_EVENT: &str = "select stream_id, version from events where
 /// $1 = stream_id.
 pub(crate) const STREAM_VERSION: &str = "select version from streams where stream_id = $1";
 
-/// $1 = stream_type or null, $2 = id prefix or null, $3 = after id or null, $4 = limit.
-/// $5 = the prefix's upper bound or null, $6 = a short id (the id's last 8 characters) or null.
-/// The prefix test is a range of the primary key with both ends bound plus an exact `substr`
-/// check; stream ids compare bytewise on both backends (BINARY / collate "C"). The short id
-/// test is the expression `streams_short_id_idx` indexes.
+/// The stream browser's statements; one per kind of id filter, so that each is a plain index
+/// range (a `$n is null or ...` test would keep SQLite from bounding the range by it). Stream
+/// ids compare bytewise on both backends (BINARY / collate "C").
+///
+/// $1 = stream_type or null, $2 = after id or null, $3 = limit.
 pub(crate) const LIST_STREAMS: &str = "select stream_id, stream_type, version, updated_at_us \
      from streams \
-     where ($1 is null or stream_type = $1) \
-       and ($2 is null or (stream_id >= $2 and substr(stream_id, 1, length($2)) = $2)) \
-       and ($5 is null or stream_id < $5) \
-       and ($6 is null or substr(stream_id, length(stream_id) - 7) = $6) \
-       and ($3 is null or stream_id > $3) \
-     order by stream_id limit $4";
+     where ($1 is null or stream_type = $1) and ($2 is null or stream_id > $2) \
+     order by stream_id limit $3";
+
+/// [`LIST_STREAMS`] of the ids starting with $4: the range `[$4, $5)` of the primary key
+/// ($5 = the prefix's upper bound) plus an exact `substr` check.
+pub(crate) const LIST_STREAMS_PREFIXED: &str = "select stream_id, stream_type, version, \
+     updated_at_us from streams \
+     where ($1 is null or stream_type = $1) and ($2 is null or stream_id > $2) \
+       and stream_id >= $4 and stream_id < $5 and substr(stream_id, 1, length($4)) = $4 \
+     order by stream_id limit $3";
+
+/// [`LIST_STREAMS`] of the ids ending with the short id $4 (8 characters): the expression
+/// `streams_short_id_idx` indexes.
+pub(crate) const LIST_STREAMS_TAILED: &str = "select stream_id, stream_type, version, \
+     updated_at_us from streams \
+     where ($1 is null or stream_type = $1) and ($2 is null or stream_id > $2) \
+       and substr(stream_id, length(stream_id) - 7) = $4 \
+     order by stream_id limit $3";
 
 /// $1 = name.
 pub(crate) const LOAD_CHECKPOINT: &str = "select position from checkpoints where name = $1";

@@ -518,20 +518,29 @@ impl EventStore for SqlEventStore {
     async fn list_streams(&self, filter: &StreamFilter) -> StoreResult<Vec<StreamInfo>> {
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
         // A short id (as lists show it) matches the id's tail; anything else its start.
-        let (prefix, tail) = match filter.id_prefix.as_deref() {
-            Some(p) if search::looks_like_short_id(p) => (None, Some(p.to_ascii_lowercase())),
-            other => (other, None),
+        let (statement, id_filter, upper) = match filter.id_prefix.as_deref() {
+            Some(p) if search::looks_like_short_id(p) => {
+                (sql::LIST_STREAMS_TAILED, Some(p.to_ascii_lowercase()), None)
+            }
+            Some(p) => match search::prefix_upper_bound(p) {
+                Some(upper) => (sql::LIST_STREAMS_PREFIXED, Some(p.to_owned()), Some(upper)),
+                // An empty prefix (or one ending in the last code point) bounds nothing.
+                None => (sql::LIST_STREAMS, None, None),
+            },
+            None => (sql::LIST_STREAMS, None, None),
         };
-        let upper = prefix.and_then(search::prefix_upper_bound);
         let rows = read_retrying(|| {
-            sqlx::query(sql::LIST_STREAMS)
+            let mut query = sqlx::query(statement)
                 .bind(filter.stream_type.as_deref())
-                .bind(prefix)
                 .bind(filter.after.as_deref())
-                .bind(i64::from(limit))
-                .bind(upper.as_deref())
-                .bind(tail.as_deref())
-                .fetch_all(self.inner.reader.db.pool())
+                .bind(i64::from(limit));
+            if let Some(id) = &id_filter {
+                query = query.bind(id.as_str());
+            }
+            if let Some(upper) = &upper {
+                query = query.bind(upper.as_str());
+            }
+            query.fetch_all(self.inner.reader.db.pool())
         })
         .await?;
         rows.iter()

@@ -2,8 +2,11 @@
 //! (prefix, or the short id lists show: its last characters), acting user, correlation id and
 //! time range, newest or oldest first, keyset-paged by position (never an offset).
 //!
-//! Each filter has an index that ends with the position (`migrations/*/0012_log_search.sql`), so
-//! a page is an index range walked in order and cut after `limit` rows. Events are returned as
+//! Each filter but the stream has an index that ends with the position
+//! (`migrations/*/0012_log_search.sql`), so a page is an index range walked in order and cut
+//! after `limit` rows. A stream filter naming up to [`MAX_MATCHED_STREAMS`] streams reads them
+//! through `(stream_id, version)` and sorts their events; a broader prefix walks the log in
+//! position order (the matching streams are then common enough to fill a page soon). Events are returned as
 //! stored, without upcasting: the browser shows what is in the log, and one event no upcaster
 //! can read does not hide a page.
 //!
@@ -35,7 +38,7 @@ use crate::sql::query::{Param, bind_all};
 pub const CLOCK_SLACK_US: i64 = 2_000_000;
 
 /// Streams a stream filter may resolve to before it falls back to a prefix range of the log.
-pub const MAX_MATCHED_STREAMS: usize = 100;
+pub const MAX_MATCHED_STREAMS: usize = 1_000;
 
 /// A search of the whole log. Every filter is optional; all given filters must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,8 +68,8 @@ enum StreamMatch {
     Nothing,
     /// Exactly these (few) streams.
     Ids(Vec<String>),
-    /// Too many to list: every stream whose id starts with the text (below the upper bound).
-    Prefix(String, Option<String>),
+    /// Too many to list: every stream whose id starts with the text.
+    Prefix(String),
 }
 
 impl SqlEventStore {
@@ -101,20 +104,13 @@ impl SqlEventStore {
                 conditions.push(format!("stream_id in ({})", list.join(", ")));
                 params.extend(ids.iter().map(|id| Param::Text(id)));
             }
-            Some(StreamMatch::Prefix(prefix, upper)) => {
-                let (a, b, c) = (ph.param(), ph.param(), ph.param());
-                conditions.push(format!(
-                    "stream_id >= {a} and substr(stream_id, 1, length({b})) = {c}"
-                ));
-                params.extend([
-                    Param::Text(prefix),
-                    Param::Text(prefix),
-                    Param::Text(prefix),
-                ]);
-                if let Some(upper) = upper {
-                    conditions.push(condition("stream_id < ?", &mut ph));
-                    params.push(Param::Text(upper));
-                }
+            Some(StreamMatch::Prefix(prefix)) => {
+                // More than MAX_MATCHED_STREAMS streams match: at least that many of the log's
+                // streams, so walking the log in position order finds a page soon. A range of
+                // the (stream_id, version) index here would read and sort every matching row.
+                let (a, b) = (ph.param(), ph.param());
+                conditions.push(format!("substr(stream_id, 1, length({a})) = {b}"));
+                params.extend([Param::Text(prefix), Param::Text(prefix)]);
             }
             Some(StreamMatch::Nothing) | None => {}
         }
@@ -173,15 +169,20 @@ impl SqlEventStore {
         let limit = i64::try_from(MAX_MATCHED_STREAMS + 1).unwrap_or(i64::MAX);
         let upper = prefix_upper_bound(text);
         let prefixed: Vec<String> = read_retrying(|| {
-            sqlx::query_scalar(PREFIXED_STREAMS)
-                .bind(text)
-                .bind(upper.as_deref())
-                .bind(limit)
-                .fetch_all(r.db.pool())
+            let query = match &upper {
+                Some(upper) => sqlx::query_scalar(PREFIXED_STREAMS)
+                    .bind(text)
+                    .bind(upper.as_str())
+                    .bind(limit),
+                None => sqlx::query_scalar(PREFIXED_STREAMS_UNBOUNDED)
+                    .bind(text)
+                    .bind(limit),
+            };
+            query.fetch_all(r.db.pool())
         })
         .await?;
         if prefixed.len() > MAX_MATCHED_STREAMS {
-            return Ok(StreamMatch::Prefix(text.to_owned(), upper));
+            return Ok(StreamMatch::Prefix(text.to_owned()));
         }
         let mut ids = prefixed;
         if looks_like_short_id(text) {
@@ -358,11 +359,16 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
-/// $1 = text, $2 = upper bound or null, $3 = limit. Stream ids compare bytewise on both
-/// backends (see `LIST_STREAMS`), so `[text, upper)` is a range of the primary key.
+/// $1 = text, $2 = its upper bound, $3 = limit. Stream ids compare bytewise on both backends
+/// (see `LIST_STREAMS`), so `[text, upper)` is a range of the primary key.
 const PREFIXED_STREAMS: &str = "select stream_id from streams \
-     where stream_id >= $1 and ($2 is null or stream_id < $2) \
+     where stream_id >= $1 and stream_id < $2 \
        and substr(stream_id, 1, length($1)) = $1 order by stream_id limit $3";
+
+/// $1 = text without an upper bound (empty, or ending in the last code point), $2 = limit.
+const PREFIXED_STREAMS_UNBOUNDED: &str = "select stream_id from streams \
+     where stream_id >= $1 and substr(stream_id, 1, length($1)) = $1 \
+     order by stream_id limit $2";
 
 /// $1 = tail (8 characters), $2 = limit. The expression is the one `streams_short_id_idx`
 /// indexes, word for word.

@@ -135,7 +135,7 @@ impl Application {
         })
     }
 
-    /// The log's statistics (counts per event type and stream type, appends per minute).
+    /// The log's statistics (counts per event type and stream type, events appended per minute).
     pub fn event_stats(&self, ctx: &RequestContext) -> AppResult<EventStats> {
         self.allow(ctx, "event_stats", Capability::EventLog)?;
         Ok(self.inner.console.stats())

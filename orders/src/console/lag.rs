@@ -1,9 +1,11 @@
 //! One consumer's (a projection's or the relay's) lag in seconds and stall detection.
 //!
 //! Stalled means: behind the head, no checkpoint move for at least the threshold, and the
-//! oldest unapplied event at least that old. Both conditions are needed: a consumer idle for an
-//! hour that sees a new event is behind with an old "last progress", but its oldest unapplied
-//! event is fresh; a consumer working through a backlog of old events moves its checkpoint.
+//! oldest unapplied event at least that old. "No move" is counted from the last sample that saw
+//! the consumer move, caught up, or in a state that explains being behind (faulted, rebuilding,
+//! standby, broker unreachable): a projection retried after a long fault starts afresh. The age
+//! of the oldest event keeps a consumer that was sampled just before a burst (or whose sampler
+//! started late) from being called stalled by the clock of the sampler alone.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +51,7 @@ impl LagTrack {
         now: Instant,
         wall: DateTime<Utc>,
     ) {
-        if checkpoint != self.checkpoint || lag == 0 {
+        if checkpoint != self.checkpoint || lag == 0 || !may_stall {
             self.checkpoint = checkpoint;
             self.progressed_at = now;
         }
@@ -125,6 +127,44 @@ mod tests {
             wall,
         );
         assert!(!track.stalled);
+    }
+
+    #[test]
+    fn a_long_fault_does_not_count_as_time_without_progress() {
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let mut track = LagTrack::new(10, t0);
+        let old = wall - chrono::Duration::seconds(400);
+        track.sample(
+            10,
+            5,
+            Some(old),
+            false,
+            STALL,
+            t0 + Duration::from_secs(300),
+            wall,
+        );
+        // Retried: running again, not yet moved.
+        track.sample(
+            10,
+            5,
+            Some(old),
+            true,
+            STALL,
+            t0 + Duration::from_secs(301),
+            wall,
+        );
+        assert!(!track.stalled);
+        track.sample(
+            10,
+            5,
+            Some(old),
+            true,
+            STALL,
+            t0 + Duration::from_secs(332),
+            wall,
+        );
+        assert!(track.stalled, "no move for the threshold after the retry");
     }
 
     #[test]

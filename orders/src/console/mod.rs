@@ -1,12 +1,12 @@
 //! The operator console's figures that no read model holds, sampled in the background by each
 //! instance ([`Console`]): every consumer's (projection's and relay's) lag in seconds, its
 //! trend over the last hour, stall detection, and the log's statistics (events per type and
-//! stream type, appends per minute).
+//! stream type, events appended per minute).
 //!
 //! Why a sampler and not a projection: lag and stalls describe the consumers, not the log, and
 //! are only meaningful live; the statistics are counted from the log by position in SQL, in
-//! bounded chunks, so a restart recounts a million events in about a second instead of
-//! keeping another read model in step.
+//! chunks of 250,000 events (one per sample), so a restart recounts a million events in a few
+//! seconds instead of keeping another read model in step.
 //!
 //! - `lag.rs`: one consumer's lag in seconds and the stall rule;
 //! - `series.rs`: the per-minute series of the last hour;
@@ -239,7 +239,7 @@ async fn sample(
         }
     }
     if upto > counted && s.stats.position == counted {
-        s.stats.add(upto, &counts);
+        s.stats.add(upto, &counts, wall);
     }
     Ok(())
 }

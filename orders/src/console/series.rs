@@ -1,5 +1,5 @@
 //! Per-minute series over the last hour: a consumer's greatest lag per minute (the console's
-//! sparkline) and the appends per minute. Kept in memory by each instance: a restart starts the
+//! sparkline) and the events appended per minute. Kept in memory by each instance: a restart starts the
 //! lag trend afresh (the appends are re-read from the log).
 
 use std::collections::VecDeque;
@@ -65,8 +65,12 @@ pub struct MinuteCounts {
 }
 
 impl MinuteCounts {
-    /// Adds `count` events recorded in `minute` (minutes arrive in any order).
-    pub fn add(&mut self, minute: i64, count: i64) {
+    /// Adds `count` events recorded in `minute` (minutes arrive in any order); minutes more
+    /// than an hour before `now` are not kept (the first count of a long log brings all of them).
+    pub fn add(&mut self, minute: i64, count: i64, now: DateTime<Utc>) {
+        if minute <= minute_of(now) - MINUTES as i64 {
+            return;
+        }
         match self.counts.iter_mut().find(|(m, _)| *m == minute) {
             Some((_, c)) => *c += count,
             None => {
@@ -121,9 +125,11 @@ mod tests {
     #[test]
     fn minute_counts_fill_every_minute_and_forget_old_ones() {
         let mut c = MinuteCounts::default();
-        c.add(1000, 3);
-        c.add(998, 1);
-        c.add(1000, 2);
+        let now = at(1000, 10);
+        c.add(1000, 3, now);
+        c.add(998, 1, now);
+        c.add(1000, 2, now);
+        c.add(1000 - MINUTES as i64, 7, now);
         let hour = c.last_hour(at(1000, 10));
         assert_eq!(hour.len(), MINUTES);
         assert_eq!(hour[MINUTES - 1].count, 5);

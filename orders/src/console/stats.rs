@@ -1,5 +1,5 @@
-//! The log's statistics: events per event type and per stream type, and appends per minute of
-//! the last hour. Folded from [`EventCount`] rows the store groups in SQL, read incrementally
+//! The log's statistics: events per event type and per stream type, and events appended per
+//! minute over the last hour. Folded from [`EventCount`] rows the store groups in SQL, read incrementally
 //! from the position already counted (the whole log once at start, in bounded chunks).
 
 use std::collections::HashMap;
@@ -33,12 +33,12 @@ fn sorted(map: &HashMap<String, i64>) -> Vec<NamedCount> {
 }
 
 impl LogStats {
-    /// Adds the counts of positions `self.position < p <= upto`.
-    pub fn add(&mut self, upto: i64, counts: &[EventCount]) {
+    /// Adds the counts of positions `self.position < p <= upto`, counted at `now`.
+    pub fn add(&mut self, upto: i64, counts: &[EventCount], now: DateTime<Utc>) {
         for c in counts {
             *self.by_type.entry(c.event_type.clone()).or_default() += c.count;
             *self.by_stream.entry(c.stream_type.clone()).or_default() += c.count;
-            self.minutes.add(c.minute, c.count);
+            self.minutes.add(c.minute, c.count, now);
         }
         self.position = self.position.max(upto);
     }
@@ -78,8 +78,9 @@ mod tests {
                 count("OrderPlaced", "order", 1000, 2),
                 count("CustomerRegistered", "customer", 1000, 1),
             ],
+            now,
         );
-        stats.add(5, &[count("OrderPlaced", "order", 999, 2)]);
+        stats.add(5, &[count("OrderPlaced", "order", 999, 2)], now);
         let view = stats.view(now);
         assert_eq!(view.position, 5);
         assert_eq!(view.total, 5);

@@ -13,6 +13,11 @@ use domain::console::{CommandNode, CorrelationTree, EventNode};
 use domain::views::EventView;
 use uuid::Uuid;
 
+/// Deepest nesting of one tree: a command deeper than this starts a tree of its own at the top
+/// level (its `caused_by` still names its cause), so the JSON stays far below the nesting
+/// limits of JSON parsers (serde_json's is 128; each level here is four).
+pub const MAX_DEPTH: usize = 20;
+
 /// Metadata key of the command's name.
 pub const COMMAND_KEY: &str = "command";
 /// Metadata key of the command's cause.
@@ -26,8 +31,8 @@ struct Command {
     events: Vec<EventView>,
 }
 
-/// Builds the tree from the correlation's events (in log order). `extra(event, key)` reads a
-/// metadata field of an event.
+/// Builds the tree from the correlation's events in log order, each with its command's name and
+/// cause (read from its metadata by the caller).
 pub fn build(
     correlation_id: Uuid,
     events: Vec<(EventView, Option<String>, Option<Uuid>)>,
@@ -79,21 +84,36 @@ pub fn build(
         }
     }
     // Cycles (forged metadata) would leave commands unreachable: they become roots.
-    let mut placed = HashSet::new();
+    let mut walk = Walk {
+        commands,
+        children,
+        placed: HashSet::new(),
+        depth: 0,
+        deferred: Vec::new(),
+    };
     let mut tree: Vec<CommandNode> = Vec::new();
-    let mut depth = 0;
-    for id in &roots {
-        if let Some(node) = node(*id, &mut commands, &children, &mut placed, 1, &mut depth) {
-            tree.push(node);
+    let mut next = roots;
+    // Roots, then the commands cut off at MAX_DEPTH, then any left over (cycles).
+    loop {
+        for id in std::mem::take(&mut next) {
+            if let Some(node) = walk.node(id, 1) {
+                tree.push(node);
+            }
+        }
+        next = std::mem::take(&mut walk.deferred);
+        if next.is_empty() {
+            next = order
+                .iter()
+                .filter(|id| !walk.placed.contains(*id))
+                .take(1)
+                .copied()
+                .collect();
+        }
+        if next.is_empty() {
+            break;
         }
     }
-    for id in &order {
-        if !placed.contains(id)
-            && let Some(node) = node(*id, &mut commands, &children, &mut placed, 1, &mut depth)
-        {
-            tree.push(node);
-        }
-    }
+    let depth = walk.depth;
     CorrelationTree {
         correlation_id,
         commands: tree,
@@ -103,46 +123,57 @@ pub fn build(
     }
 }
 
-fn node(
-    id: Uuid,
-    commands: &mut HashMap<Uuid, Command>,
-    children: &HashMap<Uuid, Vec<Uuid>>,
-    placed: &mut HashSet<Uuid>,
-    level: usize,
-    depth: &mut usize,
-) -> Option<CommandNode> {
-    if !placed.insert(id) {
-        return None;
+/// The walk over the commands, placing each once.
+struct Walk {
+    commands: HashMap<Uuid, Command>,
+    children: HashMap<Uuid, Vec<Uuid>>,
+    placed: HashSet<Uuid>,
+    depth: usize,
+    /// Commands below [`MAX_DEPTH`], placed later at the top level.
+    deferred: Vec<Uuid>,
+}
+
+impl Walk {
+    fn node(&mut self, id: Uuid, level: usize) -> Option<CommandNode> {
+        if self.placed.contains(&id) {
+            return None;
+        }
+        if level > MAX_DEPTH {
+            self.deferred.push(id);
+            return None;
+        }
+        self.placed.insert(id);
+        let command = self.commands.remove(&id)?;
+        self.depth = self.depth.max(level);
+        let first = command.events.first()?;
+        let (at, user_id, user_name) = (
+            first.recorded_at,
+            first.user_id.clone(),
+            first.user_name.clone(),
+        );
+        let mut events = Vec::with_capacity(command.events.len());
+        for event in command.events {
+            let ids = self
+                .children
+                .get(&event.event_id)
+                .cloned()
+                .unwrap_or_default();
+            let caused = ids
+                .into_iter()
+                .filter_map(|child| self.node(child, level + 1))
+                .collect();
+            events.push(EventNode { event, caused });
+        }
+        Some(CommandNode {
+            command_id: command.id,
+            command: command.name,
+            caused_by: command.caused_by,
+            user_id,
+            user_name,
+            at,
+            events,
+        })
     }
-    let command = commands.remove(&id)?;
-    *depth = (*depth).max(level);
-    let first = command.events.first()?;
-    let (at, user_id, user_name) = (
-        first.recorded_at,
-        first.user_id.clone(),
-        first.user_name.clone(),
-    );
-    let mut events = Vec::with_capacity(command.events.len());
-    for event in command.events {
-        let caused = children
-            .get(&event.event_id)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|child| node(*child, commands, children, placed, level + 1, depth))
-                    .collect()
-            })
-            .unwrap_or_default();
-        events.push(EventNode { event, caused });
-    }
-    Some(CommandNode {
-        command_id: command.id,
-        command: command.name,
-        caused_by: command.caused_by,
-        user_id,
-        user_name,
-        at,
-        events,
-    })
 }
 
 #[cfg(test)]
@@ -211,6 +242,22 @@ mod tests {
         );
         let shown: usize = tree.commands.iter().map(count).sum();
         assert_eq!(shown, 2);
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_cap_continues_at_the_top_level() {
+        let n = (MAX_DEPTH * 2 + 3) as u128;
+        let events = (1..=n)
+            .map(|i| {
+                let cause = (i > 1).then(|| Uuid::from_u128(i - 1));
+                (event(i, 1000 + i, i as i64), None, cause)
+            })
+            .collect();
+        let tree = build(Uuid::from_u128(999), events, false);
+        assert_eq!(tree.depth, MAX_DEPTH);
+        assert_eq!(tree.commands.len(), 3, "cut twice");
+        let shown: usize = tree.commands.iter().map(count).sum();
+        assert_eq!(shown, n as usize, "every event is shown once");
     }
 
     fn count(node: &CommandNode) -> usize {

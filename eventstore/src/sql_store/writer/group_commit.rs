@@ -69,7 +69,6 @@ async fn run_batch_bulk(
     batch: &[AppendRequest],
     commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
-    let now = now_us();
     let total: usize = batch.iter().map(AppendRequest::event_count).sum();
     let total =
         i64::try_from(total).map_err(|_| sqlx::Error::Protocol("batch too large".into()))?;
@@ -80,6 +79,9 @@ async fn run_batch_bulk(
         .bind(total)
         .fetch_one(&mut *tx)
         .await?;
+    // Stamped under the head lock: recorded times rise with positions (the event browser turns
+    // time ranges into position ranges), whoever waited how long for the lock.
+    let now = now_us();
     let mut next_position = advanced - total + 1;
 
     let mut stream_ids: Vec<&str> = batch
@@ -289,7 +291,6 @@ async fn run_batch_per_append(
     batch: &[AppendRequest],
     commit_sent: &AtomicBool,
 ) -> Result<BatchResult, sqlx::Error> {
-    let now = now_us();
     // A lone append needs no savepoint: if it fails, the whole transaction is rolled back.
     let savepoints = batch.len() > 1;
     let mut tx = conn.begin_with(dialect.begin_write).await?;
@@ -299,7 +300,7 @@ async fn run_batch_per_append(
         if savepoints {
             tx.execute(sql::SAVEPOINT).await?;
         }
-        let attempt = append_one(&mut tx, dialect, request, now)
+        let attempt = append_one(&mut tx, dialect, request)
             .instrument(request.span.clone())
             .await;
         // On success the savepoint is not released (one round trip saved): the savepoints of a
@@ -415,7 +416,6 @@ async fn append_one(
     tx: &mut AnyConnection,
     dialect: &Dialect,
     request: &AppendRequest,
-    now: i64,
 ) -> Result<Outcome, Failure> {
     let count = i64::try_from(request.event_count())
         .map_err(|_| StoreError::Storage(sqlx::Error::Protocol("append too large".into())))?;
@@ -426,6 +426,8 @@ async fn append_one(
         .fetch_one(&mut *tx)
         .await?;
     let first_position = last_position - count + 1;
+    // Stamped under the head lock, like the bulk path.
+    let now = now_us();
     // The head lock is held: a caller that gave up while we waited for it is withdrawn.
     if request.reply.is_closed() {
         return Err(Failure::Withdrawn);
