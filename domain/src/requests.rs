@@ -191,6 +191,7 @@ pub struct SearchEvents {
     /// The acting user's id.
     #[serde(default)]
     pub user: Option<String>,
+    /// A correlation id, or its short id (the last 8 hex digits lists show).
     #[serde(default)]
     pub correlation: Option<String>,
     /// RFC 3339: recorded at or after.

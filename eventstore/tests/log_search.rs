@@ -147,6 +147,18 @@ async fn every_filter_selects_exactly_its_events(store: SqlEventStore) {
     )
     .await;
     assert_eq!(positions(&by_correlation), vec![1, 2, 3, 4]);
+    // The short id lists show (the last 8 hex digits).
+    let tail = correlation.to_string()[28..].to_owned();
+    let by_short = search(
+        &store,
+        LogSearch {
+            correlation_tail: Some(tail.to_uppercase()),
+            oldest_first: true,
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(positions(&by_short), vec![1, 2, 3, 4]);
 
     let combined = search(
         &store,

@@ -19,3 +19,8 @@ create index events_recorded_at_idx on events (recorded_at_us, position);
 -- UUID) is looked up here instead of scanning every stream. The expression is word for word
 -- the one the lookup uses.
 create index streams_short_id_idx on streams (substr(stream_id, length(stream_id) - 7));
+
+-- A correlation id given as the short id lists show (its last 8 characters: a UUID's text is
+-- 36 characters, so they start at the 29th). The expression is word for word the one the
+-- search uses.
+create index events_correlation_short_idx on events (substr(correlation_id, 29), position);

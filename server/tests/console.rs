@@ -223,6 +223,24 @@ async fn the_event_browser_searches_and_pages_the_whole_log() {
     assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
 
+    // A correlation's short id, as the event log shows it, finds its events.
+    let (_, one) = app.get_json("/api/events?type=OrderPlaced&limit=1").await;
+    let correlation = one["events"][0]["correlation_id"]
+        .as_str()
+        .expect("correlation")
+        .to_owned();
+    let (status, page) = app
+        .get_json(&format!("/api/events?correlation={}", &correlation[28..]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let found = page["events"].as_array().expect("events");
+    assert!(!found.is_empty());
+    assert!(
+        found
+            .iter()
+            .all(|e| e["correlation_id"] == correlation.as_str())
+    );
+
     let (status, page) = app.get_json("/api/events?user=admin&type=ItemAdded").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["events"].as_array().map(Vec::len), Some(2));

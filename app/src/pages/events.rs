@@ -120,7 +120,7 @@ pub fn EventsPage() -> impl IntoView {
                     </label>
                     {input("Stream", "stream", stream, "text", "order-0193… or a short id")}
                     {input("User", "user", user, "text", "alice")}
-                    {input("Correlation id", "correlation", correlation, "text", "uuid")}
+                    {input("Correlation id", "correlation", correlation, "text", "uuid or short id")}
                     {input("From (UTC)", "from", from, "datetime-local", "")}
                     {input("To (UTC)", "to", to, "datetime-local", "")}
                     <label class="inline"><input type="checkbox" name="oldest" prop:checked=oldest on:change=move |ev| oldest.set(event_target_checked(&ev))/>"Oldest first"</label>

@@ -107,7 +107,7 @@ mod unreadable;
 mod writer;
 
 pub use head::NOTIFY_CHANNEL;
-pub use search::{CLOCK_SLACK_US, EventCount, LogSearch, MAX_MATCHED_STREAMS};
+pub use search::{CLOCK_SLACK_US, EventCount, LogSearch, MAX_MATCHED_STREAMS, looks_like_short_id};
 pub use unreadable::{ReadableRun, UnreadableEvent};
 pub use writer::{MAX_BATCH_APPENDS, MAX_BATCH_EVENTS, WriterStatus};
 

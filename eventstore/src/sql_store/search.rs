@@ -50,6 +50,8 @@ pub struct LogSearch {
     /// The acting user (`metadata.user_id`).
     pub user_id: Option<String>,
     pub correlation_id: Option<Uuid>,
+    /// The short id of a correlation id (its last 8 hex digits, as lists show it).
+    pub correlation_tail: Option<String>,
     /// Recorded at or after.
     pub from: Option<DateTime<Utc>>,
     /// Recorded before.
@@ -122,6 +124,14 @@ impl SqlEventStore {
         if let Some(c) = &correlation {
             conditions.push(condition("correlation_id = ?", &mut ph));
             params.push(Param::Text(c));
+        }
+        let tail = search
+            .correlation_tail
+            .as_ref()
+            .map(|t| t.to_ascii_lowercase());
+        if let Some(t) = &tail {
+            conditions.push(condition("substr(correlation_id, 29) = ?", &mut ph));
+            params.push(Param::Text(t));
         }
         if let Some(from) = search.from {
             conditions.push(condition("recorded_at_us >= ?", &mut ph));
@@ -334,7 +344,7 @@ fn condition(sql: &str, ph: &mut Placeholders) -> String {
 
 /// The short id lists show (`domain::ids::short_id` in the app): the last 8 hex digits of a
 /// UUID.
-pub(crate) fn looks_like_short_id(text: &str) -> bool {
+pub fn looks_like_short_id(text: &str) -> bool {
     text.len() == SHORT_ID_LEN && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -87,13 +87,20 @@ impl Application {
                 ));
             }
         };
-        let correlation_id = text(input.correlation, "correlation")?
-            .map(|c| {
-                Uuid::parse_str(&c).map_err(|_| {
-                    AppError::invalid("invalid_query", "The correlation id must be a UUID.")
-                })
-            })
-            .transpose()?;
+        // A whole correlation id, or the short id lists show (its last 8 hex digits).
+        let (correlation_id, correlation_tail) = match text(input.correlation, "correlation")? {
+            None => (None, None),
+            Some(c) if eventstore::sql_store::looks_like_short_id(&c) => (None, Some(c)),
+            Some(c) => match Uuid::parse_str(&c) {
+                Ok(id) => (Some(id), None),
+                Err(_) => {
+                    return Err(AppError::invalid(
+                        "invalid_query",
+                        "The correlation id must be a UUID or the short id lists show (its last 8 hex digits).",
+                    ));
+                }
+            },
+        };
         if input.after.is_some_and(|a| a < 0) {
             return Err(AppError::invalid(
                 "invalid_query",
@@ -116,6 +123,7 @@ impl Application {
             stream: text(input.stream, "stream")?,
             user_id: text(input.user, "user")?,
             correlation_id,
+            correlation_tail,
             from,
             to,
             oldest_first,
