@@ -12,6 +12,7 @@ use crate::views::EventView;
 
 /// One minute of a consumer's lag: the most it was behind during that minute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LagPoint {
     /// Start of the minute.
     pub minute: DateTime<Utc>,
@@ -23,6 +24,7 @@ pub struct LagPoint {
 
 /// A count under one name (an event type, a stream type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedCount {
     pub name: String,
     pub count: i64,
@@ -30,6 +32,7 @@ pub struct NamedCount {
 
 /// Events appended in one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MinuteCount {
     pub minute: DateTime<Utc>,
     pub count: i64,
@@ -38,6 +41,7 @@ pub struct MinuteCount {
 /// The log's statistics: counts per event type and stream type (whole log, most first) and
 /// events appended per minute over the last hour (oldest first, every minute present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventStats {
     /// The position the counts include.
     pub position: i64,
@@ -49,6 +53,7 @@ pub struct EventStats {
 
 /// A page of the event browser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventSearchPage {
     pub events: Vec<EventView>,
     /// Pass back as `after` for the next page; absent on the last page.
@@ -57,6 +62,7 @@ pub struct EventSearchPage {
 
 /// How a dead letter was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadLetterResolution {
     Retried,
@@ -65,6 +71,7 @@ pub enum DeadLetterResolution {
 
 /// An event a projection halted on, with its payload and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetterView {
     pub id: i64,
     pub projection: String,
@@ -88,6 +95,7 @@ pub struct DeadLetterView {
 
 /// A page of dead letters, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetterPage {
     pub dead_letters: Vec<DeadLetterView>,
     /// Pass back as `before` for the next page; absent on the last page.
@@ -96,6 +104,7 @@ pub struct DeadLetterPage {
 
 /// One command of a correlation: the events it appended, and the commands its events caused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandNode {
     /// The command's id (its events' causation id).
     pub command_id: Uuid,
@@ -112,8 +121,10 @@ pub struct CommandNode {
 
 /// One event of a correlation and the commands it caused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventNode {
     pub event: EventView,
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub caused: Vec<CommandNode>,
 }
 
@@ -121,6 +132,7 @@ pub struct EventNode {
 /// by causation: root commands (caused by nothing in this correlation), their events, the
 /// commands those events caused, and so on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CorrelationTree {
     pub correlation_id: Uuid,
     pub commands: Vec<CommandNode>,

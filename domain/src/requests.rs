@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 /// Place an order, with its first lines (all or nothing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     /// The new order's id; derived from the idempotency key (or new) when absent.
@@ -23,123 +24,222 @@ pub struct PlaceOrder {
 
 /// One line of a new order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewLine {
     pub product_id: Uuid,
     /// Any integer: out-of-range values get the domain's message.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub quantity: i64,
 }
 
 /// Add a product line to a draft order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
     pub product_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub quantity: i64,
 }
 
 /// Set a line's quantity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeQuantity {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub quantity: i64,
 }
 
 /// Ship a confirmed order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShipOrder {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub carrier: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9-]+\s*$")
+    )]
     pub tracking_number: String,
 }
 
 /// Cancel an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CancelOrder {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub reason: String,
 }
 
 /// Register a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterCustomer {
     #[serde(default)]
     pub customer_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
 }
 
 /// Rename a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RenameCustomer {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
 }
 
 /// Change a customer's email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeEmail {
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
 }
 
 /// Create a product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
     #[serde(default)]
     pub product_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = r"^\s*[A-Za-z0-9-]+\s*$")
+    )]
     pub sku: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000))]
     pub price_cents: i64,
     /// Units on hand from the start (default 0).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub initial_stock: Option<i64>,
 }
 
 /// Units arrived for a product (staff).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReceiveStock {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub quantity: i64,
 }
 
 /// Set a product's stock on hand to a counted number (staff), with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CorrectStock {
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub on_hand: i64,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub reason: String,
 }
 
 /// Set a product's price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RepriceProduct {
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000))]
     pub price_cents: i64,
 }
 
 /// Rename a product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RenameProduct {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
 }
 
 /// Skip the event a projection faulted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SkipEvent {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub reason: String,
 }
 
 /// Filter of the order list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ListOrders {
     /// An order status (`draft`, `confirmed`...); empty means any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::order::OrderStatus>))]
     pub status: Option<String>,
     #[serde(default)]
     pub customer: Option<Uuid>,
@@ -154,6 +254,7 @@ pub struct ListOrders {
 /// Which page of a list (customers, products): after the previous page's `next_cursor`, at
 /// most `limit` rows (default and bound are the query side's).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListPage {
     #[serde(default)]
     pub cursor: Option<String>,
@@ -163,6 +264,8 @@ pub struct ListPage {
 
 /// Filter of the stream browser.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ListStreams {
     #[serde(default, rename = "type")]
@@ -177,6 +280,8 @@ pub struct ListStreams {
 
 /// Filter of the event browser (the whole log). Every field is optional; all given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct SearchEvents {
     /// Event type, e.g. `OrderPlaced`.
@@ -196,12 +301,15 @@ pub struct SearchEvents {
     pub correlation: Option<String>,
     /// RFC 3339: recorded at or after.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<chrono::DateTime<chrono::Utc>>))]
     pub from: Option<String>,
     /// RFC 3339: recorded before.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<chrono::DateTime<chrono::Utc>>))]
     pub to: Option<String>,
     /// `newest` (default) or `oldest` first.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(pattern = "^(newest|oldest)$"))]
     pub order: Option<String>,
     /// The previous page's `next_after`.
     #[serde(default)]
@@ -214,50 +322,111 @@ pub struct SearchEvents {
 
 /// Sign up as a customer: opens the account and registers its customer together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 32,
+            pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+        )
+    )]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128, format = Password))]
     pub password: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
 }
 
 /// Sign in with a username and password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 128, format = Password))]
     pub password: String,
 }
 
 /// An admin creates a staff or admin account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 32,
+            pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+        )
+    )]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128, format = Password))]
     pub password: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub display_name: String,
     /// `staff` or `admin` (customers sign up themselves).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(staff|admin)$"))]
     pub role: String,
 }
 
 /// An admin changes an account's role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(customer|staff|admin)$"))]
     pub role: String,
 }
 
 /// An admin disables an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisableUser {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub reason: String,
 }
 
 /// Create a personal API token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 60,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
 }

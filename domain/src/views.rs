@@ -11,6 +11,7 @@ use crate::order::OrderStatus;
 
 /// One row of the order list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderSummary {
     pub order_id: Uuid,
     pub customer_id: Uuid,
@@ -26,6 +27,7 @@ pub struct OrderSummary {
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLineView {
     pub product_id: Uuid,
     pub sku: String,
@@ -37,6 +39,7 @@ pub struct OrderLineView {
 
 /// An order with its lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderDetail {
     #[serde(flatten)]
     pub summary: OrderSummary,
@@ -48,6 +51,7 @@ pub struct OrderDetail {
 
 /// A page of the order list, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderPage {
     pub orders: Vec<OrderSummary>,
     /// Pass back as `cursor` for the next (older) page; absent on the last page.
@@ -56,6 +60,7 @@ pub struct OrderPage {
 
 /// A customer as the customers read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerView {
     pub customer_id: Uuid,
     pub name: String,
@@ -66,6 +71,7 @@ pub struct CustomerView {
 
 /// One page of the customer list (by name).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerPage {
     pub customers: Vec<CustomerView>,
     /// Pass back as `cursor` for the next page; absent on the last page.
@@ -74,6 +80,7 @@ pub struct CustomerPage {
 
 /// One page of the catalog (by SKU).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductPage {
     pub products: Vec<ProductView>,
     /// Pass back as `cursor` for the next page; absent on the last page.
@@ -82,6 +89,7 @@ pub struct ProductPage {
 
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductView {
     pub product_id: Uuid,
     pub sku: String,
@@ -99,6 +107,7 @@ pub struct ProductView {
 
 /// Orders counted for one status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusCount {
     pub status: OrderStatus,
     pub count: i64,
@@ -106,6 +115,7 @@ pub struct StatusCount {
 
 /// A best-selling product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopProduct {
     pub product_id: Uuid,
     pub name: String,
@@ -114,6 +124,7 @@ pub struct TopProduct {
 
 /// The dashboard statistics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DashboardStats {
     /// Every status, including those with zero orders, in lifecycle order.
     pub orders_by_status: Vec<StatusCount>,
@@ -129,6 +140,7 @@ pub struct DashboardStats {
 
 /// One line of the activity feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityEntry {
     pub position: i64,
     pub event_id: Uuid,
@@ -141,6 +153,7 @@ pub struct ActivityEntry {
 
 /// A query answer with how fresh it is (read-your-writes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fresh<T> {
     pub data: T,
     /// The read model's checkpoint when it answered.
@@ -151,6 +164,7 @@ pub struct Fresh<T> {
 
 /// What a successful command returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandReply {
     /// The aggregate's id.
     pub id: Uuid,
@@ -162,6 +176,7 @@ pub struct CommandReply {
 
 /// A stored event as the audit timeline shows it (the full envelope).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventView {
     pub event_id: Uuid,
     pub event_type: String,
@@ -185,6 +200,7 @@ pub struct EventView {
 
 /// A stream in the audit browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamView {
     pub stream_id: String,
     pub stream_type: String,
@@ -195,6 +211,7 @@ pub struct StreamView {
 
 /// Where a projection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectionState {
     Running,
@@ -211,6 +228,7 @@ pub enum ProjectionState {
 
 /// The event a projection failed on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectionFault {
     pub event_id: Uuid,
     pub position: i64,
@@ -222,6 +240,7 @@ pub struct ProjectionFault {
 
 /// Progress of a running rebuild.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebuildProgress {
     pub generation: i64,
     pub processed: i64,
@@ -232,6 +251,7 @@ pub struct RebuildProgress {
 
 /// Everything an operator sees about one projection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectionStatus {
     pub name: String,
     pub state: ProjectionState,
@@ -255,6 +275,7 @@ pub struct ProjectionStatus {
 
 /// Where the broker relay is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RelayState {
     Connected,
@@ -272,6 +293,7 @@ pub enum RelayState {
 
 /// The event the relay stopped on: its identity and why it cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelayFault {
     pub position: i64,
     pub event_id: Uuid,
@@ -283,6 +305,7 @@ pub struct RelayFault {
 
 /// The broker relay as an operator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelayStatus {
     pub state: RelayState,
     /// Human explanation, e.g. "disabled: no broker configured".
@@ -306,6 +329,7 @@ pub struct RelayStatus {
 
 /// A page of the stream browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamPage {
     pub streams: Vec<StreamView>,
     /// Pass back as `after` for the next page; absent on the last page.
@@ -314,6 +338,7 @@ pub struct StreamPage {
 
 /// Answer of a single rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebuildAccepted {
     pub projection: String,
     pub generation: i64,
@@ -323,6 +348,7 @@ pub struct RebuildAccepted {
 
 /// Who is signed in (`GET /api/auth/me`, the UI's navigation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Viewer {
     pub username: String,
     pub display_name: String,
@@ -340,6 +366,7 @@ impl Viewer {
 
 /// An account in the admin's user list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub account_id: Uuid,
     pub username: String,
@@ -355,6 +382,7 @@ pub struct UserView {
 
 /// One page of the user list (by username).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserPage {
     pub users: Vec<UserView>,
     /// Pass back as `cursor` for the next page; absent on the last page.
@@ -363,6 +391,7 @@ pub struct UserPage {
 
 /// One of the caller's API tokens (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,
@@ -370,6 +399,7 @@ pub struct TokenView {
 
 /// A token just created: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
     pub id: Uuid,
     pub name: String,

@@ -146,6 +146,7 @@ impl Application {
             ws_messages_burst: config.ws_messages_burst,
             ws_status_interval: Duration::from_secs(1),
             secure_cookies: config.secure_cookies,
+            check_responses: config.check_responses,
         };
         let metrics = Arc::new(Metrics::default());
         let relay = Arc::new(relay);

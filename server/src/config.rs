@@ -31,6 +31,8 @@ pub enum Command {
     },
     /// Consume the events the relay publishes to the broker and print them (demo consumer).
     Consume,
+    /// Print the OpenAPI document (what `GET /api/openapi.json` serves) and exit.
+    Openapi,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -273,6 +275,17 @@ pub struct Config {
     )]
     pub test_hold_projection: Option<String>,
 
+    /// Check every API answer against the OpenAPI document: `off`, `log` (violations logged at
+    /// ERROR: for staging) or `enforce` (also answered as 500 `contract_violation`: for tests).
+    #[arg(
+        long,
+        env = "EVENTIDE_CHECK_RESPONSES",
+        value_enum,
+        default_value_t = crate::api::contract::ResponseCheck::Off,
+        global = true
+    )]
+    pub check_responses: crate::api::contract::ResponseCheck,
+
     /// Seconds between websocket heartbeats.
     #[arg(
         long,
@@ -369,6 +382,7 @@ impl Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
+            check_responses: crate::api::contract::ResponseCheck::Enforce,
             ..cli.config
         }
     }

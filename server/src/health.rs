@@ -7,15 +7,53 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::views::{ProjectionState, RelayState};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::state::AppState;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok` (an answer at all is the signal).
+    pub status: String,
+    pub version: String,
 }
 
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// `GET /ready` (200 when `ready`, else 503 with the same body).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why not ready, one sentence each (empty when ready).
+    pub problems: Vec<String>,
+    pub projections: Vec<ConsumerLag>,
+    pub relay: RelayLag,
+}
+
+/// A projection's state and lag, as readiness reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConsumerLag {
+    pub name: String,
+    pub state: ProjectionState,
+    pub lag: i64,
+    pub lag_seconds: f64,
+}
+
+/// The relay's state and lag, as readiness reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RelayLag {
+    pub state: RelayState,
+    pub lag: i64,
+    pub lag_seconds: f64,
+}
+
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut problems = Vec::new();
     let expected = state.db.backend().migrator().iter().count() as i64;
     let applied: Result<i64, sqlx::Error> =
@@ -62,9 +100,14 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             relay.lag, relay.lag_seconds
         ));
     }
-    let detail: Vec<Value> = projections
+    let detail = projections
         .iter()
-        .map(|p| json!({ "name": p.name, "state": p.state, "lag": p.lag, "lag_seconds": p.lag_seconds }))
+        .map(|p| ConsumerLag {
+            name: p.name.clone(),
+            state: p.state,
+            lag: p.lag,
+            lag_seconds: p.lag_seconds,
+        })
         .collect();
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -73,11 +116,15 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({
-            "ready": problems.is_empty(),
-            "problems": problems,
-            "projections": detail,
-            "relay": { "state": relay.state, "lag": relay.lag, "lag_seconds": relay.lag_seconds },
-        })),
+        Json(Readiness {
+            ready: problems.is_empty(),
+            problems,
+            projections: detail,
+            relay: RelayLag {
+                state: relay.state,
+                lag: relay.lag,
+                lag_seconds: relay.lag_seconds,
+            },
+        }),
     )
 }

@@ -13,6 +13,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => server::app::run(cli.config).await,
         Command::Seed { orders } => seed(cli.config, orders).await,
         Command::Consume => consume(cli.config).await,
+        Command::Openapi => print_openapi(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -21,6 +22,14 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `server openapi`: the document on stdout (for client generators; no database needed).
+fn print_openapi() -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(server::api::openapi::document_json())
+        .context("rendering the OpenAPI document")?;
+    println!("{text}");
+    Ok(())
 }
 
 /// `server seed --orders N`: demo data through the command service, with progress on stderr.

@@ -45,7 +45,9 @@ pub fn build(state: AppState, leptos_options: LeptosOptions) -> Router {
 /// The middleware stack, outermost first: security headers, request span and correlation id,
 /// Host check (DNS rebinding), the session (cookie, loaded lazily from the database), HTTP
 /// metrics (labels bounded: see `metrics::track_http`), rate
-/// limit, cross-site refusal, body limit, timeout.
+/// limit, cross-site refusal, body limit, timeout. The response contract check
+/// (`api::contract`, off by default) sits outside all but the headers and the span, so it sees
+/// every answer a client gets, refusals included.
 pub fn with_middleware(router: Router, state: AppState) -> Router {
     router
         .layer(from_fn_with_state(
@@ -72,7 +74,14 @@ pub fn with_middleware(router: Router, state: AppState) -> Router {
             &state.db,
             state.settings.secure_cookies,
         ))
-        .layer(from_fn_with_state(state, crate::security::host::check_host))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::security::host::check_host,
+        ))
+        .layer(from_fn_with_state(
+            state,
+            crate::api::contract::check_responses,
+        ))
         .layer(from_fn(crate::telemetry::trace_request))
         .layer(from_fn(crate::security::headers::security_headers))
 }

@@ -35,6 +35,8 @@ pub struct Settings {
     pub ws_status_interval: Duration,
     /// Session cookies get `Secure` (HTTPS deployments).
     pub secure_cookies: bool,
+    /// Whether answers are checked against the OpenAPI document (`api::contract`).
+    pub check_responses: crate::api::contract::ResponseCheck,
 }
 
 #[derive(Clone)]

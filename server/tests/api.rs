@@ -781,29 +781,85 @@ async fn openapi_lists_every_route() {
     let app = TestApp::spawn().await;
     let (status, doc) = app.get_json("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     let routes = server::api::routes();
     assert!(routes.len() >= 35);
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let text = doc.to_string();
+    // Every `$ref` names a schema of the document.
+    for piece in text.split("\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap_or_default();
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
     for (spec, _) in routes {
         let op = &doc["paths"][spec.path][spec.method.to_lowercase()];
         assert!(op.is_object(), "{} {} missing", spec.method, spec.path);
-        if let Some(request) = spec.request {
+        assert_eq!(op["operationId"], spec.id);
+        let success = &op["responses"][spec.status.to_string()];
+        assert!(success.is_object(), "{} success status", spec.id);
+        if matches!(spec.reply, server::api::Reply::Json(_)) {
             assert!(
-                doc["components"]["schemas"][request].is_object(),
-                "schema {request}"
+                success["content"]["application/json"]["schema"].is_object(),
+                "{} response schema",
+                spec.id
             );
         }
-        assert!(
-            doc["components"]["schemas"][spec.response].is_object(),
-            "schema {}",
-            spec.response
+        if spec.request.is_some() {
+            assert!(
+                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{} request schema",
+                spec.id
+            );
+        }
+        // Every error answer is declared with the error shape; 429 carries Retry-After.
+        assert_eq!(
+            op["responses"]["429"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
         );
+        assert!(op["responses"]["429"]["headers"]["Retry-After"].is_object());
         // The route is served: not the JSON 404 of unknown API paths.
         if spec.method == "GET" && !spec.path.contains('{') && spec.path != "/ws" {
             let r = app.get(spec.path).await;
             assert_ne!(r.status(), StatusCode::NOT_FOUND, "{}", spec.path);
         }
     }
+    // Integers are integers, with their bounds (what a property-based tester found missing).
+    let list = &doc["paths"]["/api/orders"]["get"]["parameters"];
+    let limit = list
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "limit"))
+        .expect("limit parameter");
+    assert_eq!(limit["schema"]["type"], "integer");
+    let if_match = doc["paths"]["/api/orders/{id}/confirm"]["post"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "If-Match"))
+        .expect("If-Match");
+    assert_eq!(if_match["schema"]["minimum"], 0);
+    assert_eq!(
+        schemas["CancelOrder"]["properties"]["reason"]["maxLength"],
+        500
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/api/docs/").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "no CDN: {html}");
+    let r = app.get("/api/docs/swagger-initializer.js").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap_or_default()
+            .contains("/api/openapi.json")
+    );
+    let r = app.get("/api/docs/swagger-ui-bundle.js").await;
+    assert_eq!(r.status(), StatusCode::OK);
     app.stop().await;
 }
 

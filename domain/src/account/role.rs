@@ -11,6 +11,7 @@ use crate::error::ValidationError;
 /// What a signed-in user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Places, edits and cancels their own orders; sees only their own orders and data.
     Customer,

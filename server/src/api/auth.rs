@@ -128,14 +128,15 @@ pub async fn revoke_token(
 }
 
 /// `POST /api/admin/login` body: the admin token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminLogin {
+    #[schema(max_length = 512)]
     pub token: String,
 }
 
 /// `/api/admin/*` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub logged_in: bool,
 }

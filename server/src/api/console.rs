@@ -12,7 +12,8 @@ use crate::api::error::ApiResult;
 use crate::api::extract::{ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
     pub projection: Option<String>,

@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
-use domain::views::{CustomerPage, CustomerView, Fresh};
+use domain::views::{CustomerPage, Fresh};
 use uuid::Uuid;
 
-use crate::api::commands::reply;
+use crate::api::commands::{reply, with_etag};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::api::orders::{FreshQuery, PageQuery};
@@ -55,6 +55,7 @@ pub async fn get_one(
     Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
-) -> ApiResult<Json<Fresh<CustomerView>>> {
-    Ok(Json(state.app.customer(&ctx, id, q.min_position).await?))
+) -> ApiResult<Response> {
+    let fresh = state.app.customer(&ctx, id, q.min_position).await?;
+    Ok(with_etag(fresh.data.version, Json(fresh)))
 }

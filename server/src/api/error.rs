@@ -5,7 +5,25 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// The body of every error answer: `{"error": {"code", "message", "details"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `order_not_found`, `version_conflict`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// More about it (the field, the limit, the current version...), or null.
+    pub details: Value,
+}
 
 /// An error answer of the REST API.
 #[derive(Debug, thiserror::Error)]
@@ -97,15 +115,26 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// The body.
+    pub fn error_body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        }
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
-        json!({ "error": { "code": self.code, "message": self.message, "details": self.details } })
+        serde_json::to_value(self.error_body()).unwrap_or(Value::Null)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body())).into_response();
+        let mut response = (self.status, Json(self.error_body())).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

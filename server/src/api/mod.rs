@@ -1,10 +1,12 @@
-//! The REST API. Every route is declared once in [`routes`] with its OpenAPI description; the
-//! router is built from that table and `/api/openapi.json` is generated from it, so the document
-//! cannot drift from what is served.
+//! The REST API. Every route is declared once in [`routes`] with its OpenAPI description (the
+//! handlers' request, query and response types; see [`route_spec`]); the router is built from
+//! that table and `/api/openapi.json` is generated from it, so the document cannot drift from
+//! what is served.
 
 pub mod auth;
 pub mod commands;
 pub mod console;
+pub mod contract;
 pub mod customers;
 pub mod error;
 pub mod extract;
@@ -12,106 +14,33 @@ pub mod openapi;
 pub mod orders;
 pub mod products;
 pub mod projections;
+pub mod route_spec;
 pub mod streams;
 
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, post, put};
+use domain::console::{CorrelationTree, DeadLetterPage, EventSearchPage, EventStats};
+use domain::requests::{
+    AddItem, CancelOrder, ChangeEmail, ChangeQuantity, ChangeRole, CorrectStock, CreateProduct,
+    CreateToken, CreateUser, DisableUser, ListOrders, ListStreams, PlaceOrder, ReceiveStock,
+    RegisterCustomer, RenameCustomer, RenameProduct, RepriceProduct, SearchEvents, ShipOrder,
+    SignIn, SignUp, SkipEvent,
+};
+use domain::views::{
+    ActivityEntry, CommandReply, CustomerPage, CustomerView, DashboardStats, EventView,
+    OrderDetail, OrderPage, ProductPage, ProductView, ProjectionStatus, RebuildAccepted,
+    RelayStatus, StreamPage, TokenCreated, TokenView, UserPage, Viewer,
+};
+use eventstore::projection::RebuildStarted;
 
+pub use self::route_spec::{Access, Reply, RouteSpec};
+use self::route_spec::{fresh, fresh_list, json, list, query, spec};
+use crate::api::auth::{AdminLogin, SessionInfo};
+use crate::api::console::DeadLetterQuery;
+use crate::api::orders::{ActivityQuery, FreshQuery, PageQuery};
+use crate::api::streams::{EventsQuery, LimitQuery};
+use crate::health::{Health, Readiness};
 use crate::state::AppState;
-
-/// The least role that may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, signed in or not.
-    Public,
-    /// Any signed-in user; a customer only on their own orders and customer record.
-    Customer,
-    /// Staff and admins.
-    Staff,
-    /// Admins.
-    Admin,
-}
-
-impl Access {
-    /// The name in the OpenAPI document (`x-eventide-role`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "anonymous",
-            Self::Customer => "customer",
-            Self::Staff => "staff",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-/// One documented route.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteSpec {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub tag: &'static str,
-    /// Request body schema name (see `openapi::schemas`).
-    pub request: Option<&'static str>,
-    /// Success status and response schema name.
-    pub status: u16,
-    pub response: &'static str,
-    /// Query parameters.
-    pub query: &'static [&'static str],
-    /// Who may call it (documented in the OpenAPI document; decided by the application layer,
-    /// and `server/tests/access_matrix.rs` checks that the two agree).
-    pub access: Access,
-    /// A command: takes `If-Match`, `Idempotency-Key`, `X-Correlation-Id`.
-    pub command: bool,
-}
-
-const fn spec(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    tag: &'static str,
-) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        summary,
-        tag,
-        request: None,
-        status: 200,
-        response: "Object",
-        query: &[],
-        access: Access::Public,
-        command: false,
-    }
-}
-
-impl RouteSpec {
-    const fn req(mut self, schema: &'static str) -> Self {
-        self.request = Some(schema);
-        self
-    }
-    const fn res(mut self, status: u16, schema: &'static str) -> Self {
-        self.status = status;
-        self.response = schema;
-        self
-    }
-    const fn query(mut self, params: &'static [&'static str]) -> Self {
-        self.query = params;
-        self
-    }
-    const fn access(mut self, access: Access) -> Self {
-        self.access = access;
-        self
-    }
-    const fn command(mut self) -> Self {
-        self.command = true;
-        self
-    }
-}
-
-const FRESH: &[&str] = &["min_position"];
-/// Query parameters of a paged list.
-const PAGE: &[&str] = &["cursor", "limit", "min_position"];
 
 /// Every route of the API and the operational endpoints, with its handler.
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -119,665 +48,778 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         // Customers
         (
-            spec("POST", "/api/customers", "Register a customer", "customers")
-                .access(Access::Staff)
-                .req("RegisterCustomer")
-                .res(201, "CommandReply")
-                .command(),
+            spec(
+                "register_customer",
+                "POST",
+                "/api/customers",
+                "Register a customer",
+                "customers",
+            )
+            .access(Access::Staff)
+            .req(json::<RegisterCustomer>)
+            .res(201, json::<CommandReply>)
+            .command(),
             post(c::register),
         ),
         (
             spec(
+                "rename_customer",
                 "POST",
                 "/api/customers/{id}/rename",
                 "Rename a customer",
                 "customers",
             )
             .access(Access::Customer)
-            .req("RenameCustomer")
-            .res(200, "CommandReply")
+            .req(json::<RenameCustomer>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(c::rename),
         ),
         (
             spec(
+                "change_customer_email",
                 "POST",
                 "/api/customers/{id}/email",
                 "Change a customer's email",
                 "customers",
             )
             .access(Access::Customer)
-            .req("ChangeEmail")
-            .res(200, "CommandReply")
+            .req(json::<ChangeEmail>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(c::change_email),
         ),
         (
             spec(
+                "list_customers",
                 "GET",
                 "/api/customers",
                 "List customers (a customer: their own)",
                 "customers",
             )
             .access(Access::Customer)
-            .res(200, "FreshCustomerPage")
-            .query(PAGE),
+            .res(200, fresh::<CustomerPage>)
+            .params(query::<PageQuery>),
             get(c::list),
         ),
         (
-            spec("GET", "/api/customers/{id}", "One customer", "customers")
-                .access(Access::Customer)
-                .res(200, "FreshCustomer")
-                .query(FRESH),
+            spec(
+                "get_customer",
+                "GET",
+                "/api/customers/{id}",
+                "One customer",
+                "customers",
+            )
+            .access(Access::Customer)
+            .res(200, fresh::<CustomerView>)
+            .etag()
+            .params(query::<FreshQuery>),
             get(c::get_one),
         ),
         // Products
         (
-            spec("POST", "/api/products", "Create a product", "products")
-                .access(Access::Staff)
-                .req("CreateProduct")
-                .res(201, "CommandReply")
-                .command(),
+            spec(
+                "create_product",
+                "POST",
+                "/api/products",
+                "Create a product",
+                "products",
+            )
+            .access(Access::Staff)
+            .req(json::<CreateProduct>)
+            .res(201, json::<CommandReply>)
+            .command(),
             post(p::create),
         ),
         (
             spec(
+                "reprice_product",
                 "POST",
                 "/api/products/{id}/reprice",
                 "Reprice a product",
                 "products",
             )
             .access(Access::Staff)
-            .req("RepriceProduct")
-            .res(200, "CommandReply")
+            .req(json::<RepriceProduct>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(p::reprice),
         ),
         (
             spec(
+                "rename_product",
                 "POST",
                 "/api/products/{id}/rename",
                 "Rename a product",
                 "products",
             )
             .access(Access::Staff)
-            .req("RenameProduct")
-            .res(200, "CommandReply")
+            .req(json::<RenameProduct>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(p::rename),
         ),
         (
             spec(
+                "discontinue_product",
                 "POST",
                 "/api/products/{id}/discontinue",
                 "Discontinue a product",
                 "products",
             )
             .access(Access::Staff)
-            .res(200, "CommandReply")
+            .res(200, json::<CommandReply>)
             .command(),
             post(p::discontinue),
         ),
         (
             spec(
+                "receive_stock",
                 "POST",
                 "/api/products/{id}/stock",
                 "Receive stock (units arrived)",
                 "products",
             )
             .access(Access::Staff)
-            .req("ReceiveStock")
-            .res(200, "CommandReply")
+            .req(json::<ReceiveStock>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(p::receive_stock),
         ),
         (
             spec(
+                "correct_stock",
                 "PUT",
                 "/api/products/{id}/stock",
                 "Correct the stock on hand to a counted number (never below what is reserved)",
                 "products",
             )
             .access(Access::Staff)
-            .req("CorrectStock")
-            .res(200, "CommandReply")
+            .req(json::<CorrectStock>)
+            .res(200, json::<CommandReply>)
             .command(),
             put(p::correct_stock),
         ),
         (
-            spec("GET", "/api/products", "List products", "products")
-                .res(200, "FreshProductPage")
-                .query(PAGE),
+            spec(
+                "list_products",
+                "GET",
+                "/api/products",
+                "List products",
+                "products",
+            )
+            .res(200, fresh::<ProductPage>)
+            .params(query::<PageQuery>),
             get(p::list),
         ),
         (
             spec(
+                "low_stock",
                 "GET",
                 "/api/low-stock",
                 "Products on sale with few units available, least first",
                 "products",
             )
             .access(Access::Staff)
-            .res(200, "FreshProducts")
-            .query(FRESH),
+            .res(200, fresh_list::<ProductView>)
+            .params(query::<FreshQuery>),
             get(p::low_stock),
         ),
         (
-            spec("GET", "/api/products/{id}", "One product", "products")
-                .res(200, "FreshProduct")
-                .query(FRESH),
+            spec(
+                "get_product",
+                "GET",
+                "/api/products/{id}",
+                "One product",
+                "products",
+            )
+            .res(200, fresh::<ProductView>)
+            .etag()
+            .params(query::<FreshQuery>),
             get(p::get_one),
         ),
         // Orders
         (
             spec(
+                "place_order",
                 "POST",
                 "/api/orders",
                 "Place an order (the client may supply its id)",
                 "orders",
             )
             .access(Access::Customer)
-            .req("PlaceOrder")
-            .res(201, "CommandReply")
+            .req(json::<PlaceOrder>)
+            .res(201, json::<CommandReply>)
             .command(),
             post(o::place),
         ),
         (
             spec(
+                "add_item",
                 "POST",
                 "/api/orders/{id}/items",
                 "Add an item to a draft order",
                 "orders",
             )
             .access(Access::Customer)
-            .req("AddItem")
-            .res(200, "CommandReply")
+            .req(json::<AddItem>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(o::add_item),
         ),
         (
             spec(
+                "remove_item",
                 "DELETE",
                 "/api/orders/{id}/items/{product_id}",
                 "Remove an item from a draft order",
                 "orders",
             )
             .access(Access::Customer)
-            .res(200, "CommandReply")
+            .res(200, json::<CommandReply>)
             .command(),
             delete(o::remove_item),
         ),
         (
             spec(
+                "change_quantity",
                 "PUT",
                 "/api/orders/{id}/items/{product_id}",
                 "Change an item's quantity",
                 "orders",
             )
             .access(Access::Customer)
-            .req("ChangeQuantity")
-            .res(200, "CommandReply")
+            .req(json::<ChangeQuantity>)
+            .res(200, json::<CommandReply>)
             .command(),
             put(o::change_quantity),
         ),
         (
             spec(
+                "confirm_order",
                 "POST",
                 "/api/orders/{id}/confirm",
                 "Confirm a draft order",
                 "orders",
             )
             .access(Access::Customer)
-            .res(200, "CommandReply")
+            .res(200, json::<CommandReply>)
             .command(),
             post(o::confirm),
         ),
         (
             spec(
+                "ship_order",
                 "POST",
                 "/api/orders/{id}/ship",
                 "Ship a confirmed order",
                 "orders",
             )
             .access(Access::Staff)
-            .req("ShipOrder")
-            .res(200, "CommandReply")
+            .req(json::<ShipOrder>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(o::ship),
         ),
         (
             spec(
+                "deliver_order",
                 "POST",
                 "/api/orders/{id}/deliver",
                 "Mark a shipped order delivered",
                 "orders",
             )
             .access(Access::Staff)
-            .res(200, "CommandReply")
+            .res(200, json::<CommandReply>)
             .command(),
             post(o::deliver),
         ),
         (
             spec(
+                "cancel_order",
                 "POST",
                 "/api/orders/{id}/cancel",
                 "Cancel an order",
                 "orders",
             )
             .access(Access::Customer)
-            .req("CancelOrder")
-            .res(200, "CommandReply")
+            .req(json::<CancelOrder>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(o::cancel),
         ),
         (
-            spec("GET", "/api/orders", "List orders, newest first", "orders")
-                .access(Access::Customer)
-                .res(200, "FreshOrderPage")
-                .query(&["status", "customer", "cursor", "limit", "min_position"]),
+            spec(
+                "list_orders",
+                "GET",
+                "/api/orders",
+                "List orders, newest first",
+                "orders",
+            )
+            .access(Access::Customer)
+            .res(200, fresh::<OrderPage>)
+            .params(query::<ListOrders>),
             get(o::list),
         ),
         (
             spec(
+                "get_order",
                 "GET",
                 "/api/orders/{id}",
                 "One order with its lines",
                 "orders",
             )
             .access(Access::Customer)
-            .res(200, "FreshOrderDetail")
-            .query(FRESH),
+            .res(200, fresh::<OrderDetail>)
+            .etag()
+            .params(query::<FreshQuery>),
             get(o::get_one),
         ),
         // Dashboard
         (
-            spec("GET", "/api/dashboard", "Dashboard statistics", "dashboard")
-                .access(Access::Staff)
-                .res(200, "FreshDashboard")
-                .query(FRESH),
+            spec(
+                "dashboard",
+                "GET",
+                "/api/dashboard",
+                "Dashboard statistics",
+                "dashboard",
+            )
+            .access(Access::Staff)
+            .res(200, fresh::<DashboardStats>)
+            .params(query::<FreshQuery>),
             get(o::dashboard),
         ),
         (
             spec(
+                "activity",
                 "GET",
                 "/api/activity",
                 "Activity feed, newest first",
                 "dashboard",
             )
             .access(Access::Staff)
-            .res(200, "FreshActivity")
-            .query(&["limit", "min_position"]),
+            .res(200, fresh_list::<ActivityEntry>)
+            .params(query::<ActivityQuery>),
             get(o::activity),
         ),
         // Audit (reads the log directly)
         (
-            spec("GET", "/api/streams", "Browse streams", "audit")
-                .access(Access::Staff)
-                .res(200, "StreamPage")
-                .query(&["type", "prefix", "after", "limit"]),
+            spec(
+                "list_streams",
+                "GET",
+                "/api/streams",
+                "Browse streams",
+                "audit",
+            )
+            .access(Access::Staff)
+            .res(200, json::<StreamPage>)
+            .params(query::<ListStreams>),
             get(s::list),
         ),
         (
             spec(
+                "stream_events",
                 "GET",
                 "/api/streams/{id}/events",
                 "A stream's events (full envelopes)",
                 "audit",
             )
             .access(Access::Customer)
-            .res(200, "EventList")
-            .query(&["from_version", "limit"]),
+            .res(200, list::<EventView>)
+            .params(query::<EventsQuery>),
             get(s::events),
         ),
         (
             spec(
+                "correlated_events",
                 "GET",
                 "/api/correlations/{id}/events",
                 "Events sharing a correlation id",
                 "audit",
             )
             .access(Access::Staff)
-            .res(200, "EventList")
-            .query(&["limit"]),
+            .res(200, list::<EventView>)
+            .params(query::<LimitQuery>),
             get(s::correlated),
         ),
         (
             spec(
+                "correlation_tree",
                 "GET",
                 "/api/correlations/{id}/tree",
                 "What one correlation id caused: commands and events by causation",
                 "audit",
             )
             .access(Access::Staff)
-            .res(200, "CorrelationTree"),
+            .res(200, json::<CorrelationTree>),
             get(console::correlation_tree),
         ),
         (
             spec(
+                "search_events",
                 "GET",
                 "/api/events",
                 "Search the whole log (keyset-paged by position)",
                 "audit",
             )
             .access(Access::Staff)
-            .res(200, "EventSearchPage")
-            .query(&[
-                "type",
-                "stream_type",
-                "stream",
-                "user",
-                "correlation",
-                "from",
-                "to",
-                "order",
-                "after",
-                "limit",
-            ]),
+            .res(200, json::<EventSearchPage>)
+            .params(query::<SearchEvents>),
             get(console::search),
         ),
         (
             spec(
+                "event_stats",
                 "GET",
                 "/api/stats/events",
                 "Events per type and stream type, appends per minute (last hour)",
                 "audit",
             )
             .access(Access::Staff)
-            .res(200, "EventStats"),
+            .res(200, json::<EventStats>),
             get(console::stats),
         ),
         // Operations
         (
             spec(
+                "dead_letters",
                 "GET",
                 "/api/dead-letters",
                 "Dead letters of the projections, open and resolved, with payloads",
                 "operations",
             )
             .access(Access::Admin)
-            .res(200, "DeadLetterPage")
-            .query(&["projection", "before", "limit"]),
+            .res(200, json::<DeadLetterPage>)
+            .params(query::<DeadLetterQuery>),
             get(console::dead_letters),
         ),
         (
-            spec("GET", "/api/projections", "Projection status", "operations")
-                .access(Access::Admin)
-                .res(200, "ProjectionList"),
+            spec(
+                "list_projections",
+                "GET",
+                "/api/projections",
+                "Projection status",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, list::<ProjectionStatus>),
             get(pr::list),
         ),
         (
             spec(
+                "rebuild_all_projections",
                 "POST",
                 "/api/projections/rebuild",
                 "Rebuild every projection",
                 "operations",
             )
             .access(Access::Admin)
-            .res(202, "RebuildList"),
+            .res(202, list::<RebuildStarted>),
             post(pr::rebuild_all),
         ),
         (
             spec(
+                "rebuild_projection",
                 "POST",
                 "/api/projections/{name}/rebuild",
                 "Rebuild one projection",
                 "operations",
             )
             .access(Access::Admin)
-            .res(202, "RebuildStarted"),
+            .res(202, json::<RebuildAccepted>),
             post(pr::rebuild),
         ),
         (
             spec(
+                "retry_projection",
                 "POST",
                 "/api/projections/{name}/retry",
                 "Retry a faulted projection",
                 "operations",
             )
             .access(Access::Admin)
-            .res(200, "ProjectionStatus"),
+            .res(200, json::<ProjectionStatus>),
             post(pr::retry),
         ),
         (
             spec(
+                "skip_projection_event",
                 "POST",
                 "/api/projections/{name}/skip",
                 "Skip the event a projection faulted on",
                 "operations",
             )
             .access(Access::Admin)
-            .req("SkipEvent")
-            .res(200, "ProjectionStatus"),
+            .req(json::<SkipEvent>)
+            .res(200, json::<ProjectionStatus>),
             post(pr::skip),
         ),
         (
-            spec("GET", "/api/relay", "Broker relay status", "operations")
-                .access(Access::Admin)
-                .res(200, "RelayStatus"),
+            spec(
+                "relay_status",
+                "GET",
+                "/api/relay",
+                "Broker relay status",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, json::<RelayStatus>),
             get(pr::relay),
         ),
         (
             spec(
+                "retry_relay",
                 "POST",
                 "/api/relay/retry",
                 "Read the event the relay faulted on again",
                 "operations",
             )
             .access(Access::Admin)
-            .res(200, "RelayStatus"),
+            .res(200, json::<RelayStatus>),
             post(pr::relay_retry),
         ),
         (
             spec(
+                "skip_relay_event",
                 "POST",
                 "/api/relay/skip",
                 "Skip the event the relay faulted on (with a reason; never published)",
                 "operations",
             )
             .access(Access::Admin)
-            .req("SkipEvent")
-            .res(200, "RelayStatus"),
+            .req(json::<SkipEvent>)
+            .res(200, json::<RelayStatus>),
             post(pr::relay_skip),
         ),
         // Identity
         (
             spec(
+                "sign_up",
                 "POST",
                 "/api/auth/signup",
                 "Sign up as a customer (starts a session)",
                 "identity",
             )
-            .req("SignUp")
-            .res(201, "Viewer"),
+            .req(json::<SignUp>)
+            .res(201, json::<Viewer>),
             post(auth::sign_up),
         ),
         (
             spec(
+                "sign_in",
                 "POST",
                 "/api/auth/login",
                 "Sign in (starts a session; throttled)",
                 "identity",
             )
-            .req("SignIn")
-            .res(200, "Viewer"),
+            .req(json::<SignIn>)
+            .res(200, json::<Viewer>),
             post(auth::sign_in),
         ),
         (
             spec(
+                "sign_out",
                 "POST",
                 "/api/auth/logout",
                 "Sign out (ends the session everywhere)",
                 "identity",
             )
-            .res(204, "Empty"),
+            .reply(204, Reply::Empty),
             post(auth::sign_out),
         ),
         (
-            spec("GET", "/api/auth/me", "Who is signed in", "identity")
+            spec("me", "GET", "/api/auth/me", "Who is signed in", "identity")
                 .access(Access::Customer)
-                .res(200, "Viewer"),
+                .res(200, json::<Viewer>),
             get(auth::me),
         ),
         (
             spec(
+                "create_user",
                 "POST",
                 "/api/users",
                 "Create a staff or admin account",
                 "identity",
             )
             .access(Access::Admin)
-            .req("CreateUser")
-            .res(201, "CommandReply")
+            .req(json::<CreateUser>)
+            .res(201, json::<CommandReply>)
             .command(),
             post(auth::create_user),
         ),
         (
             spec(
+                "list_users",
                 "GET",
                 "/api/users",
                 "List accounts (the users read model)",
                 "identity",
             )
             .access(Access::Admin)
-            .res(200, "FreshUserPage")
-            .query(PAGE),
+            .res(200, fresh::<UserPage>)
+            .params(query::<PageQuery>),
             get(auth::users),
         ),
         (
             spec(
+                "change_role",
                 "PUT",
                 "/api/users/{username}/role",
                 "Change an account's role",
                 "identity",
             )
             .access(Access::Admin)
-            .req("ChangeRole")
-            .res(200, "CommandReply")
+            .req(json::<ChangeRole>)
+            .res(200, json::<CommandReply>)
             .command(),
             put(auth::change_role),
         ),
         (
             spec(
+                "disable_user",
                 "POST",
                 "/api/users/{username}/disable",
                 "Disable an account",
                 "identity",
             )
             .access(Access::Admin)
-            .req("DisableUser")
-            .res(200, "CommandReply")
+            .req(json::<DisableUser>)
+            .res(200, json::<CommandReply>)
             .command(),
             post(auth::disable_user),
         ),
         (
             spec(
+                "enable_user",
                 "POST",
                 "/api/users/{username}/enable",
                 "Enable an account",
                 "identity",
             )
             .access(Access::Admin)
-            .res(200, "CommandReply")
+            .res(200, json::<CommandReply>)
             .command(),
             post(auth::enable_user),
         ),
         (
             spec(
+                "list_tokens",
                 "GET",
                 "/api/tokens",
                 "My API tokens (never their secrets)",
                 "identity",
             )
             .access(Access::Customer)
-            .res(200, "TokenList"),
+            .res(200, list::<TokenView>),
             get(auth::tokens),
         ),
         (
             spec(
+                "create_token",
                 "POST",
                 "/api/tokens",
                 "Create an API token (its secret is shown once)",
                 "identity",
             )
             .access(Access::Customer)
-            .req("CreateToken")
-            .res(201, "TokenCreated"),
+            .req(json::<CreateToken>)
+            .res(201, json::<TokenCreated>),
             post(auth::create_token),
         ),
         (
             spec(
+                "revoke_token",
                 "DELETE",
                 "/api/tokens/{id}",
                 "Revoke one of my API tokens",
                 "identity",
             )
             .access(Access::Customer)
-            .res(200, "CommandReply"),
+            .res(200, json::<CommandReply>),
             delete(auth::revoke_token),
         ),
         // Admin session (the admin token)
         (
             spec(
+                "admin_login",
                 "POST",
                 "/api/admin/login",
                 "Log in as admin (sets an HttpOnly session cookie)",
                 "admin",
             )
-            .req("Login")
-            .res(200, "Session"),
+            .req(json::<AdminLogin>)
+            .res(200, json::<SessionInfo>),
             post(auth::admin_login),
         ),
         (
-            spec("POST", "/api/admin/logout", "Log out", "admin").res(200, "Session"),
+            spec(
+                "admin_logout",
+                "POST",
+                "/api/admin/logout",
+                "Log out",
+                "admin",
+            )
+            .res(200, json::<SessionInfo>),
             post(auth::admin_logout),
         ),
         (
             spec(
+                "admin_session",
                 "GET",
                 "/api/admin/session",
                 "Whether the caller is logged in as admin",
                 "admin",
             )
-            .res(200, "Session"),
+            .res(200, json::<SessionInfo>),
             get(auth::admin_session),
         ),
         // Meta
         (
-            spec("GET", "/api/openapi.json", "This document", "meta"),
+            spec(
+                "openapi_document",
+                "GET",
+                "/api/openapi.json",
+                "This document (OpenAPI 3.1)",
+                "meta",
+            )
+            .res(200, openapi::any_object),
             get(openapi::document),
         ),
         (
             spec(
+                "websocket",
                 "GET",
                 "/ws",
                 "Websocket: live updates (ClientMessage / ServerMessage)",
                 "live",
             )
-            .res(101, "ServerMessage"),
+            .reply(101, Reply::Upgrade),
             get(crate::ws::handler),
         ),
         (
-            spec("GET", "/health", "Liveness", "meta"),
+            spec("health", "GET", "/health", "Liveness", "meta").res(200, json::<Health>),
             get(crate::health::health),
         ),
         (
             spec(
+                "ready",
                 "GET",
                 "/ready",
                 "Readiness: database, migrations, projections",
                 "meta",
             )
-            .res(200, "Readiness"),
+            .res(200, json::<Readiness>),
             get(crate::health::ready),
         ),
         (
             spec(
+                "metrics",
                 "GET",
                 "/metrics",
                 "Prometheus metrics (text format)",
                 "meta",
             )
-            .res(200, "Text"),
+            .reply(200, Reply::Text),
             get(crate::metrics::metrics),
         ),
     ]
@@ -791,6 +833,7 @@ pub fn router() -> Router<AppState> {
         router = router.route(spec.path, handler);
     }
     router
+        .merge(openapi::docs())
         .route("/api", axum::routing::any(error::api_not_found))
         .route("/api/", axum::routing::any(error::api_not_found))
         .route("/api/{*rest}", axum::routing::any(error::api_not_found))

@@ -1,414 +1,383 @@
-//! `GET /api/openapi.json`: the OpenAPI 3 document, generated from the route table
-//! ([`super::routes`]) the router itself is built from.
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document, built with `utoipa` from the route table
+//! ([`super::routes`]) the router itself is built from. Bodies and query parameters come from
+//! the handlers' own types (their `ToSchema` / `IntoParams` derives); what the table adds is the
+//! HTTP around them: path parameters, the command headers, security, and the error answers each
+//! kind of route can give (every one the JSON error shape, [`ErrorBody`]). `/api/docs` serves a
+//! Swagger UI of it (assets vendored in `utoipa-swagger-ui`, nothing from a CDN).
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use axum::Json;
-use serde_json::{Map, Value, json};
+use axum::Router;
+use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, KnownFormat, OpenApi, OpenApiBuilder,
+    PathsBuilder, Ref, RefOr, Required,
+};
+use utoipa::{PartialSchema, ToSchema};
 
-use super::{RouteSpec, routes};
+use super::error::ErrorBody;
+use super::route_spec::{Access, Components, Reply, RouteSpec};
+use super::routes;
+use crate::state::AppState;
 
-fn string() -> Value {
-    json!({ "type": "string" })
-}
-fn uuid() -> Value {
-    json!({ "type": "string", "format": "uuid" })
-}
-fn int() -> Value {
-    json!({ "type": "integer", "format": "int64" })
-}
-
-fn object(required: &[&str], optional: &[(&str, Value)], props: &[(&str, Value)]) -> Value {
-    let mut properties = Map::new();
-    for (name, schema) in props.iter().chain(optional) {
-        properties.insert((*name).to_owned(), schema.clone());
-    }
-    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties })
-}
-
-fn loose(description: &str) -> Value {
-    json!({ "type": "object", "description": description })
-}
-
-/// Named schemas: request bodies exactly, responses by description (see `domain::views`).
-pub fn schemas() -> Map<String, Value> {
-    let mut s = Map::new();
-    let mut add = |name: &str, schema: Value| {
-        s.insert(name.to_owned(), schema);
-    };
-    add(
-        "RegisterCustomer",
-        object(
-            &["name", "email"],
-            &[("customer_id", uuid())],
-            &[
-                ("name", string()),
-                ("email", json!({"type": "string", "format": "email"})),
-            ],
-        ),
-    );
-    add(
-        "RenameCustomer",
-        object(&["name"], &[], &[("name", string())]),
-    );
-    add(
-        "ChangeEmail",
-        object(
-            &["email"],
-            &[],
-            &[("email", json!({"type": "string", "format": "email"}))],
-        ),
-    );
-    add(
-        "CreateProduct",
-        object(
-            &["sku", "name", "price_cents"],
-            &[
-                ("product_id", uuid()),
-                (
-                    "initial_stock",
-                    json!({"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "Units on hand from the start (default 0)."}),
-                ),
-            ],
-            &[
-                (
-                    "sku",
-                    json!({"type": "string", "pattern": "^[A-Z0-9-]{1,32}$"}),
-                ),
-                ("name", string()),
-                ("price_cents", json!({"type": "integer", "minimum": 0})),
-            ],
-        ),
-    );
-    add(
-        "RepriceProduct",
-        object(
-            &["price_cents"],
-            &[],
-            &[("price_cents", json!({"type": "integer", "minimum": 0}))],
-        ),
-    );
-    add(
-        "ReceiveStock",
-        object(
-            &["quantity"],
-            &[],
-            &[(
-                "quantity",
-                json!({"type": "integer", "minimum": 1, "maximum": 1_000_000_000}),
-            )],
-        ),
-    );
-    add(
-        "CorrectStock",
-        object(
-            &["on_hand", "reason"],
-            &[],
-            &[
-                (
-                    "on_hand",
-                    json!({"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
-                ),
-                ("reason", string()),
-            ],
-        ),
-    );
-    add(
-        "RenameProduct",
-        object(&["name"], &[], &[("name", string())]),
-    );
-    add(
-        "PlaceOrder",
-        object(
-            &["customer_id"],
-            &[
-                ("order_id", uuid()),
-                (
-                    "lines",
-                    json!({
-                        "type": "array",
-                        "description": "Lines added in the same atomic append: all of them or, if one is refused, no order at all.",
-                        "items": {
-                            "type": "object",
-                            "required": ["product_id", "quantity"],
-                            "additionalProperties": false,
-                            "properties": {
-                                "product_id": uuid(),
-                                "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
-                            },
-                        },
-                    }),
-                ),
-            ],
-            &[("customer_id", uuid())],
-        ),
-    );
-    add(
-        "AddItem",
-        object(
-            &["product_id", "quantity"],
-            &[],
-            &[
-                ("product_id", uuid()),
-                (
-                    "quantity",
-                    json!({"type": "integer", "minimum": 1, "maximum": 10000}),
-                ),
-            ],
-        ),
-    );
-    add(
-        "ChangeQuantity",
-        object(
-            &["quantity"],
-            &[],
-            &[(
-                "quantity",
-                json!({"type": "integer", "minimum": 1, "maximum": 10000}),
-            )],
-        ),
-    );
-    add(
-        "ShipOrder",
-        object(
-            &["carrier", "tracking_number"],
-            &[],
-            &[("carrier", string()), ("tracking_number", string())],
-        ),
-    );
-    add(
-        "CancelOrder",
-        object(&["reason"], &[], &[("reason", string())]),
-    );
-    add(
-        "SkipEvent",
-        object(&["reason"], &[], &[("reason", string())]),
-    );
-    add("Login", object(&["token"], &[], &[("token", string())]));
-    let password =
-        || json!({ "type": "string", "minLength": 8, "maxLength": 128, "format": "password" });
-    let username = || json!({ "type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$" });
-    add(
-        "SignUp",
-        object(
-            &["username", "password", "name", "email"],
-            &[],
-            &[
-                ("username", username()),
-                ("password", password()),
-                ("name", string()),
-                ("email", json!({"type": "string", "format": "email"})),
-            ],
-        ),
-    );
-    add(
-        "SignIn",
-        object(
-            &["username", "password"],
-            &[],
-            &[("username", string()), ("password", string())],
-        ),
-    );
-    add(
-        "CreateUser",
-        object(
-            &["username", "password", "display_name", "role"],
-            &[],
-            &[
-                ("username", username()),
-                ("password", password()),
-                ("display_name", string()),
-                (
-                    "role",
-                    json!({ "type": "string", "enum": ["staff", "admin"] }),
-                ),
-            ],
-        ),
-    );
-    add(
-        "ChangeRole",
-        object(
-            &["role"],
-            &[],
-            &[(
-                "role",
-                json!({ "type": "string", "enum": ["customer", "staff", "admin"] }),
-            )],
-        ),
-    );
-    add(
-        "DisableUser",
-        object(&["reason"], &[], &[("reason", string())]),
-    );
-    add("CreateToken", object(&["name"], &[], &[("name", string())]));
-    add(
-        "Viewer",
-        json!({ "type": "object", "required": ["username", "display_name", "role", "customer_id"], "properties": { "username": string(), "display_name": string(), "role": { "type": "string", "enum": ["customer", "staff", "admin"] }, "customer_id": { "type": ["string", "null"], "format": "uuid" } } }),
-    );
-    add(
-        "TokenCreated",
-        json!({ "type": "object", "required": ["id", "name", "token"], "properties": { "id": uuid(), "name": string(), "token": string() } }),
-    );
-    add(
-        "TokenList",
-        json!({ "type": "array", "items": { "type": "object", "required": ["id", "name"], "properties": { "id": uuid(), "name": string() } } }),
-    );
-    add("Empty", json!({ "description": "No body" }));
-    add(
-        "CommandReply",
-        json!({ "type": "object", "required": ["id", "version", "position"], "properties": { "id": uuid(), "version": int(), "position": int() } }),
-    );
-    add(
-        "Session",
-        json!({ "type": "object", "required": ["logged_in"], "properties": { "logged_in": { "type": "boolean" } } }),
-    );
-    add(
-        "Error",
-        json!({ "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": { "code": string(), "message": string(), "details": {} } } } }),
-    );
-    for (name, description) in [
-        (
-            "FreshCustomerPage",
-            "Fresh<CustomerPage>: {data: {customers, next_cursor}, position, stale}",
-        ),
-        ("FreshCustomer", "Fresh<CustomerView>"),
-        (
-            "FreshProductPage",
-            "Fresh<ProductPage>: {data: {products, next_cursor}, position, stale}",
-        ),
-        ("FreshProduct", "Fresh<ProductView>"),
-        ("FreshProducts", "Fresh<Vec<ProductView>>"),
-        (
-            "FreshUserPage",
-            "Fresh<UserPage>: {data: {users, next_cursor}, position, stale}",
-        ),
-        (
-            "FreshOrderPage",
-            "Fresh<OrderPage>: {data: {orders, next_cursor}, position, stale}",
-        ),
-        ("FreshOrderDetail", "Fresh<OrderDetail>"),
-        ("FreshDashboard", "Fresh<DashboardStats>"),
-        ("FreshActivity", "Fresh<Vec<ActivityEntry>>"),
-        ("StreamPage", "{streams: [StreamView], next_after}"),
-        ("EventList", "[EventView]: full event envelopes"),
-        (
-            "EventSearchPage",
-            "{events: [EventView], next_after}: pass next_after back as after",
-        ),
-        (
-            "EventStats",
-            "{position, total, by_event_type: [{name, count}], by_stream_type, per_minute: [{minute, count}]}",
-        ),
-        (
-            "DeadLetterPage",
-            "{dead_letters: [DeadLetterView], next_before}",
-        ),
-        (
-            "CorrelationTree",
-            "{correlation_id, commands: [CommandNode {command_id, command, caused_by, user_id, at, events: [{event, caused: [CommandNode]}]}], event_count, depth, truncated}",
-        ),
-        ("ProjectionList", "[ProjectionStatus]"),
-        ("ProjectionStatus", "ProjectionStatus"),
-        ("RebuildStarted", "{projection, generation}"),
-        (
-            "RebuildList",
-            "[{projection, generation, already_in_progress}]",
-        ),
-        ("RelayStatus", "RelayStatus"),
-        (
-            "ServerMessage",
-            "domain::live::ServerMessage (JSON text frames); send ClientMessage",
-        ),
-        (
-            "Readiness",
-            "{ready, problems: [text], projections: [{name, state, lag, lag_seconds}], relay: {state, lag, lag_seconds}}",
-        ),
-        ("Text", "Prometheus text exposition format"),
-        ("Object", "JSON object"),
-    ] {
-        add(name, loose(description));
-    }
-    s
+/// A JSON object of any shape (the document itself).
+pub fn any_object(_: &mut Components) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::Object).into()
 }
 
-fn operation(spec: &RouteSpec) -> Value {
-    let mut parameters: Vec<Value> = spec
-        .path
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn uuid() -> RefOr<Schema> {
+    string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        .into()
+}
+
+fn header_param(name: &str, schema: RefOr<Schema>, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .schema(Some(schema))
+        .description(Some(description))
+        .build()
+}
+
+/// The path parameters of a route template: ids are UUIDs, but for stream ids (`order-<uuid>`),
+/// projection names and usernames.
+fn path_params(spec: &RouteSpec) -> Vec<Parameter> {
+    spec.path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": if name == "name" || name == "username" || spec.path.starts_with("/api/streams") { string() } else { uuid() } }))
-        .collect();
-    for name in spec.query {
-        parameters
-            .push(json!({ "name": name, "in": "query", "required": false, "schema": string() }));
-    }
+        .map(|name| {
+            let schema: RefOr<Schema> = match name {
+                "name" => string()
+                    .enum_values(Some(
+                        domain::live::ProjectionName::ALL
+                            .iter()
+                            .map(|p| p.name())
+                            .collect::<Vec<_>>(),
+                    ))
+                    .into(),
+                "username" => string()
+                    .min_length(Some(1))
+                    .max_length(Some(32))
+                    .pattern(Some("^[A-Za-z0-9][A-Za-z0-9._-]*$"))
+                    .into(),
+                "id" if spec.path.starts_with("/api/streams") => string()
+                    .min_length(Some(1))
+                    .max_length(Some(200))
+                    .description(Some("A stream id, e.g. `order-<uuid>`"))
+                    .into(),
+                _ => uuid(),
+            };
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(schema))
+                .build()
+        })
+        .collect()
+}
+
+/// The headers a request may carry.
+fn header_params(spec: &RouteSpec) -> Vec<Parameter> {
+    let mut out = vec![header_param(
+        "X-Correlation-Id",
+        uuid(),
+        "Generated when absent; echoed on the response and recorded with the events",
+    )];
     if spec.command {
-        parameters.push(json!({ "name": "If-Match", "in": "header", "required": false, "schema": int(), "description": "Expected stream version (409 on mismatch)" }));
-        parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": string(), "description": "Replays return the first reply" }));
-    }
-    parameters.push(json!({ "name": "X-Correlation-Id", "in": "header", "required": false, "schema": uuid(), "description": "Generated when absent; echoed on the response" }));
-    if spec.command {
-        parameters.push(json!({ "name": "X-Causation-Id", "in": "header", "required": false, "schema": uuid(), "description": "The event or command this request reacts to: recorded with the command's events (the console's causation tree)" }));
-    }
-    let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    let mut responses = Map::new();
-    let content_type = if spec.response == "Text" {
-        "text/plain"
-    } else {
-        "application/json"
-    };
-    responses.insert(
-        spec.status.to_string(),
-        json!({ "description": spec.summary, "content": { content_type: { "schema": { "$ref": format!("#/components/schemas/{}", spec.response) } } } }),
-    );
-    responses.insert("default".to_owned(), error);
-    let mut op = json!({
-        "summary": spec.summary,
-        "operationId": format!("{} {}", spec.method.to_lowercase(), spec.path),
-        "tags": [spec.tag],
-        "parameters": parameters,
-        "responses": responses,
-    });
-    if let Some(request) = spec.request {
-        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } } });
-    }
-    op["x-eventide-role"] = json!(spec.access.as_str());
-    if spec.access != super::Access::Public {
-        op["security"] = json!([{ "bearer": [] }, { "session": [] }]);
-        op["description"] = json!(format!(
-            "Needs the role `{}` or higher{}. 401 when not signed in, 403 when not allowed.",
-            spec.access.as_str(),
-            if spec.access == super::Access::Customer {
-                " (a customer acts only on their own orders and customer record)"
-            } else {
-                ""
-            }
+        out.push(header_param(
+            "If-Match",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0))
+                .into(),
+            "The stream version you expect (the `ETag` or `version` you read; `\"3\"` and `W/\"3\"` are accepted too): 409 when it moved on",
+        ));
+        out.push(header_param(
+            "Idempotency-Key",
+            string()
+                .min_length(Some(1))
+                .max_length(Some(200))
+                .pattern(Some("^[!-~]+$"))
+                .into(),
+            "A retry with the same key returns the first reply (`Idempotent-Replayed: true`) and writes nothing",
+        ));
+        out.push(header_param(
+            "X-Causation-Id",
+            uuid(),
+            "The event or command this request reacts to: recorded with the command's events (the console's causation tree)",
         ));
     }
-    op
+    out
+}
+
+fn error_response(description: &str, retry_after: bool) -> Response {
+    let mut builder = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(RefOr::Ref(Ref::from_schema_name(ErrorBody::name()))))
+            .build(),
+    );
+    if retry_after {
+        builder = builder.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                ))
+                .description(Some("Seconds to wait before trying again"))
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+/// The error answers a route can give, by what kind of route it is.
+fn error_statuses(spec: &RouteSpec) -> BTreeSet<u16> {
+    let mut out = BTreeSet::from([400, 408, 429, 500, 503]);
+    if spec.access != Access::Public {
+        out.extend([401, 403]);
+    }
+    if spec.path.contains('{') || spec.method != "GET" {
+        // A write can name another aggregate (the order's customer, a line's product).
+        out.insert(404);
+    }
+    if spec.method != "GET" {
+        out.extend([409, 422, 507]);
+    }
+    if spec.request.is_some() {
+        out.extend([413, 415]);
+    }
+    if spec.id == "ready" {
+        out.remove(&503);
+    }
+    out
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        400 => "Invalid input (`code` says which rule)",
+        401 => "Not signed in",
+        403 => "Signed in, not allowed",
+        404 => "No such thing",
+        408 => "The request took too long",
+        409 => "Someone changed it first (`If-Match`), or it is already running",
+        413 => "The body is too large",
+        415 => "The body is not JSON",
+        422 => "A business rule said no",
+        429 => "Too many requests: wait `Retry-After` seconds",
+        500 => "Our fault; logged",
+        503 => "Not available right now: retry after `Retry-After` seconds",
+        507 => "The database is out of space",
+        _ => "Error",
+    }
+}
+
+fn success_response(spec: &RouteSpec, components: &mut Components) -> Response {
+    let mut builder = ResponseBuilder::new().description(spec.summary);
+    match spec.reply {
+        Reply::Json(schema) => {
+            builder = builder.content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(schema(components)))
+                    .build(),
+            );
+        }
+        Reply::Text => {
+            builder = builder.content(
+                "text/plain",
+                ContentBuilder::new().schema(Some(String::schema())).build(),
+            );
+        }
+        Reply::Empty | Reply::Upgrade => {}
+    }
+    if spec.etag {
+        builder = builder.header(
+            "ETag",
+            HeaderBuilder::new()
+                .schema(Some(string().pattern(Some("^\"[0-9]+\"$"))))
+                .description(Some(
+                    "The stream version, quoted: send it back as `If-Match`",
+                ))
+                .build(),
+        );
+    }
+    if spec.command {
+        builder = builder.header(
+            "Idempotent-Replayed",
+            HeaderBuilder::new()
+                .schema(Some(string().enum_values(Some(["true"]))))
+                .description(Some("Present when this is the stored reply of a retry"))
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+fn operation(spec: &RouteSpec, components: &mut Components) -> utoipa::openapi::path::Operation {
+    let mut parameters = path_params(spec);
+    if let Some(params) = spec.params {
+        parameters.extend(params());
+    }
+    parameters.extend(header_params(spec));
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(spec.id))
+        .summary(Some(spec.summary))
+        .tag(spec.tag)
+        .parameters(Some(parameters))
+        .response(spec.status.to_string(), success_response(spec, components));
+    for status in error_statuses(spec) {
+        op = op.response(
+            status.to_string(),
+            error_response(status_text(status), matches!(status, 429 | 503)),
+        );
+    }
+    if spec.id == "ready" {
+        let readiness = super::route_spec::json::<crate::health::Readiness>(components);
+        op = op.response(
+            "503",
+            ResponseBuilder::new()
+                .description("Not ready: `problems` says why")
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(readiness)).build(),
+                )
+                .build(),
+        );
+    }
+    if let Some(request) = spec.request {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(request(components)))
+                        .build(),
+                )
+                .build(),
+        ));
+    }
+    op = op.extensions(Some(
+        ExtensionsBuilder::new()
+            .add("x-eventide-role", json!(spec.access.as_str()))
+            .build(),
+    ));
+    if spec.access != Access::Public {
+        op = op
+            .securities(Some([
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("session", Vec::<String>::new()),
+            ]))
+            .description(Some(format!(
+                "Needs the role `{}` or higher{}. 401 when not signed in, 403 when not allowed.",
+                spec.access.as_str(),
+                if spec.access == Access::Customer {
+                    " (a customer acts only on their own orders and customer record)"
+                } else {
+                    ""
+                }
+            )));
+    }
+    op.build()
+}
+
+fn method(spec: &RouteSpec) -> HttpMethod {
+    match spec.method {
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "DELETE" => HttpMethod::Delete,
+        "PATCH" => HttpMethod::Patch,
+        _ => HttpMethod::Get,
+    }
 }
 
 /// The whole document.
-pub fn build() -> Value {
-    let mut paths = Map::new();
+pub fn build() -> OpenApi {
+    let mut components: Components = Vec::new();
+    super::route_spec::json::<ErrorBody>(&mut components);
+    let mut paths = PathsBuilder::new();
+    let mut items: Vec<(&'static str, PathItem)> = Vec::new();
     for (spec, _) in routes() {
-        let entry = paths
-            .entry(spec.path.to_owned())
-            .or_insert_with(|| json!({}));
-        entry[spec.method.to_lowercase()] = operation(&spec);
-    }
-    json!({
-        "openapi": "3.0.3",
-        "info": { "title": "Eventide API", "version": env!("CARGO_PKG_VERSION"), "description": "Event-sourced order management. Errors are {\"error\": {code, message, details}}." },
-        "paths": paths,
-        "components": {
-            "schemas": schemas(),
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "session": { "type": "apiKey", "in": "cookie", "name": crate::security::session::COOKIE }
-            }
+        let op = operation(&spec, &mut components);
+        match items.iter_mut().find(|(path, _)| *path == spec.path) {
+            Some((_, item)) => item.merge_operations(PathItem::new(method(&spec), op)),
+            None => items.push((spec.path, PathItem::new(method(&spec), op))),
         }
-    })
+    }
+    for (path, item) in items {
+        paths = paths.path(path, item);
+    }
+    let mut schemas = ComponentsBuilder::new();
+    let mut seen = BTreeSet::new();
+    for (name, schema) in components {
+        if seen.insert(name.clone()) {
+            schemas = schemas.schema(name, schema);
+        }
+    }
+    let components = schemas
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::security::session::COOKIE,
+            ))),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Eventide API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Event-sourced order management. Errors are `{\"error\": {code, message, details}}`. \
+                     Sign in with `Authorization: Bearer <API token>` or the session cookie of `POST /api/auth/login`.",
+                )),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .build()
+}
+
+/// The document as JSON, built once.
+pub fn document_json() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(build()).unwrap_or(Value::Null))
 }
 
 pub async fn document() -> Json<Value> {
-    Json(build())
+    Json(document_json().clone())
+}
+
+/// `/api/docs`: Swagger UI over `/api/openapi.json`.
+pub fn docs() -> Router<AppState> {
+    utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+        .config(utoipa_swagger_ui::Config::from("/api/openapi.json"))
+        .into()
 }

@@ -8,24 +8,26 @@ use axum::response::Response;
 use domain::requests::{
     AddItem, CancelOrder, ChangeQuantity, ListOrders, ListPage, PlaceOrder, ShipOrder,
 };
-use domain::views::{ActivityEntry, DashboardStats, Fresh, OrderDetail, OrderPage};
+use domain::views::{ActivityEntry, DashboardStats, Fresh, OrderPage};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api::commands::reply;
+use crate::api::commands::{reply, with_etag};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// `?min_position=` (read-your-writes).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FreshQuery {
     pub min_position: Option<i64>,
 }
 
 /// `?cursor=&limit=&min_position=`: a page of a list (customers, products).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub cursor: Option<String>,
@@ -43,7 +45,8 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     pub limit: Option<u32>,
@@ -132,8 +135,9 @@ pub async fn get_one(
     Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
-) -> ApiResult<Json<Fresh<OrderDetail>>> {
-    Ok(Json(state.app.order(&ctx, id, q.min_position).await?))
+) -> ApiResult<Response> {
+    let fresh = state.app.order(&ctx, id, q.min_position).await?;
+    Ok(with_etag(fresh.data.summary.version, Json(fresh)))
 }
 
 pub async fn dashboard(

@@ -8,7 +8,7 @@ use domain::requests::{CorrectStock, CreateProduct, ReceiveStock, RenameProduct,
 use domain::views::{Fresh, ProductPage, ProductView};
 use uuid::Uuid;
 
-use crate::api::commands::reply;
+use crate::api::commands::{reply, with_etag};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::api::orders::{FreshQuery, PageQuery};
@@ -85,6 +85,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FreshQuery>,
-) -> ApiResult<Json<Fresh<ProductView>>> {
-    Ok(Json(state.app.product(id, q.min_position).await?))
+) -> ApiResult<Response> {
+    let fresh = state.app.product(id, q.min_position).await?;
+    Ok(with_etag(fresh.data.version, Json(fresh)))
 }

@@ -182,6 +182,14 @@ impl TestApp {
             );
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        // Every answer of every test server in this process matched the OpenAPI document
+        // (`Config::for_tests` enforces the response contract check).
+        let violations = server::api::contract::violations(&self.host);
+        assert!(
+            violations.is_empty(),
+            "answers that break the OpenAPI document:\n{}",
+            violations.join("\n")
+        );
     }
 }
 

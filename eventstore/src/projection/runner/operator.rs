@@ -17,7 +17,7 @@ use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
 use crate::projection::status::RateMeter;
 
 /// Outcome of [`ProjectionRunner::rebuild_all`] for one projection.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RebuildStarted {
     pub projection: String,
     /// The generation being built.
