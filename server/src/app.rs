@@ -147,7 +147,7 @@ impl Application {
             ws_status_interval: Duration::from_secs(1),
             secure_cookies: config.secure_cookies,
         };
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::install());
         let relay = Arc::new(relay);
         let app = orders::application::Application::new(
             commands,
