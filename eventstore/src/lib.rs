@@ -8,6 +8,8 @@ pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod lease;
+/// Metric names, buckets and help texts (the `metrics` facade).
+pub mod metrics;
 pub mod placeholders;
 pub mod projection;
 mod sql;

@@ -148,7 +148,7 @@ impl Application {
             secure_cookies: config.secure_cookies,
             check_responses: config.check_responses,
         };
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::install());
         let relay = Arc::new(relay);
         let app = orders::application::Application::new(
             commands,

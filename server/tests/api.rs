@@ -877,15 +877,31 @@ async fn health_ready_and_metrics() {
     let text = app.get("/metrics").await.text().await.unwrap();
     for name in [
         "eventide_http_requests_total{method=\"POST\",route=\"/api/customers\",status=\"201\"}",
-        "eventide_commands_total{command=\"register_customer\",outcome=\"ok\"} 1",
+        "eventide_commands_total{command=\"register_customer\",outcome=\"ok\"} ",
         "eventide_command_duration_seconds_bucket",
         "eventide_projection_checkpoint{projection=\"orders\"}",
         "eventide_projection_lag",
         "eventide_relay_state{state=\"disabled\"} 1",
         "eventide_websocket_connections 0",
+        // Help texts, and histograms rendered as histograms (buckets set), not summaries.
+        "# HELP eventide_http_requests_total HTTP requests by method, route and status.",
+        "# TYPE eventide_command_duration_seconds histogram",
+        "# TYPE eventide_http_request_duration_seconds histogram",
+        "# TYPE eventide_append_batch_events histogram",
+        "eventide_append_batch_events_bucket{le=\"1\"}",
+        "eventide_projection_batch_duration_seconds_bucket{projection=",
     ] {
         assert!(text.contains(name), "missing {name} in\n{text}");
     }
+    // The recorder is the process's (every server of this test binary counts into it): at
+    // least this test's registration.
+    let registered = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("eventide_commands_total{command=\"register_customer\",outcome=\"ok\"} ")
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(registered.is_some_and(|n| n >= 1), "{text}");
     let (status, relay) = app.get_json("/api/relay").await;
     assert_eq!(
         (status, relay["state"].as_str()),

@@ -1,49 +1,36 @@
 //! What one websocket client may cost: a cap on open websockets per client IP (taken at the
-//! upgrade, see [`crate::security::connections`]) and a token bucket on the messages it sends.
+//! upgrade, see [`crate::security::connections`]) and a rate limit (GCRA, `governor`) on
+//! the messages it sends.
 //!
 //! Every client message is work for the server, and a `subscribe` with `since` makes the hub
 //! copy its ring of recent changes: a client re-subscribing in a loop would have it copy the
-//! ring as fast as it can send. Messages beyond the bucket are not acted on; each is answered
+//! ring as fast as it can send. Messages beyond the budget are not acted on; each is answered
 //! with an `error` message instead (a client that does not read those either fills its queue
 //! and is disconnected like any slow client).
 
-use std::time::Instant;
+use std::num::NonZeroU32;
 
-/// A token bucket: `per_sec` sustained, `burst` at once (`per_sec == 0`: unlimited).
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// A GCRA budget (the `governor` crate): `per_sec` sustained, `burst` at once (`per_sec == 0`:
+/// unlimited).
 #[derive(Debug)]
 pub struct MessageBudget {
-    per_sec: f64,
-    burst: f64,
-    tokens: f64,
-    updated: Instant,
+    limiter: Option<DefaultDirectRateLimiter>,
 }
 
 impl MessageBudget {
     pub fn new(per_sec: u32, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            per_sec: f64::from(per_sec),
-            burst,
-            tokens: burst,
-            updated: Instant::now(),
+            limiter: NonZeroU32::new(per_sec)
+                .map(|per_sec| RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst))),
         }
     }
 
-    /// Takes a token; `false` when the client is over its budget.
+    /// Takes a cell; `false` when the client is over its budget.
     pub fn take(&mut self) -> bool {
-        if self.per_sec <= 0.0 {
-            return true;
-        }
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
     }
 }
 

@@ -14,7 +14,7 @@ mod group_commit;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
@@ -228,11 +228,15 @@ async fn writer_loop(
             }
         }
         let span = info_span!("append_batch", size = batch.len(), events);
+        ::metrics::histogram!(crate::metrics::APPEND_BATCH_APPENDS).record(batch.len() as f64);
+        ::metrics::histogram!(crate::metrics::APPEND_BATCH_EVENTS).record(events as f64);
         #[cfg(feature = "testing")]
         health.hooks.panic_if_armed();
+        let started = Instant::now();
         write_batch(&db, &mut conn, batch, &head, &health)
             .instrument(span)
             .await;
+        ::metrics::histogram!(crate::metrics::APPEND_BATCH_DURATION).record(started.elapsed());
     }
 }
 

@@ -32,6 +32,16 @@ pub(super) enum Target {
     Rebuild,
 }
 
+impl Target {
+    /// The `target` label of the batch metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Target::Live => "live",
+            Target::Rebuild => "rebuild",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Step {
     /// Nothing to read.
@@ -90,9 +100,19 @@ impl Task {
             from,
             count = events.len()
         );
-        self.apply_batch(target, generation, from, &events, swap, refused)
+        let started = std::time::Instant::now();
+        let step = self
+            .apply_batch(target, generation, from, &events, swap, refused)
             .instrument(span)
-            .await
+            .await;
+        if !events.is_empty() {
+            let labels = [("projection", self.shared.name), ("target", target.label())];
+            ::metrics::histogram!(crate::metrics::PROJECTION_BATCH_EVENTS, &labels)
+                .record(events.len() as f64);
+            ::metrics::histogram!(crate::metrics::PROJECTION_BATCH_DURATION, &labels)
+                .record(started.elapsed());
+        }
+        step
     }
 
     /// Commits `events` (and the swap); then, if the event after them cannot be read
@@ -390,6 +410,11 @@ impl Task {
                     s.rate.record(count as u64);
                 }
                 self.shared.publish_checkpoint(last.position);
+                let delay = (chrono::Utc::now() - first.recorded_at)
+                    .to_std()
+                    .unwrap_or_default();
+                let projection = [("projection", self.shared.name)];
+                ::metrics::histogram!(crate::metrics::PROJECTION_DELAY, &projection).record(delay);
                 let streams = handled_streams(self.shared.projection.as_ref(), events);
                 // No receivers is fine.
                 let _ = self.notify.send(BatchApplied {
