@@ -35,7 +35,8 @@ TOKEN="contract-admin-token-$(date +%s)"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 export EVENTIDE_DATA_DIR="$WORK/data" EVENTIDE_ADMIN_TOKEN="$TOKEN" EVENTIDE_RATE_LIMIT_PER_SEC=0 \
-  EVENTIDE_CHECK_RESPONSES=log EVENTIDE_ADDR="127.0.0.1:$PORT" EVENTIDE_BROKER_URL=""
+  EVENTIDE_CHECK_RESPONSES=log EVENTIDE_ADDR="127.0.0.1:$PORT"
+unset EVENTIDE_NATS_URL EVENTIDE_DATABASE_URL
 say "seeding a fresh SQLite database"
 "$SERVER" seed --orders 40 >"$WORK/seed.log" 2>&1
 "$SERVER" >"$WORK/server.log" 2>&1 &

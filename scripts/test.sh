@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# A clean build gains nothing from incremental artefacts (gigabytes of them).
+export CARGO_INCREMENTAL=0
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
 step "setup"; scripts/setup.sh
+df -h . | tail -1
 step "services"; scripts/services.sh
 
 step "cargo fmt --check"
@@ -32,6 +35,9 @@ cargo test -p domain -p eventstore -p orders -p server
 
 step "release build (server + optimised wasm)"
 cargo leptos build --release
+
+step "API contract (release server): generated Python client journey, schemathesis, every answer checked against the OpenAPI document"
+scripts/contract.sh target/release/server
 
 step "reliability, full mode (kill -9 x20 per backend, PostgreSQL restarts, NATS outages, poison event, rebuild under load, disk full, model-based)"
 cargo run --release -p reliability -- --server-bin target/release/server

@@ -50,10 +50,13 @@ def check(condition, what):
 def expect(response, status, model, what):
     """The answer has `status` and parsed as `model` (the document's schema for it)."""
     parsed = response.parsed
-    check(
-        response.status_code == status and isinstance(parsed, model),
-        f"{what}: {status} {model.__name__} (got {response.status_code} {type(parsed).__name__}: {response.content[:300]!r})",
-    )
+    if response.status_code != status or not isinstance(parsed, model):
+        check(
+            False,
+            f"{what}: expected {status} {model.__name__}, got {response.status_code} "
+            f"{type(parsed).__name__}: {response.content[:300]!r}",
+        )
+    check(True, f"{what}: {status} {model.__name__}")
     return parsed
 
 

@@ -147,60 +147,65 @@ pub async fn check_responses(
     }
     let status = response.status();
     let (parts, body) = response.into_parts();
-    let checked = match validator(&route, &method, status.as_u16()) {
-        Err(problem) => Err(problem),
-        Ok(None) => Ok(Body::new(body)),
+    let (body, problem) = match validator(&route, &method, status.as_u16()) {
+        Err(problem) => (Body::new(body), Some(problem)),
+        Ok(None) => (Body::new(body), None),
         Ok(Some(validator)) => check_body(&validator, &parts.headers, body).await,
     };
-    match checked {
-        Ok(body) => Response::from_parts(parts, body),
-        Err(problem) => {
-            let message = format!(
-                "{} {route} answered {status}: {problem}",
-                method.to_ascii_uppercase()
-            );
-            tracing::error!(violation = %message, "response breaks the OpenAPI document");
-            if let Ok(mut seen) = seen().lock() {
-                seen.push((host, message.clone()));
-            }
-            match mode {
-                ResponseCheck::Enforce => ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "contract_violation",
-                    message,
-                )
-                .into_response(),
-                _ => Response::from_parts(parts, Body::empty()),
-            }
-        }
+    let Some(problem) = problem else {
+        return Response::from_parts(parts, body);
+    };
+    let message = format!(
+        "{} {route} answered {status}: {problem}",
+        method.to_ascii_uppercase()
+    );
+    tracing::error!(violation = %message, "response breaks the OpenAPI document");
+    if let Ok(mut seen) = seen().lock() {
+        seen.push((host, message.clone()));
+    }
+    match mode {
+        ResponseCheck::Enforce => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "contract_violation",
+            message,
+        )
+        .into_response(),
+        _ => Response::from_parts(parts, body),
     }
 }
 
+/// The body (as it was, whatever the outcome) and what is wrong with it, if anything.
 async fn check_body(
     validator: &jsonschema::Validator,
     headers: &axum::http::HeaderMap,
     body: Body,
-) -> Result<Body, String> {
+) -> (Body, Option<String>) {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return Err("the body is not application/json".to_owned());
+        return (body, Some("the body is not application/json".to_owned()));
     }
-    let bytes = to_bytes(body, MAX_CHECKED_BYTES)
-        .await
-        .map_err(|e| format!("the body could not be read: {e}"))?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let problems: Vec<String> = validator
-        .iter_errors(&value)
-        .take(5)
-        .map(|e| format!("at `{}`: {}", e.instance_path(), e.masked()))
-        .collect();
-    if problems.is_empty() {
-        Ok(Body::from(bytes))
-    } else {
-        Err(problems.join("; "))
-    }
+    let bytes = match to_bytes(body, MAX_CHECKED_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return (
+                Body::empty(),
+                Some(format!("the body could not be read: {e}")),
+            );
+        }
+    };
+    let problem = match serde_json::from_slice::<Value>(&bytes) {
+        Err(e) => Some(format!("the body is not JSON: {e}")),
+        Ok(value) => {
+            let problems: Vec<String> = validator
+                .iter_errors(&value)
+                .take(5)
+                .map(|e| format!("at `{}`: {}", e.instance_path(), e.masked()))
+                .collect();
+            (!problems.is_empty()).then(|| problems.join("; "))
+        }
+    };
+    (Body::from(bytes), problem)
 }

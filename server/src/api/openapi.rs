@@ -156,12 +156,17 @@ fn error_response(description: &str, retry_after: bool) -> Response {
 
 /// The error answers a route can give, by what kind of route it is.
 fn error_statuses(spec: &RouteSpec) -> BTreeSet<u16> {
-    let mut out = BTreeSet::from([400, 408, 429, 500, 503]);
-    if spec.access != Access::Public {
-        out.extend([401, 403]);
+    // 401 everywhere: a wrong credential is refused even where none is needed, and sign-in
+    // refuses a wrong password. 421 everywhere: a `Host` we do not serve (DNS rebinding).
+    let mut out = BTreeSet::from([400, 401, 408, 421, 429, 500, 503]);
+    if spec.access != Access::Public || spec.method != "GET" || matches!(spec.reply, Reply::Upgrade)
+    {
+        // Not allowed, or a state change (or websocket) from another site.
+        out.insert(403);
     }
-    if spec.path.contains('{') || spec.method != "GET" {
-        // A write can name another aggregate (the order's customer, a line's product).
+    if spec.path.contains('{') || spec.method != "GET" || spec.params.is_some() {
+        // A write can name another aggregate (the order's customer, a line's product), a filter
+        // a projection that does not exist.
         out.insert(404);
     }
     if spec.method != "GET" {
@@ -183,6 +188,7 @@ fn status_text(status: u16) -> &'static str {
         403 => "Signed in, not allowed",
         404 => "No such thing",
         408 => "The request took too long",
+        421 => "This server does not serve that `Host`",
         409 => "Someone changed it first (`If-Match`), or it is already running",
         413 => "The body is too large",
         415 => "The body is not JSON",
