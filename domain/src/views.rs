@@ -196,6 +196,9 @@ pub struct EventView {
     pub user_name: Option<String>,
     #[serde(default)]
     pub user_role: Option<String>,
+    /// The W3C `traceparent` of the request that caused it (events of traced requests).
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// A stream in the audit browser.

@@ -15,6 +15,8 @@ pub mod projection;
 mod sql;
 pub mod sql_store;
 pub mod store;
+/// W3C `traceparent`: the trace an event belongs to.
+pub mod trace_context;
 /// Fresh test databases for this crate's and other crates' tests (feature `testing`).
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -27,4 +29,5 @@ pub use envelope::*;
 pub use error::{StoreError, StoreResult};
 pub use sql_store::{EventCount, LogSearch, SqlEventStore};
 pub use store::EventStore;
+pub use trace_context::TraceParent;
 pub use upcast::{UpcastFn, UpcasterRegistry};

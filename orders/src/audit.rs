@@ -14,6 +14,7 @@ pub fn event_view(e: RecordedEvent) -> EventView {
             .map(str::to_owned)
     };
     let (user_name, user_role) = (extra("user_name"), extra("role"));
+    let traceparent = extra(eventstore::trace_context::METADATA_KEY);
     EventView {
         event_id: e.event_id,
         event_type: e.event_type,
@@ -29,6 +30,7 @@ pub fn event_view(e: RecordedEvent) -> EventView {
         user_id: e.metadata.user_id,
         user_name,
         user_role,
+        traceparent,
     }
 }
 

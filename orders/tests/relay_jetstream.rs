@@ -102,7 +102,12 @@ impl Fixture {
                                 correlation_id: Some(Uuid::now_v7()),
                                 causation_id: Some(Uuid::now_v7()),
                                 user_id: Some("tester".into()),
-                                extra: serde_json::Map::new(),
+                                extra: [(
+                                    "traceparent".to_owned(),
+                                    json!(eventstore::TraceParent::new_root().to_string()),
+                                )]
+                                .into_iter()
+                                .collect(),
                             },
                         )
                     })
@@ -282,6 +287,42 @@ async fn every_event_once_in_order(backend: Backend) {
             m.subject.as_str(),
             format!("{}.order.Placed", fx.relay_config.subject_prefix)
         );
+        assert_eq!(
+            header("traceparent"),
+            first.metadata.trace_parent().map(|t| t.to_string())
+        );
+
+        // A CloudEvents consumer reads it: the SDK's binary-mode decoder (its HTTP binding: the
+        // `ce-` headers and the body) gives back the event's identity, type, subject and time.
+        let mut http_headers = http::HeaderMap::new();
+        for (name, values) in m.headers.iter() {
+            for value in values {
+                http_headers.append(
+                    http::HeaderName::from_bytes(name.as_ref().as_bytes()).expect("name"),
+                    http::HeaderValue::from_str(value.as_str()).expect("value"),
+                );
+            }
+        }
+        let event = cloudevents::binding::http::to_event(&http_headers, m.payload.to_vec())
+            .expect("a CloudEvent in binary mode");
+        use cloudevents::AttributesReader as _;
+        assert_eq!(event.specversion(), cloudevents::event::SpecVersion::V10);
+        assert_eq!(event.id(), first.event_id.to_string());
+        assert_eq!(event.source().to_string(), "/eventide/order");
+        assert_eq!(event.ty(), "eventide.order.Placed.v1");
+        assert_eq!(event.subject(), Some(first.stream_id.as_str()));
+        assert_eq!(
+            event.time().map(|t| t.timestamp_micros()),
+            Some(first.recorded_at.timestamp_micros())
+        );
+        assert_eq!(event.datacontenttype(), Some("application/json"));
+        let data: serde_json::Value = match event.data() {
+            Some(cloudevents::Data::Json(v)) => v.clone(),
+            Some(cloudevents::Data::Binary(b)) => serde_json::from_slice(b).expect("json"),
+            other => panic!("unexpected data {other:?}"),
+        };
+        assert_eq!(data["event_id"], json!(first.event_id));
+        assert_eq!(data["data"], first.data);
     }
 
     let applied = fx.consume_until(ids.len() as i64).await;

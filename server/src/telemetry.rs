@@ -1,11 +1,13 @@
 //! Structured logging with `tracing` (`RUST_LOG` filters, default `info`), and the request
-//! middleware: a span per request with method, route and correlation id; the correlation id
-//! comes from `X-Correlation-Id` (or is generated) and is echoed on the response.
+//! middleware: a span per request with method, route, correlation id and W3C trace id; the
+//! correlation id comes from `X-Correlation-Id` (or is generated) and is echoed on the response;
+//! the trace continues the request's `traceparent` (or starts one).
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use eventstore::TraceParent;
 use orders::application::CorrelationId;
 use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -16,6 +18,9 @@ use crate::config::LogFormat;
 
 /// The correlation header.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// The W3C trace context header.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// Installs the global subscriber; safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
@@ -49,6 +54,19 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
     request
         .extensions_mut()
         .insert(CorrelationId(correlation_id));
+    // W3C trace context: continue the caller's trace (or start one) with a span id of ours;
+    // the request's `traceparent` header is replaced by it, so every adapter reads the same
+    // value (`RequestContext::from_headers`) and the events record this request as their
+    // parent span.
+    let trace = request
+        .headers()
+        .get(TRACEPARENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .map_or_else(TraceParent::new_root, |caller| caller.child());
+    if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
+        request.headers_mut().insert(TRACEPARENT_HEADER, value);
+    }
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -59,6 +77,8 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         route = %route,
         correlation_id = %correlation_id,
+        trace_id = %trace.trace_id_hex(),
+        span_id = %trace.parent_id_hex(),
         status = tracing::field::Empty,
     );
     let start = std::time::Instant::now();

@@ -264,6 +264,49 @@ async fn idempotency_key_replays_the_first_reply() {
 }
 
 #[tokio::test]
+async fn traceparent_is_continued_into_the_events() {
+    let app = TestApp::spawn().await;
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let register = |trace: Option<&'static str>, name: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/api/customers"))
+            .json(&json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) }));
+        if let Some(trace) = trace {
+            request = request.header("traceparent", trace);
+        }
+        request.send()
+    };
+    let recorded = |id: Uuid| {
+        let app = &app;
+        async move {
+            let (status, events) = app
+                .get_json(&format!("/api/streams/customer-{id}/events"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{events}");
+            events[0]["traceparent"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    // The caller's trace continues: same trace id, our span as the parent, same flags.
+    let r = register(Some(caller), "Traced").await.expect("request");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stored = recorded(id(&r.json().await.expect("json"))).await;
+    let parsed = eventstore::TraceParent::parse(&stored).expect("a valid traceparent");
+    assert_eq!(parsed.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(parsed.parent_id_hex(), "00f067aa0ba902b7");
+    assert_eq!(parsed.flags, 1);
+    // None given, or an invalid one: a new trace (never a refusal).
+    for (trace, name) in [(None, "Untraced"), (Some("00-nonsense"), "Badly")] {
+        let r = register(trace, name).await.expect("request");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let stored = recorded(id(&r.json().await.expect("json"))).await;
+        let parsed = eventstore::TraceParent::parse(&stored).expect("a new trace");
+        assert_ne!(parsed.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn correlation_id_is_echoed_and_stored() {
     let app = TestApp::spawn().await;
     let correlation = Uuid::now_v7();

@@ -7,6 +7,8 @@
 //! * the acting user is the request's authenticated [`Principal`] (its session or API token,
 //!   resolved by [`Application::authenticate`](crate::application::Application::authenticate));
 //!   nothing the client declares names the user (there is no `X-User-Id`);
+//! * the trace is the request's `traceparent` (the server's request middleware continues the
+//!   caller's, or starts a trace, and puts its own span id in it), recorded with the events;
 //! * `Idempotency-Key` and `If-Match` are parsed here (the server functions pass the version the
 //!   page showed and the form's key as arguments instead; [`RequestContext::with_expected_version`]
 //!   and [`RequestContext::with_idempotency_key`]).
@@ -44,6 +46,9 @@ pub struct RequestContext {
     /// What the caller reacted to (`X-Causation-Id`: an event or command id), recorded with
     /// the command's events so the console's causation tree can place it.
     pub caused_by: Option<Uuid>,
+    /// The request's W3C `traceparent` (the server middleware continues the caller's or starts
+    /// one), recorded with the command's events.
+    pub trace_parent: Option<eventstore::TraceParent>,
 }
 
 impl RequestContext {
@@ -55,6 +60,7 @@ impl RequestContext {
             idempotency_key: None,
             expected_version: None,
             caused_by: None,
+            trace_parent: None,
         }
     }
 
@@ -81,12 +87,18 @@ impl RequestContext {
                 })
             })
             .transpose()?;
+        // An invalid traceparent is ignored (the W3C rule: start a new trace), never refused.
+        let trace_parent = headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(eventstore::TraceParent::parse);
         Ok(Self {
             correlation_id: correlation_id.map_or_else(Uuid::now_v7, |c| c.0),
             principal,
             idempotency_key,
             expected_version,
             caused_by,
+            trace_parent,
         })
     }
 
@@ -118,7 +130,8 @@ impl RequestContext {
         let mut ctx = CommandContext::new()
             .with_correlation_id(self.correlation_id)
             .with_expected_version_opt(self.expected_version)
-            .with_caused_by(self.caused_by);
+            .with_caused_by(self.caused_by)
+            .with_trace_parent(self.trace_parent);
         if let Some(principal) = &self.principal {
             ctx = ctx
                 .with_user(principal.username.clone())

@@ -33,6 +33,9 @@ pub struct CommandContext {
     /// What caused this command (an event or command id the caller reacted to), stored as
     /// `caused_by`: the causation tree hangs the command under it.
     pub caused_by: Option<Uuid>,
+    /// The W3C trace this command runs in (the request's `traceparent`, continued by the
+    /// server), stored in the events' metadata as `traceparent`.
+    pub trace_parent: Option<eventstore::TraceParent>,
 }
 
 impl Default for CommandContext {
@@ -53,6 +56,7 @@ impl CommandContext {
             actor: serde_json::Map::new(),
             command: None,
             caused_by: None,
+            trace_parent: None,
         }
     }
 
@@ -110,6 +114,13 @@ impl CommandContext {
         self
     }
 
+    /// Sets the trace (see [`CommandContext::trace_parent`]).
+    #[must_use]
+    pub fn with_trace_parent(mut self, trace: Option<eventstore::TraceParent>) -> Self {
+        self.trace_parent = trace;
+        self
+    }
+
     /// Sets the expected version.
     #[must_use]
     pub fn with_expected_version(mut self, version: i64) -> Self {
@@ -132,6 +143,12 @@ impl CommandContext {
         }
         if let Some(cause) = self.caused_by {
             extra.insert("caused_by".to_owned(), cause.to_string().into());
+        }
+        if let Some(trace) = self.trace_parent {
+            extra.insert(
+                eventstore::trace_context::METADATA_KEY.to_owned(),
+                trace.to_string().into(),
+            );
         }
         EventMetadata {
             correlation_id: Some(self.correlation_id),

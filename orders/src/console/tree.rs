@@ -196,6 +196,7 @@ mod tests {
             user_id: Some("u".to_owned()),
             user_name: None,
             user_role: None,
+            traceparent: None,
         }
     }
 

@@ -4,7 +4,10 @@
 //! The `events` table is the outbox. The relay is a checkpointed subscriber of the log
 //! (checkpoint [`RelayConfig::checkpoint_name`], default `relay:nats`). Each event's envelope
 //! goes as JSON to `<prefix>.<stream type>.<event type>` with the headers `Nats-Msg-Id` (the
-//! event id: JetStream drops a re-sent one inside the stream's duplicate window),
+//! event id: JetStream drops a re-sent one inside the stream's duplicate window), the
+//! CloudEvents 1.0 binary-mode attributes (`ce-id`, `ce-source`, `ce-type`, `ce-subject`,
+//! `ce-time`, `ce-specversion`, `Content-Type`: consumers in any language read them with a
+//! CloudEvents SDK), the W3C `traceparent` of the command that wrote the event,
 //! `Eventide-Stream-Id`, `Eventide-Version`, `Eventide-Position`, and when present
 //! `Eventide-Correlation-Id` / `Eventide-Causation-Id`.
 //!

@@ -18,7 +18,7 @@ use eventstore::sql_store::UnreadableEvent;
 use eventstore::{EventStore as _, RecordedEvent, SqlEventStore, StoreError};
 use rand::Rng as _;
 use tokio::sync::watch;
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument as _, debug, error, info, warn};
 
 use super::config::{MIN_DUPLICATE_WINDOW, RelayConfig};
 use super::credentials::BrokerUrl;
@@ -168,13 +168,41 @@ fn is_stream_not_found(e: &async_nats::jetstream::context::GetStreamError) -> bo
     matches!(e.kind(), GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND)
 }
 
-/// The broker headers of `event`: `Nats-Msg-Id` (JetStream's dedupe key) and the envelope ids.
+/// The CloudEvents spec version the messages follow.
+pub const CLOUDEVENTS_SPEC: &str = "1.0";
+
+/// The broker headers of `event`: `Nats-Msg-Id` (JetStream's dedupe key), the CloudEvents 1.0
+/// binary-mode attributes (`ce-id` the event id, `ce-source` `/eventide/<stream type>`,
+/// `ce-type` `eventide.<stream type>.<event type>.v<schema version>`, `ce-subject` the stream
+/// id, `ce-time` when it was recorded, `Content-Type` of the body), the W3C `traceparent` of
+/// the command that wrote it, and the envelope's ids as `Eventide-*` headers.
 pub(crate) fn headers(event: &RecordedEvent) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
         async_nats::header::NATS_MESSAGE_ID,
         event.event_id.to_string(),
     );
+    h.insert("ce-specversion", CLOUDEVENTS_SPEC);
+    h.insert("ce-id", event.event_id.to_string());
+    h.insert("ce-source", format!("/eventide/{}", event.stream_type));
+    h.insert(
+        "ce-type",
+        format!(
+            "eventide.{}.{}.v{}",
+            event.stream_type, event.event_type, event.schema_version
+        ),
+    );
+    h.insert("ce-subject", event.stream_id.as_str());
+    h.insert(
+        "ce-time",
+        event
+            .recorded_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    );
+    h.insert("Content-Type", "application/json");
+    if let Some(trace) = event.metadata.trace_parent() {
+        h.insert("traceparent", trace.to_string());
+    }
     h.insert("Eventide-Stream-Id", event.stream_id.as_str());
     h.insert("Eventide-Version", event.version.to_string());
     h.insert("Eventide-Position", event.position.to_string());
@@ -198,12 +226,23 @@ async fn publish(
         source,
     })?;
     let subject = config.subject_for(&event.stream_type, &event.event_type);
+    // The event's trace continues here (the span names it; the message carries it on).
+    let span = tracing::debug_span!(
+        "relay_publish",
+        position = event.position,
+        trace_id = event
+            .metadata
+            .trace_parent()
+            .map(|t| t.trace_id_hex())
+            .unwrap_or_default(),
+    );
     js.send_publish(
         subject,
         Publish::build()
             .payload(payload.into())
             .headers(headers(event)),
     )
+    .instrument(span)
     .await
     .map_err(|source| RelayError::Publish {
         position: event.position,

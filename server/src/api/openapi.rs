@@ -98,11 +98,20 @@ fn path_params(spec: &RouteSpec) -> Vec<Parameter> {
 
 /// The headers a request may carry.
 fn header_params(spec: &RouteSpec) -> Vec<Parameter> {
-    let mut out = vec![header_param(
-        "X-Correlation-Id",
-        uuid(),
-        "Generated when absent; echoed on the response and recorded with the events",
-    )];
+    let mut out = vec![
+        header_param(
+            "X-Correlation-Id",
+            uuid(),
+            "Generated when absent; echoed on the response and recorded with the events",
+        ),
+        header_param(
+            "traceparent",
+            string()
+                .pattern(Some("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"))
+                .into(),
+            "W3C trace context: continued by the server and recorded with the events (a new trace when absent or invalid)",
+        ),
+    ];
     if spec.command {
         out.push(header_param(
             "If-Match",

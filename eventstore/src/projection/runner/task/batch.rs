@@ -98,8 +98,20 @@ impl Task {
             projection = self.shared.name,
             generation,
             from,
-            count = events.len()
+            count = events.len(),
+            trace_ids = tracing::field::Empty,
         );
+        if !span.is_disabled() {
+            // The traces this batch continues (the commands' `traceparent`), a few at most.
+            let mut traces: Vec<String> = Vec::new();
+            for trace in events.iter().filter_map(|e| e.metadata.trace_parent()) {
+                let id = trace.trace_id_hex();
+                if traces.len() < 8 && !traces.contains(&id) {
+                    traces.push(id);
+                }
+            }
+            span.record("trace_ids", traces.join(",").as_str());
+        }
         let started = std::time::Instant::now();
         let step = self
             .apply_batch(target, generation, from, &events, swap, refused)
@@ -316,7 +328,19 @@ impl Task {
                 if !projection.handles(event) {
                     continue;
                 }
-                if let Err(error) = unwinding(projection.apply(&mut tx, generation, event)).await {
+                let span = debug_span!(
+                    "projection_apply",
+                    position = event.position,
+                    trace_id = event
+                        .metadata
+                        .trace_parent()
+                        .map(|t| t.trace_id_hex())
+                        .unwrap_or_default(),
+                );
+                let applied = unwinding(projection.apply(&mut tx, generation, event))
+                    .instrument(span)
+                    .await;
+                if let Err(error) = applied {
                     tx.rollback().await?;
                     if let Some(transient) = self.transient(&error) {
                         return Err(transient);
