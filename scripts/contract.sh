@@ -55,7 +55,9 @@ say "1/3 generating a Python client from the document and driving an order journ
 PYTHONPATH="$WORK" "$VENV/bin/python" scripts/contract/client_journey.py "$BASE" "$TOKEN"
 
 say "2/3 schemathesis: every operation, ${SCHEMATHESIS_EXAMPLES:-30} examples each, seed ${SCHEMATHESIS_SEED:-20261202}"
-"$VENV/bin/st" run "$BASE/api/openapi.json" \
+# From the temporary directory: schemathesis keeps its caches (.schemathesis, .hypothesis) in the
+# working directory, and each run starts without them.
+(cd "$WORK" && "$VENV/bin/st" run "$BASE/api/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
@@ -63,7 +65,7 @@ say "2/3 schemathesis: every operation, ${SCHEMATHESIS_EXAMPLES:-30} examples ea
   --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" \
   --seed "${SCHEMATHESIS_SEED:-20261202}" \
   --workers 2 \
-  --no-color
+  --no-color)
 
 say "3/3 the server's own check of every answer"
 if grep -q "response breaks the OpenAPI document" "$WORK/server.log"; then

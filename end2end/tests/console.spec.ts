@@ -95,15 +95,34 @@ test("a poison event's dead letters: payload, error, skip with a reason, and who
   await letter.locator("summary", { hasText: "Payload" }).click();
   await expect(letter.getByTestId("payload")).toContainText('"garbage": true');
   await screenshot(page, "console-dead-letters");
+  // Every projection that reads OrderPlaced faults on it, each after its own retries: wait until
+  // their number has settled (the list updates live meanwhile), then skip each one.
+  const openAt = () => panel.locator(`li[data-state="open"]`).filter({ hasText: `at position ${position}` });
+  let seen = -1;
+  await expect
+    .poll(
+      async () => {
+        const n = await openAt().count();
+        const settled = n === seen;
+        seen = n;
+        return settled && n > 0;
+      },
+      { intervals: [2_000], timeout: 45_000 },
+    )
+    .toBe(true);
   // Skip every projection's dead letter on it, so this server goes on serving.
-  const count = await open.count();
-  for (let i = 0; i < count; i++) {
-    const next = panel.locator(`li[data-state="open"]`).filter({ hasText: `at position ${position}` }).first();
-    const projection = await next.getAttribute("data-projection");
-    await next.getByLabel("Reason to skip").fill("garbage written by a broken import");
-    await next.getByRole("button", { name: "Skip this event" }).click();
+  const projections = await openAt().evaluateAll((lis) => lis.map((li) => li.getAttribute("data-projection")));
+  for (const projection of projections) {
     const resolved = panel.locator(`li[data-state="skipped"][data-projection="${projection}"]`).filter({ hasText: `at position ${position}` });
-    await expect(resolved.getByTestId("resolution")).toContainText("skipped by admin");
+    // A live update may re-render the row between typing and clicking: try again until skipped.
+    await expect(async () => {
+      const row = panel.locator(`li[data-state="open"][data-projection="${projection}"]`).filter({ hasText: `at position ${position}` });
+      if ((await row.count()) > 0) {
+        await row.getByLabel("Reason to skip").fill("garbage written by a broken import");
+        await row.getByRole("button", { name: "Skip this event" }).click();
+      }
+      await expect(resolved.getByTestId("resolution")).toContainText("skipped by admin", { timeout: 3_000 });
+    }).toPass({ timeout: 30_000 });
     await expect(resolved.getByTestId("resolution")).toContainText("garbage written by a broken import");
   }
   await expect(panel.locator(`li[data-state="open"]`)).toHaveCount(0);
@@ -145,9 +164,10 @@ test("the event browser: filters, a pasted short id, paging, live statistics", a
   await form.getByLabel("Event type").fill("");
   await form.getByLabel("Stream", { exact: true }).fill(short);
   await form.getByRole("button", { name: "Search" }).click();
-  await expect(rows.first().locator("td:nth-child(3)")).toHaveText(streamId);
-  const streams = await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector("td:nth-child(3)")?.textContent));
-  expect(new Set(streams)).toEqual(new Set([streamId]));
+  // The first page's first row is this stream too: wait for the whole table to be replaced.
+  await expect
+    .poll(async () => new Set(await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector("td:nth-child(3)")?.textContent))))
+    .toEqual(new Set([streamId]));
   // Each row opens its stream's timeline.
   await rows.first().locator("td:nth-child(3) a").click();
   await expect(page).toHaveURL(new RegExp(`/audit/${streamId}$`));

@@ -15,12 +15,12 @@ pub mod projection;
 mod sql;
 pub mod sql_store;
 pub mod store;
-/// W3C `traceparent`: the trace an event belongs to.
-pub mod trace_context;
 /// Fresh test databases for this crate's and other crates' tests (feature `testing`).
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
+/// W3C `traceparent`: the trace an event belongs to.
+pub mod trace_context;
 pub mod upcast;
 
 pub use checkpoint::{advance_checkpoint, load_checkpoint, save_checkpoint};

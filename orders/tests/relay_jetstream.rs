@@ -298,7 +298,7 @@ async fn every_event_once_in_order(backend: Backend) {
         for (name, values) in m.headers.iter() {
             for value in values {
                 http_headers.append(
-                    http::HeaderName::from_bytes(name.as_ref().as_bytes()).expect("name"),
+                    http::HeaderName::from_bytes(name.to_string().as_bytes()).expect("name"),
                     http::HeaderValue::from_str(value.as_str()).expect("value"),
                 );
             }

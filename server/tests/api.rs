@@ -268,10 +268,9 @@ async fn traceparent_is_continued_into_the_events() {
     let app = TestApp::spawn().await;
     let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let register = |trace: Option<&'static str>, name: &'static str| {
-        let mut request = app
-            .client
-            .post(app.url("/api/customers"))
-            .json(&json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) }));
+        let mut request = app.client.post(app.url("/api/customers")).json(
+            &json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) }),
+        );
         if let Some(trace) = trace {
             request = request.header("traceparent", trace);
         }
@@ -284,7 +283,10 @@ async fn traceparent_is_continued_into_the_events() {
                 .get_json(&format!("/api/streams/customer-{id}/events"))
                 .await;
             assert_eq!(status, StatusCode::OK, "{events}");
-            events[0]["traceparent"].as_str().unwrap_or_default().to_owned()
+            events[0]["traceparent"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         }
     };
     // The caller's trace continues: same trace id, our span as the parent, same flags.
