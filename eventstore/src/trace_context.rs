@@ -127,6 +127,13 @@ impl crate::EventMetadata {
             .and_then(|v| v.as_str())
             .and_then(TraceParent::parse)
     }
+
+    /// The event's trace id in hex, empty when it has no trace (what spans record).
+    pub fn trace_id(&self) -> String {
+        self.trace_parent()
+            .map(|t| t.trace_id_hex())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -230,11 +230,7 @@ async fn publish(
     let span = tracing::debug_span!(
         "relay_publish",
         position = event.position,
-        trace_id = event
-            .metadata
-            .trace_parent()
-            .map(|t| t.trace_id_hex())
-            .unwrap_or_default(),
+        trace_id = event.metadata.trace_id(),
     );
     js.send_publish(
         subject,

@@ -125,11 +125,6 @@ impl ApiError {
             },
         }
     }
-
-    /// The JSON body.
-    pub fn body(&self) -> Value {
-        serde_json::to_value(self.error_body()).unwrap_or(Value::Null)
-    }
 }
 
 impl IntoResponse for ApiError {

@@ -808,7 +808,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Readiness: database, migrations, projections",
                 "meta",
             )
-            .res(200, json::<Readiness>),
+            .res(200, json::<Readiness>)
+            .alternate(503, "Not ready: `problems` says why", json::<Readiness>),
             get(crate::health::ready),
         ),
         (

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -23,8 +23,8 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, KnownFormat, OpenApi, OpenApiBuilder,
-    PathsBuilder, Ref, RefOr, Required,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, KnownFormat, OpenApi, OpenApiBuilder, Paths,
+    Ref, RefOr, Required,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -184,8 +184,8 @@ fn error_statuses(spec: &RouteSpec) -> BTreeSet<u16> {
     if spec.request.is_some() {
         out.extend([413, 415]);
     }
-    if spec.id == "ready" {
-        out.remove(&503);
+    if let Some((status, _, _)) = spec.alternate {
+        out.remove(&status);
     }
     out
 }
@@ -270,15 +270,16 @@ fn operation(spec: &RouteSpec, components: &mut Components) -> utoipa::openapi::
             error_response(status_text(status), matches!(status, 429 | 503)),
         );
     }
-    if spec.id == "ready" {
-        let readiness = super::route_spec::json::<crate::health::Readiness>(components);
+    if let Some((status, description, schema)) = spec.alternate {
         op = op.response(
-            "503",
+            status.to_string(),
             ResponseBuilder::new()
-                .description("Not ready: `problems` says why")
+                .description(description)
                 .content(
                     "application/json",
-                    ContentBuilder::new().schema(Some(readiness)).build(),
+                    ContentBuilder::new()
+                        .schema(Some(schema(components)))
+                        .build(),
                 )
                 .build(),
         );
@@ -334,17 +335,10 @@ fn method(spec: &RouteSpec) -> HttpMethod {
 pub fn build() -> OpenApi {
     let mut components: Components = Vec::new();
     super::route_spec::json::<ErrorBody>(&mut components);
-    let mut paths = PathsBuilder::new();
-    let mut items: Vec<(&'static str, PathItem)> = Vec::new();
+    let mut paths = Paths::new();
     for (spec, _) in routes() {
         let op = operation(&spec, &mut components);
-        match items.iter_mut().find(|(path, _)| *path == spec.path) {
-            Some((_, item)) => item.merge_operations(PathItem::new(method(&spec), op)),
-            None => items.push((spec.path, PathItem::new(method(&spec), op))),
-        }
-    }
-    for (path, item) in items {
-        paths = paths.path(path, item);
+        paths.add_path_operation(spec.path, vec![method(&spec)], op);
     }
     let mut schemas = ComponentsBuilder::new();
     let mut seen = BTreeSet::new();

@@ -68,6 +68,8 @@ pub struct RouteSpec {
     /// Success status and what it carries.
     pub status: u16,
     pub reply: Reply,
+    /// A second answer with a body of its own instead of the error shape (`/ready`'s 503).
+    pub alternate: Option<(u16, &'static str, SchemaFn)>,
     pub params: Option<ParamsFn>,
     /// Who may call it (documented in the OpenAPI document; decided by the application layer,
     /// and `server/tests/access.rs` checks that the two agree).
@@ -105,6 +107,7 @@ pub fn spec(
         request: None,
         status: 200,
         reply: Reply::Empty,
+        alternate: None,
         params: None,
         access: Access::Public,
         command: false,
@@ -125,6 +128,11 @@ impl RouteSpec {
     pub fn reply(mut self, status: u16, reply: Reply) -> Self {
         self.status = status;
         self.reply = reply;
+        self
+    }
+    /// Also answers `status` with this body (described by `description`), not the error shape.
+    pub fn alternate(mut self, status: u16, description: &'static str, schema: SchemaFn) -> Self {
+        self.alternate = Some((status, description, schema));
         self
     }
     pub fn params(mut self, params: ParamsFn) -> Self {

@@ -331,11 +331,7 @@ impl Task {
                 let span = debug_span!(
                     "projection_apply",
                     position = event.position,
-                    trace_id = event
-                        .metadata
-                        .trace_parent()
-                        .map(|t| t.trace_id_hex())
-                        .unwrap_or_default(),
+                    trace_id = event.metadata.trace_id(),
                 );
                 let applied = unwinding(projection.apply(&mut tx, generation, event))
                     .instrument(span)
