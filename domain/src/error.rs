@@ -182,6 +182,9 @@ pub enum DomainError {
     /// Changing a customer's email to the address they already have.
     #[error("The customer already has this email address.")]
     CustomerEmailUnchanged,
+    /// A command on a customer whose personal data was erased.
+    #[error("This customer's personal data was erased; nothing more can be done with them.")]
+    CustomerErased,
     /// Registering, or changing to, an email address another customer has.
     #[error("This email address belongs to another customer.")]
     EmailTaken,
@@ -273,6 +276,7 @@ impl DomainError {
             Self::CustomerNotFound => "customer_not_found",
             Self::CustomerNameUnchanged => "customer_name_unchanged",
             Self::CustomerEmailUnchanged => "customer_email_unchanged",
+            Self::CustomerErased => "customer_erased",
             Self::EmailTaken => "email_taken",
             Self::ProductAlreadyExists => "product_already_exists",
             Self::ProductNotFound => "product_not_found",

@@ -42,6 +42,10 @@ pub enum StoreError {
         from_version: i32,
         reason: String,
     },
+    /// A sealed personal field that does not open with its subject's key (changed in the
+    /// database, or another master key): the event is unreadable.
+    #[error("a sealed personal field does not open: {0}")]
+    Unsealable(String),
     /// The database ran out of disk space: nothing of the failed operation was written.
     #[error("the database is out of disk space: {0}")]
     StorageFull(String),

@@ -10,6 +10,8 @@ pub mod error;
 pub mod lease;
 /// Metric names, buckets and help texts (the `metrics` facade).
 pub mod metrics;
+/// Crypto-shredding: personal fields sealed per subject, erased by deleting the key.
+pub mod personal_data;
 pub mod placeholders;
 pub mod projection;
 mod sql;

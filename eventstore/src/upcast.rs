@@ -106,7 +106,9 @@ impl UpcasterRegistry {
 /// needs a fixed upcaster (a projection dead-letters it, an API answers which event it is).
 pub fn is_unreadable(error: &StoreError) -> bool {
     match error {
-        StoreError::Upcast { .. } | StoreError::Serialization(_) => true,
+        StoreError::Upcast { .. } | StoreError::Unsealable(_) | StoreError::Serialization(_) => {
+            true
+        }
         StoreError::Storage(e) => {
             matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
         }

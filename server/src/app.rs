@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use eventstore::SqlEventStore;
+use eventstore::personal_data::MasterKey;
 use eventstore::projection::ProjectionRunner;
 use leptos::config::{Env, LeptosOptions};
 use orders::command::{CommandConfig, CommandService, upcaster_registry};
@@ -66,6 +67,15 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
     let store = SqlEventStore::open(db.clone(), upcaster_registry())
         .await
         .context("cannot open the event store")?;
+    let master = match &config.master_key {
+        Some(hex) => MasterKey::from_hex(hex).context("--master-key")?,
+        None => MasterKey::load_or_create(&config.data_dir.join("master.key"))?,
+    };
+    let keys = orders::personal_data_keys(db.clone(), master);
+    keys.check_master_key()
+        .await
+        .context("cannot use the master key for personal data")?;
+    store.attach_key_ring(keys);
     // Addresses registered before emails were tagged are taken too (once; resumable).
     let tagged = orders::command::unique_email::backfill_tags(&store)
         .await
@@ -108,6 +118,8 @@ impl Application {
             store.clone(),
             RelayConfig {
                 broker_url: config.nats_url.clone(),
+                stream_name: config.nats_stream.clone(),
+                subject_prefix: config.nats_subject_prefix.clone(),
                 instance,
                 ..RelayConfig::default()
             },

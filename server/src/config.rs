@@ -84,6 +84,25 @@ pub struct Config {
     #[arg(long, env = "EVENTIDE_NATS_URL", global = true, hide_env_values = true)]
     pub nats_url: Option<String>,
 
+    /// JetStream stream the relay publishes to (created when missing).
+    #[arg(
+        long,
+        env = "EVENTIDE_NATS_STREAM",
+        default_value = orders::relay::DEFAULT_STREAM_NAME,
+        global = true
+    )]
+    pub nats_stream: String,
+
+    /// Subject prefix of the relayed events: `<prefix>.<stream type>.<event type>`. Two
+    /// deployments on one NATS need different prefixes (a subject belongs to one stream).
+    #[arg(
+        long,
+        env = "EVENTIDE_NATS_SUBJECT_PREFIX",
+        default_value = orders::relay::DEFAULT_SUBJECT_PREFIX,
+        global = true
+    )]
+    pub nats_subject_prefix: String,
+
     /// Admin credential (for rebuild/retry/skip). When unset, a random token is generated on
     /// first start and stored in `<data-dir>/admin-token` (mode 0600).
     #[arg(
@@ -93,6 +112,19 @@ pub struct Config {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+
+    /// Master key (64 hex digits) wrapping the per-customer keys that seal personal data
+    /// (crypto-shredding). When unset, a random key is generated on first start and stored in
+    /// `<data-dir>/master.key` (mode 0600). Every instance on one database needs the same key:
+    /// an instance with another key refuses to start. Losing it makes all personal data read
+    /// as erased.
+    #[arg(
+        long,
+        env = "EVENTIDE_MASTER_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
 
     /// Mark the admin session cookie `Secure` (set when served over HTTPS).
     #[arg(long, env = "EVENTIDE_SECURE_COOKIES", global = true)]

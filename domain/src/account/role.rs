@@ -45,6 +45,8 @@ pub enum Capability {
     Operations,
     /// Accounts and roles.
     Users,
+    /// Erasing a customer's personal data.
+    Erasure,
 }
 
 impl Role {
@@ -61,7 +63,9 @@ impl Role {
             | Capability::Products
             | Capability::Insights
             | Capability::EventLog => matches!(self, Self::Staff | Self::Admin),
-            Capability::Operations | Capability::Users => matches!(self, Self::Admin),
+            Capability::Operations | Capability::Users | Capability::Erasure => {
+                matches!(self, Self::Admin)
+            }
         }
     }
 

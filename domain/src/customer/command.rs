@@ -1,7 +1,7 @@
 //! What callers can ask of a customer.
 
 use crate::ids::CustomerId;
-use crate::values::{CustomerName, Email};
+use crate::values::{CustomerName, Email, Reason};
 
 /// A command to the Customer aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,5 +24,10 @@ pub enum CustomerCommand {
     ChangeEmail {
         /// The new address.
         email: Email,
+    },
+    /// Erases the customer's personal data (the application deletes their data key).
+    Erase {
+        /// Why.
+        reason: Reason,
     },
 }

@@ -1,8 +1,8 @@
 //! The Customer aggregate's rules.
 
 use crate::customer::{
-    CustomerCommand, CustomerEmailChanged, CustomerEvent, CustomerRegistered, CustomerRenamed,
-    CustomerState,
+    CustomerCommand, CustomerEmailChanged, CustomerErased, CustomerEvent, CustomerRegistered,
+    CustomerRenamed, CustomerState,
 };
 use crate::error::DomainError;
 
@@ -45,14 +45,24 @@ pub(crate) fn decide(
             }
             .into()
         }
+        CustomerCommand::Erase { reason } => {
+            require_exists(state)?;
+            CustomerErased {
+                reason: reason.clone(),
+            }
+            .into()
+        }
     };
     Ok(vec![event])
 }
 
+/// The customer exists and their data was not erased (nothing more can happen to them).
 fn require_exists(state: &CustomerState) -> Result<(), DomainError> {
-    if state.exists {
-        Ok(())
-    } else {
+    if !state.exists {
         Err(DomainError::CustomerNotFound)
+    } else if state.erased {
+        Err(DomainError::CustomerErased)
+    } else {
+        Ok(())
     }
 }

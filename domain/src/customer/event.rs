@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::CustomerId;
-use crate::values::{CustomerName, Email};
+use crate::values::{CustomerName, Email, Reason};
 
 /// A customer was registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,14 @@ pub struct CustomerEmailChanged {
     pub email: Email,
 }
 
+/// The customer's personal data was erased (GDPR art. 17): their data key is deleted, so every
+/// copy of their sealed fields reads as [`crate::values::ERASED`] from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerErased {
+    /// Why (the request it answers).
+    pub reason: Reason,
+}
+
 event_enum! {
     /// Every event of the Customer aggregate.
     CustomerEvent {
@@ -39,5 +47,7 @@ event_enum! {
         Renamed(CustomerRenamed) = ("CustomerRenamed", 1),
         /// See [`CustomerEmailChanged`].
         EmailChanged(CustomerEmailChanged) = ("CustomerEmailChanged", 1),
+        /// See [`CustomerErased`].
+        Erased(CustomerErased) = ("CustomerErased", 1),
     }
 }

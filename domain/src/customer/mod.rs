@@ -7,7 +7,9 @@ mod evolve;
 mod state;
 
 pub use command::CustomerCommand;
-pub use event::{CustomerEmailChanged, CustomerEvent, CustomerRegistered, CustomerRenamed};
+pub use event::{
+    CustomerEmailChanged, CustomerErased, CustomerEvent, CustomerRegistered, CustomerRenamed,
+};
 pub use state::CustomerState;
 
 use crate::aggregate::Aggregate;

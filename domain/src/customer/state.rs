@@ -16,4 +16,7 @@ pub struct CustomerState {
     pub name: Option<CustomerName>,
     /// Set once registered.
     pub email: Option<Email>,
+    /// Their personal data was erased: no command but reads applies any more.
+    #[serde(default)]
+    pub erased: bool,
 }

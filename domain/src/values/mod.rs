@@ -9,6 +9,11 @@ mod stock;
 mod text;
 mod tracking;
 
+/// What a personal field reads as once its subject's data was erased (crypto-shredding: the
+/// key that opens it is gone). Valid as every personal field's type (a name, an address), so
+/// erased events still fold; never accepted from input for an address.
+pub const ERASED: &str = "[erased]";
+
 pub use email::Email;
 pub use money::Money;
 pub use quantity::Quantity;

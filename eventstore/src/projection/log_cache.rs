@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
 use crate::sql_store::SqlEventStore;
-use crate::store::EventStore as _;
 use crate::upcast::is_unreadable;
 
 /// Events kept (the newest ones read).
@@ -40,18 +39,23 @@ impl LogCache {
 
     /// `read_all(after, limit)` of the store, from the cache when it holds all `limit` events.
     /// When an event in range cannot be read, the events before it and the event's stand-in.
+    ///
+    /// The cache keeps events as stored (personal fields sealed) and opens them on the way out,
+    /// so a field erased while its event is cached is not handed out opened.
     pub(crate) async fn read_all(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
-        if let Some(hit) = self.recent().lookup(after, limit as usize) {
-            return Ok(LogRead::complete(hit));
-        }
-        match self.store.read_all(after, limit).await {
-            Ok(events) => {
-                self.recent().remember(&events);
-                Ok(LogRead::complete(events))
-            }
-            Err(error) if is_unreadable(&error) => self.locate(after, limit, error).await,
-            Err(error) => Err(error),
-        }
+        let cached = self.recent().lookup(after, limit as usize);
+        let sealed = match cached {
+            Some(hit) => LogRead::complete(hit),
+            None => match self.store.read_all_sealed(after, limit).await {
+                Ok(events) => {
+                    self.recent().remember(&events);
+                    LogRead::complete(events)
+                }
+                Err(error) if is_unreadable(&error) => self.locate(after, limit, error).await?,
+                Err(error) => return Err(error),
+            },
+        };
+        self.open(sealed).await
     }
 
     /// `read_all(after, limit)` failed on an unreadable event: the longest readable prefix
@@ -65,6 +69,46 @@ impl LogCache {
                 event: u.stand_in(),
                 error: u.error,
             }),
+        })
+    }
+
+    /// Opens the sealed fields of `read`. An event whose field does not open ends the answer
+    /// like any unreadable event: the events before it, and its stand-in.
+    async fn open(&self, read: LogRead) -> StoreResult<LogRead> {
+        if !crate::personal_data::any_sealed(&read.events) {
+            return Ok(read);
+        }
+        let LogRead { events, unreadable } = read;
+        match self.store.open_sealed(events.clone()).await {
+            Ok(events) => return Ok(LogRead { events, unreadable }),
+            Err(error) if is_unreadable(&error) => {}
+            Err(error) => return Err(error),
+        }
+        let mut opened = Vec::with_capacity(events.len());
+        for event in events {
+            match self.store.open_sealed(vec![event.clone()]).await {
+                Ok(one) => opened.extend(one),
+                Err(error) if is_unreadable(&error) => {
+                    let stand_in = RecordedEvent {
+                        data: serde_json::Value::Null,
+                        metadata: Default::default(),
+                        tags: Vec::new(),
+                        ..event
+                    };
+                    return Ok(LogRead {
+                        events: opened,
+                        unreadable: Some(Unreadable {
+                            event: stand_in,
+                            error: error.to_string(),
+                        }),
+                    });
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(LogRead {
+            events: opened,
+            unreadable,
         })
     }
 

@@ -112,7 +112,7 @@ pub use unreadable::{ReadableRun, UnreadableEvent};
 pub use writer::{MAX_BATCH_APPENDS, MAX_BATCH_EVENTS, WriterStatus};
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -132,6 +132,7 @@ use crate::envelope::{
     StreamAppend, StreamConflict, StreamFilter, StreamInfo,
 };
 use crate::error::{StoreError, StoreResult};
+use crate::personal_data::KeyRing;
 use crate::sql;
 use crate::store::EventStore;
 use crate::upcast::UpcasterRegistry;
@@ -203,6 +204,7 @@ impl SqlEventStore {
                 reader: Reader {
                     db,
                     upcasters: Arc::new(upcasters),
+                    keys: Arc::new(OnceLock::new()),
                 },
                 sender: Mutex::new(Some(sender)),
                 head_rx,
@@ -216,6 +218,36 @@ impl SqlEventStore {
     /// The database this store writes to (the application's read models share it).
     pub fn db(&self) -> &Db {
         &self.inner.reader.db
+    }
+
+    /// From now on, every read path but [`Self::read_all_sealed`] (and what is built on it)
+    /// opens sealed personal fields with `keys`. Set once; `false` if a key ring was set before.
+    pub fn attach_key_ring(&self, keys: KeyRing) -> bool {
+        self.inner.reader.keys.set(keys).is_ok()
+    }
+
+    /// The key ring personal fields are sealed and opened with, if one is attached.
+    pub fn key_ring(&self) -> Option<&KeyRing> {
+        self.inner.reader.keys.get()
+    }
+
+    /// Like [`EventStore::read_all`], but personal fields stay sealed as stored: what the relay
+    /// publishes (so an erasure reaches the broker's copies too) and what the projections' log
+    /// cache keeps (it opens on the way out, so nothing opened outlives an erasure in memory).
+    pub async fn read_all_sealed(
+        &self,
+        after_position: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        self.inner
+            .reader
+            .read_all_sealed(after_position, limit)
+            .await
+    }
+
+    /// Opens the sealed personal fields of `events` read with [`Self::read_all_sealed`].
+    pub async fn open_sealed(&self, events: Vec<RecordedEvent>) -> StoreResult<Vec<RecordedEvent>> {
+        self.inner.reader.open(events).await
     }
 
     /// The upcasters applied on every read path.
@@ -459,7 +491,7 @@ impl EventStore for SqlEventStore {
             sql::query::bind_all(sqlx::query(&statement), &params).fetch_all(r.db.pool())
         })
         .await?;
-        r.decode_all(&rows)
+        r.open(r.decode_all(&rows)?).await
     }
 
     async fn read_stream(
@@ -477,7 +509,7 @@ impl EventStore for SqlEventStore {
                 .fetch_all(r.db.pool())
         })
         .await?;
-        r.decode_all(&rows)
+        r.open(r.decode_all(&rows)?).await
     }
 
     async fn stream_version(&self, stream_id: &str) -> StoreResult<i64> {
@@ -511,7 +543,7 @@ impl EventStore for SqlEventStore {
                 .fetch_all(r.db.pool())
         })
         .await?;
-        r.decode_all(&rows)
+        r.open(r.decode_all(&rows)?).await
     }
 
     /// `filter.limit == 0` means 100.

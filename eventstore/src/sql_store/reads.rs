@@ -2,7 +2,7 @@
 //! that follows the head watch. Cloned into every subscription; the writer never uses it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::DateTime;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
+use crate::personal_data::KeyRing;
 use crate::sql::Dialect;
 use crate::upcast::UpcasterRegistry;
 
@@ -51,6 +52,8 @@ where
 pub(super) struct Reader {
     pub(super) db: Db,
     pub(super) upcasters: Arc<UpcasterRegistry>,
+    /// Opens sealed personal fields on every read but the sealed ones (set once, at start).
+    pub(super) keys: Arc<OnceLock<KeyRing>>,
 }
 
 impl Reader {
@@ -58,7 +61,30 @@ impl Reader {
         self.db.backend().dialect()
     }
 
+    /// The events after `after_position`, their personal fields opened.
     pub(super) async fn read_all(
+        &self,
+        after_position: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        let events = self.read_all_sealed(after_position, limit).await?;
+        self.open(events).await
+    }
+
+    /// Opens the sealed personal fields of `events` (the plaintext, or the erased placeholder)
+    /// when the store has a key ring.
+    pub(super) async fn open(
+        &self,
+        mut events: Vec<RecordedEvent>,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        if let Some(keys) = self.keys.get() {
+            keys.open_events(&mut events).await?;
+        }
+        Ok(events)
+    }
+
+    /// The events after `after_position` as stored: personal fields stay sealed.
+    pub(super) async fn read_all_sealed(
         &self,
         after_position: i64,
         limit: u32,

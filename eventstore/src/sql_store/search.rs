@@ -169,7 +169,11 @@ impl SqlEventStore {
         let rows =
             read_retrying(|| bind_all(sqlx::query(&statement), &params).fetch_all(r.db.pool()))
                 .await?;
-        rows.iter().map(decode_event).collect()
+        let events = rows
+            .iter()
+            .map(decode_event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        r.open(events).await
     }
 
     /// The streams whose id is `text`, starts with it, or ends with it (a short id), when there
@@ -300,7 +304,11 @@ impl SqlEventStore {
         let rows =
             read_retrying(|| bind_all(sqlx::query(&statement), &params).fetch_all(r.db.pool()))
                 .await?;
-        rows.iter().map(decode_event).collect()
+        let events = rows
+            .iter()
+            .map(decode_event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        r.open(events).await
     }
 
     /// Events per (event type, stream type, minute) at positions `after < p <= upto`: the

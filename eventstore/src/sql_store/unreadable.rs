@@ -11,7 +11,6 @@ use super::SqlEventStore;
 use crate::envelope::{EventMetadata, RecordedEvent};
 use crate::error::{StoreError, StoreResult};
 use crate::projection::sql::EVENT_IDENTITY;
-use crate::store::EventStore as _;
 use crate::upcast::is_unreadable;
 
 /// An event the store refuses to hand out: its row's identity and why it cannot be read.
@@ -57,10 +56,11 @@ pub struct ReadableRun {
 }
 
 impl SqlEventStore {
-    /// `read_all(after, limit)`, except that an event the store cannot read ends the answer
-    /// instead of failing it: the events before it, and it in [`ReadableRun::unreadable`].
+    /// `read_all_sealed(after, limit)` (personal fields as stored, sealed: what the relay
+    /// publishes), except that an event the store cannot read ends the answer instead of
+    /// failing it: the events before it, and it in [`ReadableRun::unreadable`].
     pub async fn read_all_readable(&self, after: i64, limit: u32) -> StoreResult<ReadableRun> {
-        match self.read_all(after, limit).await {
+        match self.read_all_sealed(after, limit).await {
             Ok(events) => Ok(ReadableRun {
                 events,
                 unreadable: None,
@@ -84,7 +84,7 @@ impl SqlEventStore {
         let mut events = Vec::new();
         while bad - good > 1 {
             let mid = good + (bad - good) / 2;
-            match self.read_all(after, mid).await {
+            match self.read_all_sealed(after, mid).await {
                 Ok(read) => {
                     good = mid;
                     events = read;

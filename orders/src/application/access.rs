@@ -45,6 +45,7 @@ fn capability_text(capability: Capability) -> &'static str {
         Capability::EventLog => "browse the event log",
         Capability::Operations => "operate projections or the relay",
         Capability::Users => "manage accounts",
+        Capability::Erasure => "erase personal data",
     }
 }
 

@@ -3,8 +3,8 @@
 
 use domain::CustomerId;
 use domain::account::Capability;
-use domain::requests::{ChangeEmail, ListPage, RegisterCustomer, RenameCustomer};
-use domain::values::{CustomerName, Email};
+use domain::requests::{ChangeEmail, EraseCustomer, ListPage, RegisterCustomer, RenameCustomer};
+use domain::values::{CustomerName, Email, Reason};
 use domain::views::{CustomerPage, CustomerView, Fresh};
 use uuid::Uuid;
 
@@ -61,6 +61,25 @@ impl Application {
             "change_email",
             self.commands()
                 .change_email(CustomerId::new(customer_id), email, &ctx),
+        )
+        .await
+    }
+
+    /// Erases a customer's personal data (admins only): audited as `CustomerErased` with the
+    /// reason, then their data key is deleted. See `CommandService::erase_customer`.
+    pub async fn erase_customer(
+        &self,
+        ctx: &RequestContext,
+        customer_id: Uuid,
+        input: EraseCustomer,
+    ) -> AppResult<Accepted> {
+        self.allow(ctx, "erase_customer", Capability::Erasure)?;
+        let reason = Reason::parse(&input.reason)?;
+        let ctx = ctx.command();
+        self.command(
+            "erase_customer",
+            self.commands()
+                .erase_customer(CustomerId::new(customer_id), reason, &ctx),
         )
         .await
     }

@@ -2,13 +2,15 @@
 //! (`unique_email.rs`).
 
 use domain::CustomerId;
+use domain::DomainError;
 use domain::customer::{Customer, CustomerCommand, CustomerEvent};
-use domain::values::{CustomerName, Email};
+use domain::values::{CustomerName, Email, Reason};
 use uuid::Uuid;
 
-use crate::command::error::CommandResult;
+use crate::command::error::{CommandError, CommandResult};
 use crate::command::identity::RequestIdentity;
 use crate::command::metadata::CommandContext;
+use crate::command::personal_data;
 use crate::command::service::{CommandOutcome, CommandService, new_id};
 use crate::command::unique_email::UniqueEmail;
 
@@ -54,6 +56,42 @@ impl CommandService {
         let command = CustomerCommand::ChangeEmail { email };
         self.customer(customer_id, command, "change_email", ctx)
             .await
+    }
+
+    /// Erases a customer's personal data: appends `CustomerErased` (who and why, in the audit
+    /// trail), then deletes their data key, so every sealed copy of their fields reads as
+    /// erased, and drops what holds them opened outside the log: the snapshots of their
+    /// streams (customer, accounts, orders; they are taken again from the erased events).
+    /// A second erasure of an erased customer appends nothing and finishes the clean-up again.
+    pub async fn erase_customer(
+        &self,
+        customer_id: CustomerId,
+        reason: Reason,
+        ctx: &CommandContext,
+    ) -> CommandResult<CommandOutcome<CustomerEvent>> {
+        let command = CustomerCommand::Erase { reason };
+        let outcome = match self
+            .customer(customer_id, command, "erase_customer", ctx)
+            .await
+        {
+            Ok(outcome) => Some(outcome),
+            Err(CommandError::Domain(DomainError::CustomerErased)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(keys) = self.store().key_ring() {
+            keys.erase(&personal_data::subject(customer_id.as_uuid()))
+                .await
+                .map_err(|e| {
+                    CommandError::Internal(anyhow::anyhow!(e).context("erasing the data key"))
+                })?;
+        }
+        personal_data::drop_snapshots(self.store().db(), customer_id.as_uuid())
+            .await
+            .map_err(CommandError::Internal)?;
+        match outcome {
+            Some(outcome) => Ok(outcome),
+            None => Err(CommandError::Domain(DomainError::CustomerErased)),
+        }
     }
 
     async fn customer(

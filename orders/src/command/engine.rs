@@ -17,6 +17,7 @@ use crate::command::error::{CommandError, CommandResult};
 use crate::command::idempotency::{self, IdempotencyRecord};
 use crate::command::loader::{self, Loaded};
 use crate::command::metadata::CommandContext;
+use crate::command::personal_data;
 use crate::command::plan::{CommandPlan, Linked, NoPlan, Plan};
 use crate::command::service::{CommandConfig, CommandOutcome, CommandService};
 
@@ -83,7 +84,10 @@ impl CommandService {
             let keyed = match &ctx.idempotency_key {
                 Some(key) => {
                     idempotency::validate_key(key)?;
-                    let request_hash = format!("{}:{id}:{request}", A::STREAM_TYPE);
+                    // A digest, not the text: the request may name a customer (their name and
+                    // address), and the digest is stored beside the key and in the first event.
+                    let request_hash =
+                        idempotency::request_digest(&format!("{}:{id}:{request}", A::STREAM_TYPE));
                     if let Some(outcome) =
                         self.replay::<A>(key, &request_hash, id, &stream_id).await?
                     {
@@ -196,8 +200,25 @@ impl CommandService {
             for (event, tags) in new_events.iter_mut().zip(&planned.tags) {
                 event.tags.clone_from(tags);
             }
+            let mut linked_events = linked_events(&planned, new_events.len(), ctx, key);
+            if let Some(keys) = self.inner.store.key_ring() {
+                for event in &mut new_events {
+                    personal_data::seal(keys, stream_id, event).await?;
+                }
+                for (linked, events) in planned.linked.iter().zip(&mut linked_events) {
+                    for event in events {
+                        personal_data::seal(keys, &linked.stream_id, event).await?;
+                    }
+                }
+            }
             let appended = self
-                .append_planned::<A>(stream_id, loaded.version, new_events, &planned, ctx, key)
+                .append_planned::<A>(
+                    stream_id,
+                    loaded.version,
+                    new_events,
+                    linked_events,
+                    &planned,
+                )
                 .await;
             match appended {
                 Ok(results) => {
@@ -291,9 +312,8 @@ impl CommandService {
         stream_id: &str,
         version: i64,
         own: Vec<NewEvent>,
+        linked_events: Vec<Vec<NewEvent>>,
         planned: &Plan,
-        ctx: &CommandContext,
-        keyed: Option<(&str, &str)>,
     ) -> Result<Vec<AppendResult>, StoreError> {
         let store = &self.inner.store;
         if planned.linked.is_empty() && planned.condition.is_none() {
@@ -322,19 +342,13 @@ impl CommandService {
                 Err(e) => Err(e),
             };
         }
-        let mut next = own.len();
         let mut appends = vec![StreamAppend::new(
             stream_id,
             A::STREAM_TYPE,
             ExpectedVersion::Exact(version),
             own,
         )];
-        for linked in &planned.linked {
-            let mut events = new_events(linked.events.iter().cloned(), next, ctx, keyed);
-            for (event, tags) in events.iter_mut().zip(&linked.tags) {
-                event.tags.clone_from(tags);
-            }
-            next += events.len();
+        for (linked, events) in planned.linked.iter().zip(linked_events) {
             appends.push(StreamAppend::new(
                 linked.stream_id.clone(),
                 linked.stream_type,
@@ -498,6 +512,29 @@ fn new_events(
                 }
             }
             new
+        })
+        .collect()
+}
+
+/// The envelopes of the plan's linked streams' events (with their tags), numbered on from the
+/// command's own `own` events.
+fn linked_events(
+    planned: &Plan,
+    own: usize,
+    ctx: &CommandContext,
+    keyed: Option<(&str, &str)>,
+) -> Vec<Vec<NewEvent>> {
+    let mut next = own;
+    planned
+        .linked
+        .iter()
+        .map(|linked| {
+            let mut events = new_events(linked.events.iter().cloned(), next, ctx, keyed);
+            for (event, tags) in events.iter_mut().zip(&linked.tags) {
+                event.tags.clone_from(tags);
+            }
+            next += events.len();
+            events
         })
         .collect()
 }

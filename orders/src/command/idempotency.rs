@@ -38,6 +38,15 @@ pub struct IdempotencyRecord {
 }
 
 /// Checks the key's length.
+/// What is stored of a request to tell a replay from a reused key: `sha256:` and the hex
+/// SHA-256 of its canonical text (the text may hold personal data; the digest does not).
+pub fn request_digest(text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 pub fn validate_key(key: &str) -> CommandResult<()> {
     let len = key.chars().count();
     if len == 0 || len > MAX_KEY_LEN {

@@ -196,6 +196,7 @@ impl RequestIdentity for CustomerCommand {
             ),
             Self::Rename { name } => of("rename_customer", json!({ "name": name.as_str() })),
             Self::ChangeEmail { email } => of("change_email", json!({ "email": email.as_str() })),
+            Self::Erase { reason } => of("erase_customer", json!({ "reason": reason.as_str() })),
         }
     }
 }

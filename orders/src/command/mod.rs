@@ -22,6 +22,7 @@ pub mod loader;
 mod locks;
 pub mod metadata;
 mod orders;
+pub mod personal_data;
 mod plan;
 mod products;
 pub mod registry;

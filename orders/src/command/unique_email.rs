@@ -73,6 +73,11 @@ impl CommandPlan<Customer> for UniqueEmail {
                     plan.tags.push(Vec::new());
                     continue;
                 }
+                // The address is freed (its holder fold sees this event); nothing is claimed.
+                CustomerEvent::Erased(_) => {
+                    plan.tags.push(state.email.iter().map(email_tag).collect());
+                    continue;
+                }
             };
             plan.condition = Some(claim(service, &claimed, CustomerId::new(id)).await?);
             plan.tags.push(tags);
@@ -126,6 +131,8 @@ async fn holder(
                     c.email.as_str().eq_ignore_ascii_case(email.as_str())
                 }
                 CustomerEvent::Renamed(_) => continue,
+                // Erased: the address is free again.
+                CustomerEvent::Erased(_) => false,
             };
             if given {
                 holder = Some(customer);
@@ -175,7 +182,7 @@ pub async fn backfill_tags(store: &eventstore::SqlEventStore) -> anyhow::Result<
             let email = match CustomerEvent::from_data(&event.event_type, &event.data)? {
                 CustomerEvent::Registered(r) => r.email,
                 CustomerEvent::EmailChanged(c) => c.email,
-                CustomerEvent::Renamed(_) => continue,
+                CustomerEvent::Renamed(_) | CustomerEvent::Erased(_) => continue,
             };
             let previous = current.insert(event.stream_id.clone(), email.clone());
             if event.position <= after {

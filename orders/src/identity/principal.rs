@@ -96,13 +96,21 @@ impl Principal {
 
     /// The events' metadata beside `user_id`: role, display name and how they signed in.
     pub fn actor(&self) -> Map<String, Value> {
-        let Value::Object(map) = json!({
+        let Value::Object(mut map) = json!({
             "user_name": self.display_name,
             "role": self.role.as_str(),
             "auth": self.via.audit(),
         }) else {
             return Map::new();
         };
+        // A customer's own name is personal data: sealed with their key (see
+        // `command::personal_data`), which needs to know whose it is.
+        if let Some(customer) = self.customer_id {
+            map.insert(
+                crate::command::personal_data::ACTOR_CUSTOMER_FIELD.to_owned(),
+                Value::String(customer.as_uuid().to_string()),
+            );
+        }
         map
     }
 }

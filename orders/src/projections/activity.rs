@@ -115,18 +115,18 @@ async fn apply_events(
             Err(e) => return Err(e),
         };
         if cut.is_none_or(|cut| event.position > cut) {
-            rows.push((*event, text));
+            rows.push((*event, text, names_customer(event)));
         }
     }
     names.flush(tx).await?;
     write_rows(
         tx,
         "insert into rm_activity (generation, position, event_id, stream_id, event_type, \
-         text, at_us) values ",
-        7,
+         text, at_us, subject) values ",
+        8,
         "",
         &rows,
-        |query, &(event, ref text)| {
+        |query, &(event, ref text, ref subject)| {
             query
                 .bind(generation)
                 .bind(event.position)
@@ -135,10 +135,24 @@ async fn apply_events(
                 .bind(&event.event_type)
                 .bind(text.as_str())
                 .bind(at_us(event))
+                .bind(subject.clone())
         },
     )
-    .await
-    .context("inserting activity rows")?;
+    .await?;
+    // An erasure blanks every sentence that names the customer (rows written before it, in
+    // earlier batches or this one).
+    for event in events {
+        if let Some((id, CustomerEvent::Erased(_))) = decode::<Customer>(event).ok().flatten() {
+            sqlx::query("update rm_activity set text = $3 where generation = $1 and subject = $2")
+                .bind(generation)
+                .bind(id.to_string())
+                .bind(ERASED_SENTENCE)
+                .execute(&mut *tx)
+                .await
+                .context("activity: blanking an erased customer's sentences")?;
+        }
+    }
+    Ok::<(), anyhow::Error>(()).context("inserting activity rows")?;
     // Between prunes the table holds up to ACTIVITY_KEEP + PRUNE_EVERY rows; queries read 100.
     if let Some(cut) = cut {
         sqlx::query("delete from rm_activity where generation = $1 and position <= $2")
@@ -253,6 +267,20 @@ fn is_decode_error(event: &RecordedEvent) -> bool {
         || decode::<Product>(event).is_err()
 }
 
+/// What a sentence that named an erased customer says instead.
+const ERASED_SENTENCE: &str = "Personal data erased";
+
+/// The customer whose personal data a sentence about `event` names, if any.
+fn names_customer(event: &RecordedEvent) -> Option<String> {
+    match event.event_type.as_str() {
+        "CustomerRegistered" | "CustomerRenamed" => {
+            domain::parse_stream_id::<Customer>(&event.stream_id).map(|id| id.to_string())
+        }
+        "OrderPlaced" => event.data["customer_id"].as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
 fn generic(event: &RecordedEvent) -> String {
     format!("{} on {}", event.event_type, event.stream_id)
 }
@@ -314,6 +342,9 @@ async fn describe(
             CustomerEvent::Renamed(r) => format!("Customer {customer} renamed to {}", r.name),
             CustomerEvent::EmailChanged(_) => {
                 format!("Customer {customer} changed their email address")
+            }
+            CustomerEvent::Erased(e) => {
+                format!("Personal data of customer {customer} erased: {}", e.reason)
             }
         };
         return Ok(Some(text));

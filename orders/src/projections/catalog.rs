@@ -80,6 +80,14 @@ impl Projection for CustomersProjection {
             .bind(&id)
             .bind(c.email.as_str())
             .bind(event.version),
+            CustomerEvent::Erased(_) => sqlx::query(
+                "update rm_customers set name = $3, email = $3, version = $4 \
+                 where generation = $1 and customer_id = $2",
+            )
+            .bind(generation)
+            .bind(&id)
+            .bind(domain::values::ERASED)
+            .bind(event.version),
         };
         query
             .execute(&mut *tx)

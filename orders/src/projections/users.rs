@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::account::{Account, AccountEvent};
 use domain::aggregate::Aggregate as _;
+use domain::customer::Customer;
 use eventstore::RecordedEvent;
 use eventstore::projection::Projection;
 use sqlx::AnyConnection;
@@ -31,6 +32,7 @@ impl Projection for UsersProjection {
 
     fn handles(&self, event: &RecordedEvent) -> bool {
         event.stream_type == Account::STREAM_TYPE
+            || (event.stream_type == Customer::STREAM_TYPE && event.event_type == "CustomerErased")
     }
 
     #[instrument(name = "projection.users", skip_all, fields(generation = generation, position = event.position, event_type = %event.event_type))]
@@ -40,6 +42,22 @@ impl Projection for UsersProjection {
         generation: i64,
         event: &RecordedEvent,
     ) -> anyhow::Result<()> {
+        if event.stream_type == Customer::STREAM_TYPE {
+            // A customer's erasure: the display names of their accounts read as erased.
+            let Some(customer) = domain::parse_stream_id::<Customer>(&event.stream_id) else {
+                return Ok(());
+            };
+            sqlx::query(
+                "update rm_users set display_name = $3 where generation = $1 and customer_id = $2",
+            )
+            .bind(generation)
+            .bind(customer.to_string())
+            .bind(domain::values::ERASED)
+            .execute(&mut *tx)
+            .await
+            .context("users: erasing a customer's display names")?;
+            return Ok(());
+        }
         let Some((account_id, e)) = decode::<Account>(event)? else {
             return Ok(());
         };

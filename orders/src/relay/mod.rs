@@ -45,7 +45,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-pub use config::RelayConfig;
+pub use config::{DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_PREFIX, RelayConfig};
 pub use fault::RelayCommandError;
 pub use publisher::RelayError;
 

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use domain::requests::{ChangeEmail, RegisterCustomer, RenameCustomer};
+use domain::requests::{ChangeEmail, EraseCustomer, RegisterCustomer, RenameCustomer};
 use domain::views::{CustomerPage, Fresh};
 use uuid::Uuid;
 
@@ -29,6 +29,15 @@ pub async fn rename(
     ApiJson(body): ApiJson<RenameCustomer>,
 ) -> ApiResult<Response> {
     reply(state.app.rename_customer(&ctx, id, body).await, false)
+}
+
+pub async fn erase(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<EraseCustomer>,
+) -> ApiResult<Response> {
+    reply(state.app.erase_customer(&ctx, id, body).await, false)
 }
 
 pub async fn change_email(

@@ -22,9 +22,9 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use domain::console::{CorrelationTree, DeadLetterPage, EventSearchPage, EventStats};
 use domain::requests::{
     AddItem, CancelOrder, ChangeEmail, ChangeQuantity, ChangeRole, CorrectStock, CreateProduct,
-    CreateToken, CreateUser, DisableUser, ListOrders, ListStreams, PlaceOrder, ReceiveStock,
-    RegisterCustomer, RenameCustomer, RenameProduct, RepriceProduct, SearchEvents, ShipOrder,
-    SignIn, SignUp, SkipEvent,
+    CreateToken, CreateUser, DisableUser, EraseCustomer, ListOrders, ListStreams, PlaceOrder,
+    ReceiveStock, RegisterCustomer, RenameCustomer, RenameProduct, RepriceProduct, SearchEvents,
+    ShipOrder, SignIn, SignUp, SkipEvent,
 };
 use domain::views::{
     ActivityEntry, CommandReply, CustomerPage, CustomerView, DashboardStats, EventView,
@@ -88,6 +88,20 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .res(200, json::<CommandReply>)
             .command(),
             post(c::change_email),
+        ),
+        (
+            spec(
+                "erase_customer",
+                "POST",
+                "/api/customers/{id}/erase",
+                "Erase a customer's personal data (their data key is deleted; audited with the reason)",
+                "customers",
+            )
+            .access(Access::Admin)
+            .req(json::<EraseCustomer>)
+            .res(200, json::<CommandReply>)
+            .command(),
+            post(c::erase),
         ),
         (
             spec(

@@ -33,15 +33,13 @@ impl CustomerNames {
     /// Notes the name a customer event states, if any.
     pub(super) fn record(&mut self, customer_id: Uuid, event: &CustomerEvent) {
         let name = match event {
-            CustomerEvent::Registered(e) => &e.name,
-            CustomerEvent::Renamed(e) => &e.name,
+            CustomerEvent::Registered(e) => e.name.as_str(),
+            CustomerEvent::Renamed(e) => e.name.as_str(),
+            // The orders show the name as erased, like a rename.
+            CustomerEvent::Erased(_) => domain::values::ERASED,
             CustomerEvent::EmailChanged(_) => return,
         };
-        if self
-            .latest
-            .insert(customer_id, name.as_str().to_owned())
-            .is_none()
-        {
+        if self.latest.insert(customer_id, name.to_owned()).is_none() {
             self.named.push(customer_id);
         }
     }
