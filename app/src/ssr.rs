@@ -275,6 +275,12 @@ pub async fn transition_order(
     Ok(reply(accepted?))
 }
 
+pub async fn erase_customer(customer_id: Uuid, reason: String) -> Result<CommandReply, UiError> {
+    let (app, ctx) = context(None).await?;
+    let input = requests::EraseCustomer { reason };
+    Ok(reply(app.erase_customer(&ctx, customer_id, input).await?))
+}
+
 pub async fn register_customer(name: String, email: String) -> Result<CommandReply, UiError> {
     let (app, ctx) = context(None).await?;
     let input = requests::RegisterCustomer {

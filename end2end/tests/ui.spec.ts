@@ -210,3 +210,27 @@ test("a screenshot of each page", async ({ page }) => {
     await screenshot(page, name);
   }
 });
+
+test("an admin erases a customer's personal data: the list and the timeline show it erased", async ({ page, request }) => {
+  // Sorted first by name, so the row is on the list's first page.
+  const name = `AAAA Erasable ${unique()}`;
+  const customer = await createCustomer(request, name);
+  await gotoHydrated(page, "/customers");
+  const row = page.getByTestId("customers-table").locator("tr", { has: page.locator(`a[href="/audit/customer-${customer.id}"]`) });
+  await expect(row).toContainText(name);
+  await row.getByRole("button", { name: "Erase…" }).click();
+  const form = row.getByRole("form", { name: "Erase personal data" });
+  await form.getByLabel("Reason").fill("GDPR request from the e2e test");
+  await form.getByRole("button", { name: "Erase personal data" }).click();
+  // The read model answers from the erasure's position on: the name is gone everywhere.
+  await expect(async () => {
+    const res = await request.get(`/api/customers/${customer.id}`);
+    const body = await res.json();
+    expect(body.data.name).toBe("[erased]");
+  }).toPass({ timeout: 15_000 });
+  await gotoHydrated(page, `/audit/customer-${customer.id}`);
+  await expect(page.getByText("CustomerErased").first()).toBeVisible();
+  await expect(page.getByText("GDPR request from the e2e test").first()).toBeVisible();
+  await expect(page.locator("body")).not.toContainText(name);
+  await screenshot(page, "customer-erased");
+});

@@ -10,6 +10,8 @@ pub mod error;
 pub mod lease;
 /// Metric names, buckets and help texts (the `metrics` facade).
 pub mod metrics;
+/// OpenTelemetry parents and links for the spans that handle events (feature `otel`).
+pub mod otel_link;
 /// Crypto-shredding: personal fields sealed per subject, erased by deleting the key.
 pub mod personal_data;
 pub mod placeholders;

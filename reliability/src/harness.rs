@@ -155,6 +155,9 @@ impl ServerSpec {
             .arg(&self.admin_token)
             .arg("--rate-limit-per-sec")
             .arg("0")
+            // The same master key for every process on the data (servers and consumers).
+            .arg("--master-key")
+            .arg(MASTER_KEY)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -169,6 +172,9 @@ impl ServerSpec {
         Ok(cmd)
     }
 }
+
+/// The master key the harness gives every process (personal data is sealed under keys it wraps).
+const MASTER_KEY: &str = "0dd1ce5e0dd1ce5e0dd1ce5e0dd1ce5e0dd1ce5e0dd1ce5e0dd1ce5e0dd1ce5e";
 
 /// The server process (restartable on the same data).
 pub struct Server {

@@ -75,6 +75,11 @@ pub struct Config {
     )]
     pub site_root: PathBuf,
 
+    /// OpenTelemetry collector to export spans to over OTLP/HTTP (protobuf), e.g.
+    /// `http://127.0.0.1:4318` (spans go to `<endpoint>/v1/traces`). Unset: no export.
+    #[arg(long, env = "EVENTIDE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+
     /// Log format.
     #[arg(long, env = "EVENTIDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

@@ -8,7 +8,15 @@ use server::config::{Cli, Command, Config};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    server::telemetry::init(cli.config.log_format);
+    // Dropped last: flushes the spans still queued for OTLP export.
+    let _telemetry =
+        match server::telemetry::init(cli.config.log_format, cli.config.otlp_endpoint.as_deref()) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("cannot start telemetry: {error:#}");
+                return std::process::ExitCode::from(2);
+            }
+        };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::app::run(cli.config).await,
         Command::Seed { orders } => seed(cli.config, orders).await,

@@ -1,7 +1,8 @@
-//! Structured logging with `tracing` (`RUST_LOG` filters, default `info`), and the request
-//! middleware: a span per request with method, route, correlation id and W3C trace id; the
-//! correlation id comes from `X-Correlation-Id` (or is generated) and is echoed on the response;
-//! the trace continues the request's `traceparent` (or starts one).
+//! Structured logging with `tracing` (`RUST_LOG` filters, default `info`), OpenTelemetry export
+//! over OTLP/HTTP when `--otlp-endpoint` is set (off by default; `tracing-opentelemetry`), and
+//! the request middleware: a span per request with method, route, correlation id and W3C trace
+//! id; the correlation id comes from `X-Correlation-Id` (or is generated) and is echoed on the
+//! response; the trace continues the request's `traceparent` (or starts one).
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
@@ -22,16 +23,65 @@ pub const CORRELATION_HEADER: &str = "x-correlation-id";
 /// The W3C trace context header.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 
-/// Installs the global subscriber; safe to call more than once (later calls do nothing).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
-            .try_init(),
+/// What the OpenTelemetry layer exports: requests and commands, and the spans that continue
+/// the events' traces (projection batches and applies, relay publishes, which are debug spans).
+const OTLP_FILTER: &str = "info,eventstore::projection=debug,orders::relay=debug";
+
+/// Flushes the exported spans when dropped (at the end of `main`).
+pub struct Telemetry {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("OpenTelemetry export did not shut down cleanly: {e}");
+        }
+    }
+}
+
+/// Installs the global subscriber; safe to call more than once (later calls do nothing). With
+/// `otlp_endpoint` (e.g. `http://collector:4318`), spans are also exported over OTLP/HTTP
+/// (protobuf) to `<endpoint>/v1/traces`, as service `eventide`.
+pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
+    use anyhow::Context as _;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig as _;
+
+    let logs = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt_layer = match format {
+        LogFormat::Text => fmt::layer().with_target(false).boxed(),
+        LogFormat::Json => fmt::layer().json().flatten_event(true).boxed(),
     };
+    let (otel_layer, provider) = match otlp_endpoint {
+        None => (None, None),
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+                .build()
+                .context("cannot build the OTLP exporter")?;
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name("eventide")
+                        .build(),
+                )
+                .build();
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("eventide"))
+                .with_filter(EnvFilter::new(OTLP_FILTER));
+            (Some(layer), Some(provider))
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt_layer.with_filter(logs))
+        .with(otel_layer)
+        .try_init();
+    Ok(Telemetry { provider })
 }
 
 /// Middleware: correlation id, request span, response header.
@@ -58,15 +108,11 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
     // the request's `traceparent` header is replaced by it, so every adapter reads the same
     // value (`RequestContext::from_headers`) and the events record this request as their
     // parent span.
-    let trace = request
+    let caller = request
         .headers()
         .get(TRACEPARENT_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .map_or_else(TraceParent::new_root, |caller| caller.child());
-    if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
-        request.headers_mut().insert(TRACEPARENT_HEADER, value);
-    }
+        .and_then(TraceParent::parse);
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -77,10 +123,20 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         route = %route,
         correlation_id = %correlation_id,
-        trace_id = %trace.trace_id_hex(),
-        span_id = %trace.parent_id_hex(),
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         status = tracing::field::Empty,
     );
+    // Exported to OpenTelemetry: the request span is the caller's child and its ids are the
+    // ones the events record; else a span id of our own in the caller's trace (or a new one).
+    eventstore::otel_link::continue_trace(&span, caller.as_ref());
+    let trace = eventstore::otel_link::exported_ids(&span)
+        .unwrap_or_else(|| caller.map_or_else(TraceParent::new_root, |caller| caller.child()));
+    span.record("trace_id", trace.trace_id_hex().as_str());
+    span.record("span_id", trace.parent_id_hex().as_str());
+    if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
+        request.headers_mut().insert(TRACEPARENT_HEADER, value);
+    }
     let start = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.record("status", response.status().as_u16());

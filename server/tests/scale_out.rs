@@ -53,7 +53,11 @@ fn temp_dir(what: &str) -> PathBuf {
     dir
 }
 
+/// The master key every instance is given (personal data is sealed under keys it wraps).
+const MASTER_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+
 /// One `server` process.
+
 struct Instance {
     name: String,
     port: u16,
@@ -96,6 +100,9 @@ impl Instance {
             .arg(ADMIN_TOKEN)
             .arg("--instance-name")
             .arg(&self.name)
+            // One master key for every instance on the database (each has its own data dir).
+            .arg("--master-key")
+            .arg(MASTER_KEY)
             .env("RUST_LOG", "info")
             .env_remove("EVENTIDE_NATS_URL")
             .stdin(Stdio::null())

@@ -73,6 +73,12 @@ pub async fn transition_order(
     crate::ssr::transition_order(order_id, expected_version, transition).await
 }
 
+/// Erases a customer's personal data (admins): audited with `reason`; their data key is deleted.
+#[server(prefix = "/fn")]
+pub async fn erase_customer(customer_id: Uuid, reason: String) -> Result<CommandReply, UiError> {
+    crate::ssr::erase_customer(customer_id, reason).await
+}
+
 #[server(prefix = "/fn")]
 pub async fn register_customer(name: String, email: String) -> Result<CommandReply, UiError> {
     crate::ssr::register_customer(name, email).await

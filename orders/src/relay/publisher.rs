@@ -232,6 +232,7 @@ async fn publish(
         position = event.position,
         trace_id = event.metadata.trace_id(),
     );
+    eventstore::otel_link::continue_trace(&span, event.metadata.trace_parent().as_ref());
     js.send_publish(
         subject,
         Publish::build()

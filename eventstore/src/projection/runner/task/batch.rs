@@ -103,14 +103,20 @@ impl Task {
         );
         if !span.is_disabled() {
             // The traces this batch continues (the commands' `traceparent`), a few at most.
+            let parents: Vec<_> = events
+                .iter()
+                .filter_map(|e| e.metadata.trace_parent())
+                .collect();
             let mut traces: Vec<String> = Vec::new();
-            for trace in events.iter().filter_map(|e| e.metadata.trace_parent()) {
+            for trace in &parents {
                 let id = trace.trace_id_hex();
                 if traces.len() < 8 && !traces.contains(&id) {
                     traces.push(id);
                 }
             }
             span.record("trace_ids", traces.join(",").as_str());
+            // Exported to OpenTelemetry: a link to each trace the batch continues.
+            crate::otel_link::link_traces(&span, parents.iter());
         }
         let started = std::time::Instant::now();
         let step = self
@@ -333,6 +339,7 @@ impl Task {
                     position = event.position,
                     trace_id = event.metadata.trace_id(),
                 );
+                crate::otel_link::continue_trace(&span, event.metadata.trace_parent().as_ref());
                 let applied = unwinding(projection.apply(&mut tx, generation, event))
                     .instrument(span)
                     .await;
