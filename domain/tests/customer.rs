@@ -92,3 +92,56 @@ fn commands_on_an_unregistered_customer_are_rejected() {
         })
         .then_expect_error("customer_not_found");
 }
+
+fn erase() -> CustomerCommand {
+    CustomerCommand::Erase {
+        reason: domain::values::Reason::parse("GDPR art. 17 request").expect("reason"),
+    }
+}
+
+fn erased() -> CustomerEvent {
+    CustomerErased {
+        reason: domain::values::Reason::parse("GDPR art. 17 request").expect("reason"),
+    }
+    .into()
+}
+
+#[test]
+fn erase_records_the_reason_and_leaves_the_fields_erased() {
+    let state = given::<Customer>([registered()])
+        .when(erase())
+        .then_expect_events(vec![erased()]);
+    assert!(state.erased);
+    assert_eq!(
+        state.name.as_ref().map(|n| n.as_str()),
+        Some(domain::values::ERASED)
+    );
+    assert!(state.email.as_ref().is_some_and(|e| e.is_erased()));
+}
+
+#[test]
+fn nothing_more_happens_to_an_erased_customer() {
+    for command in [
+        erase(),
+        CustomerCommand::Rename {
+            name: name("Ada King"),
+        },
+        CustomerCommand::ChangeEmail {
+            email: email("ada@king.example"),
+        },
+    ] {
+        given::<Customer>([registered(), erased()])
+            .when(command)
+            .then_expect_error(DomainError::CustomerErased);
+    }
+    given::<Customer>([])
+        .when(erase())
+        .then_expect_error(DomainError::CustomerNotFound);
+}
+
+#[test]
+fn an_erased_address_reads_back_but_is_never_accepted_as_input() {
+    let read: Result<domain::values::Email, _> = serde_json::from_str("\"[erased]\"");
+    assert!(read.is_ok_and(|e| e.is_erased()));
+    assert!(domain::values::Email::parse(domain::values::ERASED).is_err());
+}

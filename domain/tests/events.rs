@@ -42,6 +42,10 @@ fn customer_events() -> Vec<CustomerEvent> {
             email: email("a@b.io"),
         }
         .into(),
+        domain::customer::CustomerErased {
+            reason: domain::values::Reason::parse("GDPR request").expect("reason"),
+        }
+        .into(),
     ]
 }
 

@@ -22,11 +22,14 @@ const ADMIN_TOKEN: &str = "otlp-admin-token-0123456789abcdef";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
+/// One export request: its content type and body.
+type Export = (String, Vec<u8>);
+
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+struct Received(Arc<Mutex<Vec<Export>>>);
 
 impl Received {
-    fn bodies(&self) -> Vec<(String, Vec<u8>)> {
+    fn bodies(&self) -> Vec<Export> {
         self.0.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }

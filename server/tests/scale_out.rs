@@ -57,7 +57,6 @@ fn temp_dir(what: &str) -> PathBuf {
 const MASTER_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
 
 /// One `server` process.
-
 struct Instance {
     name: String,
     port: u16,

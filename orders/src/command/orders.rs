@@ -45,6 +45,10 @@ impl CommandService {
         let request = identity::place_order(customer_id, lines);
         let command = async move {
             let customer = self.load::<Customer>(customer_id.as_uuid()).await?;
+            // An erased customer orders nothing more (their name could not be sealed anyway).
+            if customer.state.erased {
+                return Err(CommandError::Domain(DomainError::CustomerErased));
+            }
             let (true, Some(customer_name)) = (customer.state.exists, customer.state.name) else {
                 return Err(CommandError::NotFound {
                     kind: Customer::STREAM_TYPE,

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::account::{Account, AccountEvent};
 use domain::aggregate::Aggregate as _;
-use domain::customer::Customer;
+use domain::customer::{Customer, CustomerEvent};
 use eventstore::RecordedEvent;
 use eventstore::projection::Projection;
 use sqlx::AnyConnection;
@@ -44,7 +44,7 @@ impl Projection for UsersProjection {
     ) -> anyhow::Result<()> {
         if event.stream_type == Customer::STREAM_TYPE {
             // A customer's erasure: the display names of their accounts read as erased.
-            let Some(customer) = domain::parse_stream_id::<Customer>(&event.stream_id) else {
+            let Some((customer, CustomerEvent::Erased(_))) = decode::<Customer>(event)? else {
                 return Ok(());
             };
             sqlx::query(

@@ -265,7 +265,14 @@ pub async fn random_workload(
                     LAST[rng.random_range(0..6)]
                 );
                 let name = parse(CustomerName::parse(&name))?;
-                tolerate(commands.rename_customer(customer, name, &ctx()).await).await?
+                if rng.random_range(0..25) == 0 {
+                    // Rare: an erasure (the projections blank their copies; later commands on
+                    // the customer are refused).
+                    let reason = parse(Reason::parse("GDPR request"))?;
+                    tolerate(commands.erase_customer(customer, reason, &ctx()).await).await?
+                } else {
+                    tolerate(commands.rename_customer(customer, name, &ctx()).await).await?
+                }
             }
             95..=97 => {
                 let price = parse(Money::from_cents(rng.random_range(50..5000)))?;
