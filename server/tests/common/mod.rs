@@ -13,6 +13,9 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// One master key for every test server: several in-process instances share a PostgreSQL
+/// database (each with its own data directory), and must wrap its data keys alike.
+pub const MASTER_KEY: &str = "7e577e577e577e577e577e577e577e577e577e577e577e577e577e577e577e57";
 
 pub struct TestApp {
     pub base: String,
@@ -31,6 +34,7 @@ pub fn test_config() -> Config {
         std::env::temp_dir().join(format!("eventide_server_test_{}", Uuid::now_v7().simple()));
     let mut config = Config::for_tests(dir);
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
+    config.master_key = Some(MASTER_KEY.to_owned());
     config.rate_limit_per_sec = 0;
     config.site_root = PathBuf::from("target/site");
     config
