@@ -185,6 +185,26 @@ fn table_section<'a>(dump: &'a str, table: &str) -> &'a str {
     &dump[start..start + 3 + rest.find(end).unwrap_or(rest.len())]
 }
 
+/// The wrapped data key of `customer`, as stored.
+async fn wrapped_key(data_dir: &std::path::Path, customer: Uuid) -> String {
+    let url = format!(
+        "sqlite://{}?mode=ro",
+        data_dir.join("eventide.db").display()
+    );
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("open the SQLite file");
+    let key: String = sqlx::query_scalar("select wrapped_key from data_keys where subject = ?")
+        .bind(format!("customer:{customer}"))
+        .fetch_one(&pool)
+        .await
+        .expect("the customer's key");
+    pool.close().await;
+    key
+}
+
 /// `pg_dump --data-only` of the test database (the URL without the driver's options).
 fn dump_postgres(url: &str) -> String {
     let url = url.split('?').next().unwrap_or(url);
@@ -352,6 +372,12 @@ async fn erasure(database_url: Option<String>) {
         table_section(&dump, "idempotency_keys"),
     );
 
+    // The customer's wrapped data key, to look for in the SQLite files afterwards.
+    let wrapped_key = match &database_url {
+        Some(_) => None,
+        None => Some(wrapped_key(&app.data_dir, customer).await),
+    };
+
     // Only admins erase; a reason is required.
     let erase = format!("/api/customers/{customer}/erase");
     let (status, _) = call(
@@ -462,6 +488,18 @@ async fn erasure(database_url: Option<String>) {
         "the dump holds the customer's rows"
     );
     person.assert_absent("the database dump", &dump);
+    if let Some(wrapped) = wrapped_key {
+        // Not only the rows: the bytes of the database files hold the deleted key no more.
+        for file in ["eventide.db", "eventide.db-wal"] {
+            let bytes = std::fs::read(app.data_dir.join(file)).unwrap_or_default();
+            assert!(
+                !bytes
+                    .windows(wrapped.len())
+                    .any(|w| w == wrapped.as_bytes()),
+                "{file} still holds the erased data key's bytes"
+            );
+        }
+    }
 
     // The freed address can be registered again, by someone new.
     let (status, body) = app

@@ -170,6 +170,12 @@ impl KeyRing {
 
     /// Deletes `subject`'s key (leaving a tombstone). `true` if this call erased it, `false`
     /// if it was erased already. Idempotent.
+    ///
+    /// The key's bytes are also scrubbed from the database files as far as the database
+    /// allows: on SQLite the row is rewritten with `secure_delete` on (freed space is zeroed)
+    /// and the write-ahead log is checkpointed and truncated; on PostgreSQL `data_keys` is
+    /// rewritten (`vacuum full`, a small table) so no dead tuple keeps it. Backups are beyond
+    /// reach.
     pub async fn erase(&self, subject: &str) -> Result<bool, SealError> {
         let now = now_us();
         let mut p = Placeholders::new(self.inner.db.backend());
@@ -182,13 +188,40 @@ impl KeyRing {
              where data_keys.erased_at_us is null",
             t2 = p.param()
         );
+        let sqlite = self.inner.db.backend() == crate::db::Backend::Sqlite;
+        let mut conn = self.inner.db.pool().acquire().await?;
+        if sqlite {
+            sqlx::query("pragma secure_delete = on")
+                .execute(&mut *conn)
+                .await?;
+        }
         let done = sqlx::query(&statement)
             .bind(subject)
             .bind(now)
             .bind(now)
-            .execute(self.inner.db.pool())
-            .await?;
+            .execute(&mut *conn)
+            .await;
+        if sqlite {
+            let _ = sqlx::query("pragma secure_delete = off")
+                .execute(&mut *conn)
+                .await;
+        }
+        let done = done?;
+        drop(conn);
+        self.scrub().await;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Best effort: the freed bytes of erased keys out of the database files (see
+    /// [`Self::erase`]). A failure is logged; the key is deleted either way.
+    async fn scrub(&self) {
+        let statement = match self.inner.db.backend() {
+            crate::db::Backend::Sqlite => "pragma wal_checkpoint(truncate)",
+            crate::db::Backend::Postgres => "vacuum full data_keys",
+        };
+        if let Err(e) = sqlx::query(statement).execute(self.inner.db.pool()).await {
+            tracing::warn!(error = %e, "erasure: could not scrub the freed key bytes");
+        }
     }
 
     /// Whether `subject`'s data was erased.
