@@ -142,6 +142,21 @@ pub const WRITE_PROBE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::f
 /// Appends waiting for the writer before `append` itself waits (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
 
+/// How a [`SqlEventStore`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Every appended event carries a hash over its content and the previous event's hash
+    /// ([`crate::chain`]); on by default. Off, `hash` and `prev_hash` stay null (the benchmark
+    /// measures the append rate both ways).
+    pub hash_chain: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { hash_chain: true }
+    }
+}
+
 /// The event store on SQLite or PostgreSQL. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct SqlEventStore {
@@ -153,6 +168,7 @@ struct Inner {
     sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     head_rx: watch::Receiver<i64>,
     health: Arc<WriteHealth>,
+    options: StoreOptions,
     writer: Mutex<Option<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -180,9 +196,24 @@ impl std::fmt::Debug for SqlEventStore {
 }
 
 impl SqlEventStore {
-    /// Starts the store on a migrated `db` (call [`Db::migrate`] first): spawns the writer task,
-    /// a head poller and, on PostgreSQL, the LISTEN task. Needs a Tokio runtime.
+    /// Starts the store on a migrated `db` (call [`Db::migrate`] first) with the default
+    /// [`StoreOptions`] (hash chain on): spawns the writer task, a head poller and, on
+    /// PostgreSQL, the LISTEN task. Needs a Tokio runtime.
     pub async fn open(db: Db, upcasters: UpcasterRegistry) -> StoreResult<Self> {
+        Self::open_with(db, upcasters, StoreOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with `options`. With the hash chain on, rows that have no hash yet
+    /// (a database from before the chain) are hashed first, from position 1 in order
+    /// ([`crate::chain_backfill`]), before the writer appends.
+    pub async fn open_with(
+        db: Db,
+        upcasters: UpcasterRegistry,
+        options: StoreOptions,
+    ) -> StoreResult<Self> {
+        if options.hash_chain {
+            crate::chain_backfill::backfill(&db).await?;
+        }
         let head = read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
@@ -207,6 +238,7 @@ impl SqlEventStore {
                 sender: Mutex::new(Some(sender)),
                 head_rx,
                 health,
+                options,
                 writer: Mutex::new(Some(writer)),
                 background: Mutex::new(background),
             }),
@@ -216,6 +248,11 @@ impl SqlEventStore {
     /// The database this store writes to (the application's read models share it).
     pub fn db(&self) -> &Db {
         &self.inner.reader.db
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> StoreOptions {
+        self.inner.options
     }
 
     /// The upcasters applied on every read path.
@@ -409,7 +446,7 @@ impl EventStore for SqlEventStore {
                 return Err(StoreError::EmptyAppend);
             }
             let append = StreamAppend::new(stream_id, stream_type, expected, events);
-            let (streams, condition) = prepare(vec![append], None)?;
+            let (streams, condition) = prepare(vec![append], None, self.inner.options.hash_chain)?;
             let results = self
                 .submit(streams, condition)
                 .await
@@ -436,7 +473,7 @@ impl EventStore for SqlEventStore {
             conditional = condition.is_some(),
         );
         async {
-            let (streams, condition) = prepare(appends, condition)?;
+            let (streams, condition) = prepare(appends, condition, self.inner.options.hash_chain)?;
             self.submit(streams, condition).await
         }
         .instrument(span)

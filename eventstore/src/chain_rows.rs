@@ -1,0 +1,103 @@
+//! Stored event rows as the hash chain sees them: the columns its hashes cover and the hashes
+//! themselves, read in position order. Shared by the backfill (which writes the hashes) and
+//! verify (which checks them), so both recompute a row's hash from exactly the same reading of
+//! the stored text.
+
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::chain::{self, Content, Hash};
+use crate::db::Backend;
+use crate::error::StoreResult;
+
+/// One stored row.
+pub(crate) struct ChainRow {
+    pub position: i64,
+    pub version: i64,
+    pub recorded_at_us: i64,
+    /// The content digest recomputed from the stored columns.
+    pub digest: Hash,
+    /// The stored `hash` (`None` when null).
+    pub hash: Option<Vec<u8>>,
+    /// The stored `prev_hash` (`None` when null).
+    pub prev_hash: Option<Vec<u8>>,
+}
+
+impl ChainRow {
+    /// The hash this row should carry after `prev`.
+    pub fn hash_after(&self, prev: &Hash) -> Hash {
+        chain::row_hash(
+            prev,
+            self.position,
+            self.version,
+            self.recorded_at_us,
+            &self.digest,
+        )
+    }
+}
+
+/// Up to `limit` rows with positions in `(after, last]`, in position order.
+pub(crate) async fn read_rows(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    after: i64,
+    last: i64,
+    limit: i64,
+) -> StoreResult<Vec<ChainRow>> {
+    let rows = sqlx::query(backend.dialect().chain_rows)
+        .bind(after)
+        .bind(last)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+fn decode(row: &AnyRow) -> StoreResult<ChainRow> {
+    let event_id: String = row.try_get(1)?;
+    let stream_id: String = row.try_get(2)?;
+    let stream_type: String = row.try_get(3)?;
+    let event_type: String = row.try_get(5)?;
+    let schema_version: i64 = row.try_get(6)?;
+    let data: String = row.try_get(7)?;
+    let metadata: String = row.try_get(8)?;
+    let tags: Option<String> = row.try_get(10)?;
+    let data: Value = serde_json::from_str(&data)?;
+    let metadata: Value = serde_json::from_str(&metadata)?;
+    let tags: Vec<String> = match tags {
+        Some(tags) => serde_json::from_str(&tags)?,
+        None => Vec::new(),
+    };
+    let digest = chain::content_digest(&Content {
+        event_id: &event_id,
+        stream_id: &stream_id,
+        stream_type: &stream_type,
+        event_type: &event_type,
+        schema_version,
+        data: &data,
+        metadata: &metadata,
+        tags: &tags,
+    });
+    Ok(ChainRow {
+        position: row.try_get(0)?,
+        version: row.try_get(4)?,
+        recorded_at_us: row.try_get(9)?,
+        digest,
+        hash: row.try_get(11)?,
+        prev_hash: row.try_get(12)?,
+    })
+}
+
+/// The stored hash of the row at `position`: `Ok(None)` when the row does not exist,
+/// `Ok(Some(None))` when it has no hash.
+pub(crate) async fn stored_hash(
+    conn: &mut AnyConnection,
+    position: i64,
+) -> StoreResult<Option<Option<Vec<u8>>>> {
+    let hash: Option<Option<Vec<u8>>> = sqlx::query_scalar(crate::sql::ROW_HASH)
+        .bind(position)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(hash)
+}
