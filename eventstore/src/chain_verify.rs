@@ -122,11 +122,17 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
-    /// The head as an anchor stamped now; `None` without a hash.
+    /// The head as an anchor stamped now: the hash of the head row ([`chain::GENESIS`] at
+    /// position 0, an empty log); `None` when the head row has no hash.
     pub fn anchor(&self) -> Option<Anchor> {
+        let hash = match (self.position, &self.hash) {
+            (0, _) => chain::GENESIS,
+            (_, Some(hash)) => *hash,
+            (_, None) => return None,
+        };
         Some(Anchor {
             position: self.position,
-            hash: chain::to_hex(self.hash.as_ref()?),
+            hash: chain::to_hex(&hash),
             algorithm: chain::ALGORITHM.to_owned(),
             exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         })
@@ -204,6 +210,7 @@ pub async fn verify(
     let to = range.to.map_or(head, |to| to.min(head));
     let total = u64::try_from(to - from + 1).unwrap_or(0);
     if let Some((position, _)) = anchor
+        && position != 0
         && (position < from || (position > to && to < head))
     {
         return Err(VerifyError::BadAnchor(format!(
@@ -217,6 +224,15 @@ pub async fn verify(
         elapsed: started.elapsed(),
         problem,
     };
+    if let Some((0, hash)) = anchor
+        && hash != chain::GENESIS
+    {
+        // An anchor of the empty log: the chain starts from the genesis hash.
+        return Ok(report(
+            0,
+            Some(ChainProblem::AnchorMismatch { position: 0 }),
+        ));
+    }
     // Checked before the rows, like every position-ordered check below: the first problem is
     // the one with the lowest position, and an insertion is beyond every row.
     let tail_problem = match (beyond, anchor) {
