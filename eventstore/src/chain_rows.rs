@@ -45,12 +45,37 @@ pub(crate) async fn read_rows(
     last: i64,
     limit: i64,
 ) -> StoreResult<Vec<ChainRow>> {
-    let rows = sqlx::query(backend.dialect().chain_rows)
+    decode_all(&read_raw(conn, backend, after, last, limit).await?)
+}
+
+/// [`read_rows`] undecoded: the caller decodes them with [`decode_all`] where it likes (verify
+/// on a blocking thread while it reads the next page) and pages on with [`last_position`].
+pub(crate) async fn read_raw(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    after: i64,
+    last: i64,
+    limit: i64,
+) -> StoreResult<Vec<AnyRow>> {
+    Ok(sqlx::query(backend.dialect().chain_rows)
         .bind(after)
         .bind(last)
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?;
+        .await?)
+}
+
+/// The position of the last of `rows`.
+pub(crate) fn last_position(rows: &[AnyRow]) -> StoreResult<Option<i64>> {
+    rows.last()
+        .map(|row| row.try_get::<i64, _>(0))
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// Decodes rows and recomputes their content digests (the costly part: a JSON parse, the
+/// canonical form and SHA-256 per row).
+pub(crate) fn decode_all(rows: &[AnyRow]) -> StoreResult<Vec<ChainRow>> {
     rows.iter().map(decode).collect()
 }
 

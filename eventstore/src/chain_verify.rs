@@ -21,13 +21,15 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
 use crate::chain::{self, Hash};
-use crate::chain_rows::{read_rows, stored_hash};
+use crate::chain_rows::{decode_all, last_position, read_raw, stored_hash};
 use crate::db::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::sql;
 
 /// Rows per page read by verify.
 const PAGE_ROWS: i64 = 5_000;
+
+type DecodeTask = tokio::task::JoinHandle<StoreResult<Vec<crate::chain_rows::ChainRow>>>;
 
 /// Why a verify could not run to its end (a problem it finds is not an error, see
 /// [`VerifyReport::problem`]).
@@ -249,10 +251,35 @@ pub async fn verify(
     let mut checked: u64 = 0;
     let mut expected = from;
     let mut after = from - 1;
-    while after < to {
-        let rows = read_rows(&mut conn, db.backend(), after, to, PAGE_ROWS).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.position;
+    // Pages are decoded (digests recomputed) on a blocking thread while the next one is read.
+    let mut decoding: Option<DecodeTask> = None;
+    loop {
+        let next = if after < to {
+            let raw = read_raw(&mut conn, db.backend(), after, to, PAGE_ROWS).await?;
+            match last_position(&raw)? {
+                Some(last) => {
+                    after = last;
+                    Some(tokio::task::spawn_blocking(move || decode_all(&raw)))
+                }
+                None => {
+                    after = to;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let Some(page) = std::mem::replace(&mut decoding, next) else {
+            if decoding.is_none() {
+                break;
+            }
+            continue;
+        };
+        let rows = page.await.map_err(|e| {
+            VerifyError::Store(StoreError::Storage(sqlx::Error::Protocol(format!(
+                "verify page task failed: {e}"
+            ))))
+        })??;
         for row in &rows {
             if row.position != expected {
                 return Ok(report(

@@ -629,6 +629,79 @@ async fn chain_off_leaves_rows_unhashed(ctx: Ctx) {
     );
 }
 
+/// A log of several verify pages (5,000 rows each): progress per page, and a deleted row right
+/// after a page boundary and a changed one on a later page are found at their positions.
+async fn pages_and_boundaries(ctx: Ctx) {
+    for chunk in 0..12 {
+        let events = (0..1_000).map(|i| event(chunk * 1_000 + i)).collect();
+        ctx.store
+            .append(
+                &format!("big-{chunk}"),
+                "thing",
+                ExpectedVersion::NoStream,
+                events,
+            )
+            .await
+            .expect("big append");
+    }
+    let mut seen = Vec::new();
+    let report = verify(&ctx.db, VerifyRange::default(), None, |p| {
+        seen.push((p.checked, p.total))
+    })
+    .await
+    .expect("verify");
+    assert_eq!(report.problem, None);
+    assert_eq!(
+        seen,
+        vec![(5_000, 12_000), (10_000, 12_000), (12_000, 12_000)]
+    );
+    let json = ctx.db.backend().json_param();
+    exec(
+        &ctx.db,
+        &format!("update events set data = '1'{json} where position = 10000"),
+    )
+    .await;
+    assert_eq!(
+        check(&ctx.db).await.problem,
+        Some(ChainProblem::Changed { position: 10_000 })
+    );
+    exec(&ctx.db, "delete from events where position = 5001").await;
+    assert_eq!(
+        check(&ctx.db).await.problem,
+        Some(ChainProblem::Missing { position: 5_001 })
+    );
+}
+
+/// The empty log's anchor (position 0, the genesis hash) checks against any later log; a wrong
+/// hash at position 0 does not.
+async fn empty_log_anchor(ctx: Ctx) {
+    let anchor = chain_head(&ctx.db)
+        .await
+        .expect("head")
+        .anchor()
+        .expect("anchor");
+    assert_eq!(
+        (anchor.position, anchor.hash.as_str()),
+        (0, "0".repeat(64).as_str())
+    );
+    fill(&ctx.store, 30).await;
+    let report = verify(&ctx.db, VerifyRange::default(), Some(&anchor), |_| {})
+        .await
+        .expect("verify");
+    assert_eq!(report.problem, None);
+    let wrong = Anchor {
+        hash: "1".repeat(64),
+        ..anchor
+    };
+    let report = verify(&ctx.db, VerifyRange::default(), Some(&wrong), |_| {})
+        .await
+        .expect("verify");
+    assert_eq!(
+        report.problem,
+        Some(ChainProblem::AnchorMismatch { position: 0 })
+    );
+}
+
 macro_rules! chain_cases {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -664,4 +737,6 @@ chain_cases!(
     range_verify,
     backfill_at_open,
     chain_off_leaves_rows_unhashed,
+    pages_and_boundaries,
+    empty_log_anchor,
 );
