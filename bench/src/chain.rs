@@ -1,4 +1,4 @@
-//! Scenario 8: what the hash chain costs and how fast it is checked. In the same run and on the
+//! Scenario 9: what the hash chain costs and how fast it is checked. In the same run and on the
 //! same workloads, fresh stores with the chain off and on: single-event appends from 64 writers
 //! (the shape of commands) and the rebuild scenario's batched fill (7-event order appends, 512 in
 //! flight). Then `verify` of the whole filled log (chain on), and the backfill of the log that was
@@ -195,7 +195,7 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
     }
     Ok(Section {
         id: "chain",
-        title: "8. Hash chain".to_owned(),
+        title: "9. Hash chain".to_owned(),
         tables: vec![appends, checks],
         notes: vec![format!(
             "Single appends: {} writers on {} streams, one event per append, {ROUNDS} alternating \

@@ -74,6 +74,17 @@
 //! / `string_agg`) and the read statements stay one simple `select` each (see
 //! `migrations/*/0010_event_tags.sql`).
 //!
+//! # Hash chain
+//!
+//! With [`StoreOptions::hash_chain`] (the default) every row carries `hash` and `prev_hash`
+//! ([`crate::chain`]): the content digest of each event is computed in `prepare`, in the caller's
+//! task; the writer links the rows it places (two small SHA-256 blocks per row). The previous
+//! hash comes back from the counter update itself (`ADVANCE_HEAD_CHAINED`: a subquery in its
+//! `returning`), so the chain adds no statement to a batch. A predecessor without a hash is
+//! chained as if it were the genesis: an append never fails because of the chain; verify
+//! ([`crate::chain_verify`]) reports it. Rows from before the chain are hashed at open
+//! (`crate::chain_backfill`).
+//!
 //! # Gap-free global log
 //!
 //! Positions come from a single counter row: every append does

@@ -1,6 +1,7 @@
 //! One group-commit transaction: the bulk path (a handful of statements for the whole batch)
 //! and the exact path it falls back to (each append in its own savepoint), the event inserts and
-//! the commit that notifies other processes.
+//! the commit that notifies other processes. Both paths chain the rows they place
+//! ([`link`], after [`advance_head`] returned the previous row's hash).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
