@@ -126,3 +126,36 @@ pub(crate) async fn stored_hash(
         .await?;
     Ok(hash)
 }
+
+/// Takes `n` positions from the counter row (the log head lock, held until commit) and returns
+/// the last one and the hash of the row at the old head: the previous hash of the first row the
+/// transaction writes ([`chain::GENESIS`] for an empty log, or when that row has no hash: a row
+/// written behind the store's back never makes an append fail; verify reports it).
+///
+/// One statement in the common case (`ADVANCE_HEAD_CHAINED`). When the subquery finds no hash
+/// although there is a row before, it asks again in a statement of its own: on PostgreSQL an
+/// update that waited for the lock sees the counter row as the other writer committed it, but
+/// its subquery still reads with the snapshot taken when the statement started, before that
+/// writer's rows were committed (another instance, or raw SQL taking the lock).
+pub(crate) async fn advance_head(
+    conn: &mut AnyConnection,
+    n: i64,
+) -> Result<(i64, Hash), sqlx::Error> {
+    let (last, prev): (i64, Option<Vec<u8>>) = sqlx::query_as(crate::sql::ADVANCE_HEAD_CHAINED)
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await?;
+    let old_head = last - n;
+    let prev = match chain::from_column(prev.as_deref()) {
+        Some(prev) => Some(prev),
+        None if old_head > 0 => {
+            let again: Option<Option<Vec<u8>>> = sqlx::query_scalar(crate::sql::ROW_HASH)
+                .bind(old_head)
+                .fetch_optional(&mut *conn)
+                .await?;
+            chain::from_column(again.flatten().as_deref())
+        }
+        None => None,
+    };
+    Ok((last, prev.unwrap_or(chain::GENESIS)))
+}

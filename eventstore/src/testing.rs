@@ -215,10 +215,7 @@ pub async fn raw_append(
     data: &Value,
     metadata: &EventMetadata,
 ) -> StoreResult<i64> {
-    let (position, prev): (i64, Option<Vec<u8>>) = sqlx::query_as(sql::ADVANCE_HEAD_CHAINED)
-        .bind(1_i64)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (position, prev) = crate::chain_rows::advance_head(&mut *conn, 1).await?;
     let version: i64 = sqlx::query_scalar::<_, i64>(sql::STREAM_VERSION)
         .bind(stream_id)
         .fetch_optional(&mut *conn)
@@ -228,7 +225,6 @@ pub async fn raw_append(
     let now = now_us();
     // Chained like the store's writer does it (the same format and link).
     let event_id = event_id.to_string();
-    let prev = chain::from_column(prev.as_deref()).unwrap_or(chain::GENESIS);
     let digest = chain::content_digest(&chain::Content {
         event_id: &event_id,
         stream_id,

@@ -702,6 +702,47 @@ async fn empty_log_anchor(ctx: Ctx) {
     );
 }
 
+/// Another writer (another process) appends while the store's writer waits for the log head
+/// lock: the store's next row must chain to the row that writer committed, which the statement
+/// that took the lock did not see when it started (PostgreSQL's statement snapshot).
+async fn chains_to_a_row_committed_while_waiting(ctx: Ctx) {
+    fill(&ctx.store, 20).await;
+    for round in 0..3 {
+        let (begin, lock) = match ctx.db.backend() {
+            Backend::Sqlite => ("begin immediate", "select 1"),
+            Backend::Postgres => ("begin", "select 1"),
+        };
+        let mut tx = ctx.db.pool().begin_with(begin).await.expect("begin");
+        let _: i32 = sqlx::query_scalar(lock)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("select");
+        raw_append(
+            &mut tx,
+            ctx.db.backend(),
+            &format!("other-{round}"),
+            "thing",
+            Uuid::now_v7(),
+            "Other",
+            1,
+            &awkward_data(round),
+            &EventMetadata::default(),
+        )
+        .await
+        .expect("raw append");
+        let store = ctx.store.clone();
+        let waiting = tokio::spawn(async move {
+            store
+                .append("waiter", "thing", ExpectedVersion::Any, vec![event(round)])
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.expect("commit the other writer");
+        waiting.await.expect("task").expect("the waiting append");
+    }
+    assert_eq!(check(&ctx.db).await.problem, None);
+}
+
 macro_rules! chain_cases {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -739,4 +780,5 @@ chain_cases!(
     chain_off_leaves_rows_unhashed,
     pages_and_boundaries,
     empty_log_anchor,
+    chains_to_a_row_committed_while_waiting,
 );

@@ -63,7 +63,9 @@ pub(crate) const ADVANCE_HEAD: &str =
 /// [`ADVANCE_HEAD`] that also returns the hash of the row at the old head (the previous hash of
 /// the first row this transaction writes; null for an empty log or an unhashed row), so that
 /// the hash chain costs no extra round trip. The subquery sees rows written earlier in the same
-/// transaction (the exact path's savepoints). $1 = n.
+/// transaction (the exact path's savepoints), but on PostgreSQL not those another session
+/// committed while this statement waited for the lock: `chain_rows::advance_head` asks again
+/// then. $1 = n.
 pub(crate) const ADVANCE_HEAD_CHAINED: &str = "update log_head set position = position + $1 \
      where id = 1 returning position, \
      (select hash from events where position = log_head.position - $1)";

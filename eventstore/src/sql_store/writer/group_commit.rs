@@ -374,8 +374,7 @@ fn is_chained(request: &AppendRequest) -> bool {
 }
 
 /// Takes `n` positions from the counter row: the last one, and the hash of the row at the old
-/// head ([`chain::GENESIS`] for an empty log, with the chain off, or when that row has no hash:
-/// a row written behind the store's back never makes an append fail; verify reports it).
+/// head ([`chain::GENESIS`] with the chain off; see [`crate::chain_rows::advance_head`]).
 async fn advance_head(
     tx: &mut AnyConnection,
     n: i64,
@@ -388,14 +387,7 @@ async fn advance_head(
             .await?;
         return Ok((last, chain::GENESIS));
     }
-    let (last, prev): (i64, Option<Vec<u8>>) = sqlx::query_as(sql::ADVANCE_HEAD_CHAINED)
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok((
-        last,
-        chain::from_column(prev.as_deref()).unwrap_or(chain::GENESIS),
-    ))
+    crate::chain_rows::advance_head(tx, n).await
 }
 
 /// Chains `rows` (contiguous positions, in order) to `prev`, the hash of the row before the
