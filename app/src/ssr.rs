@@ -476,6 +476,17 @@ pub async fn skip(name: String, reason: String) -> Result<(), UiError> {
     Ok(())
 }
 
+pub async fn chain_status() -> Result<domain::integrity::ChainStatus, UiError> {
+    let (app, ctx) = context(None).await?;
+    Ok(app.chain_status(&ctx).await?)
+}
+
+pub async fn start_chain_verify() -> Result<(), UiError> {
+    let (app, ctx) = context(None).await?;
+    app.start_chain_verify(&ctx)?;
+    Ok(())
+}
+
 pub async fn relay_retry() -> Result<(), UiError> {
     let (app, ctx) = context(None).await?;
     app.relay_retry(&ctx).await?;

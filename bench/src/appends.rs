@@ -207,8 +207,8 @@ pub async fn drive(
 }
 
 /// Eventide's store.
-struct Ours {
-    store: SqlEventStore,
+pub struct Ours {
+    pub store: SqlEventStore,
 }
 
 #[async_trait]

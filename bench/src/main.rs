@@ -7,11 +7,13 @@
 //!
 //! Scenarios: appends (ours vs the seed design, postgres-es and plain inserts), aggregate loads,
 //! projection rebuild, command-to-websocket latency, HTTP command throughput, stock (contended
-//! confirmations, conditional appends), event search (the console's event browser). Every scenario runs
+//! confirmations, conditional appends), event search (the console's event browser), the hash chain
+//! (appends with it on and off, verify, backfill). Every scenario runs
 //! on a fresh database (a new SQLite file, or a new PostgreSQL database on the `--pg-url` server,
 //! dropped afterwards).
 
 mod appends;
+mod chain;
 mod event_search;
 mod http;
 mod latency;
@@ -50,6 +52,8 @@ enum Scenario {
     Stock,
     #[value(name = "event_search")]
     EventSearch,
+    /// The hash chain: appends with it on and off, verify and backfill rates.
+    Chain,
 }
 
 #[derive(Debug, Parser)]
@@ -175,6 +179,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted(Scenario::EventSearch) {
         report.push(event_search::run(&plan, &backends, &pg).await?);
+    }
+    if wanted(Scenario::Chain) {
+        report.push(chain::run(&plan, &backends, &pg).await?);
     }
     report.finish(started.elapsed());
 

@@ -92,7 +92,7 @@ fn order_events(
 }
 
 /// Appends customers, products, then orders until the log holds at least `target` events.
-async fn fill(store: &SqlEventStore, target: i64) -> anyhow::Result<i64> {
+pub async fn fill(store: &SqlEventStore, target: i64) -> anyhow::Result<i64> {
     let mut customers = Vec::with_capacity(CUSTOMERS);
     for i in 0..CUSTOMERS {
         let c = CustomerRegistered {

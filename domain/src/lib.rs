@@ -17,6 +17,7 @@ pub mod customer;
 pub mod error;
 pub mod failure;
 pub mod ids;
+pub mod integrity;
 pub mod live;
 pub mod order;
 pub mod product;

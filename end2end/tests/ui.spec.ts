@@ -203,6 +203,22 @@ test("admin: login required, rebuild shows progress to completion, orders unchan
   await expect(page.getByRole("form", { name: "Admin login" })).toBeVisible();
 });
 
+test("admin: log integrity shows the chain head, verifies the log intact and exports the anchor", async ({ page }) => {
+  await page.context().clearCookies();
+  await gotoHydrated(page, "/admin");
+  await page.getByLabel("Admin token").fill(process.env.EVENTIDE_E2E_ADMIN_TOKEN!);
+  await page.getByRole("button", { name: "Log in" }).click();
+  const panel = page.getByTestId("log-integrity");
+  const head = panel.getByTestId("chain-head");
+  await expect(head).toContainText(/position \d+/);
+  await expect(head.locator("span[title]").first()).toHaveAttribute("title", /^[0-9a-f]{64}$/);
+  await panel.getByTestId("verify-chain").click();
+  await expect(panel.getByTestId("verify-result")).toContainText("Intact", { timeout: 30_000 });
+  const download = page.waitForEvent("download");
+  await panel.getByTestId("export-anchor").click();
+  expect((await download).suggestedFilename()).toMatch(/^eventide-anchor-\d+\.json$/);
+});
+
 test("a screenshot of each page", async ({ page }) => {
   for (const [path, name] of [["/", "page-dashboard"], ["/orders", "page-orders"], ["/customers", "page-customers"], ["/products", "page-products"], ["/audit", "page-audit"], ["/admin", "page-admin"]]) {
     await gotoHydrated(page, path);

@@ -3,6 +3,12 @@
 //! snapshots, checkpoints, upcasting, subscriptions and the projection runner.
 #![forbid(unsafe_code)]
 
+/// The hash chain's format (content digest, row hash, canonical JSON).
+pub mod chain;
+mod chain_backfill;
+mod chain_rows;
+/// Checking the hash chain: the first row that was changed, inserted or removed.
+pub mod chain_verify;
 pub mod checkpoint;
 pub mod db;
 pub mod envelope;
@@ -27,11 +33,15 @@ pub mod testing;
 pub mod trace_context;
 pub mod upcast;
 
+pub use chain_verify::{
+    Anchor, ChainHead, ChainProblem, VerifyError, VerifyProgress, VerifyRange, VerifyReport,
+    chain_head, verify,
+};
 pub use checkpoint::{advance_checkpoint, load_checkpoint, save_checkpoint};
 pub use db::{Backend, Db};
 pub use envelope::*;
 pub use error::{StoreError, StoreResult};
-pub use sql_store::{EventCount, LogSearch, SqlEventStore};
+pub use sql_store::{EventCount, LogSearch, SqlEventStore, StoreOptions};
 pub use store::EventStore;
 pub use trace_context::TraceParent;
 pub use upcast::{UpcastFn, UpcasterRegistry};

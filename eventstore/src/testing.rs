@@ -22,6 +22,7 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Connection as _, Executor as _};
 use uuid::Uuid;
 
+use crate::chain;
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::EventMetadata;
 use crate::error::StoreResult;
@@ -198,7 +199,8 @@ pub fn database_url(admin_url: &str, name: &str) -> String {
     url
 }
 
-/// Appends one event with raw SQL, the way the store does (counter row, insert, stream upsert),
+/// Appends one event with raw SQL, the way the store does (counter row, insert, stream upsert,
+/// hash chain),
 /// bypassing the store: for tests that need old-shape rows or a transaction held open. Returns
 /// the event's position. Run it inside a transaction (`&mut *tx`) to hold the log lock.
 #[allow(clippy::too_many_arguments)]
@@ -213,10 +215,7 @@ pub async fn raw_append(
     data: &Value,
     metadata: &EventMetadata,
 ) -> StoreResult<i64> {
-    let position: i64 = sqlx::query_scalar(sql::ADVANCE_HEAD)
-        .bind(1_i64)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (position, prev) = crate::chain_rows::advance_head(&mut *conn, 1).await?;
     let version: i64 = sqlx::query_scalar::<_, i64>(sql::STREAM_VERSION)
         .bind(stream_id)
         .fetch_optional(&mut *conn)
@@ -224,10 +223,23 @@ pub async fn raw_append(
         .unwrap_or(0)
         + 1;
     let now = now_us();
+    // Chained like the store's writer does it (the same format and link).
+    let event_id = event_id.to_string();
+    let digest = chain::content_digest(&chain::Content {
+        event_id: &event_id,
+        stream_id,
+        stream_type,
+        event_type,
+        schema_version: i64::from(schema_version),
+        data,
+        metadata: &serde_json::to_value(metadata)?,
+        tags: &[],
+    });
+    let hash = chain::row_hash(&prev, position, version, now, &digest);
     let statement = sql::insert_events(backend.dialect(), 1);
     sqlx::query(&statement)
         .bind(position)
-        .bind(event_id.to_string())
+        .bind(&event_id)
         .bind(stream_id)
         .bind(stream_type)
         .bind(version)
@@ -238,6 +250,8 @@ pub async fn raw_append(
         .bind(metadata.correlation_id.map(|c| c.to_string()))
         .bind(now)
         .bind(None::<String>)
+        .bind(hash.to_vec())
+        .bind(prev.to_vec())
         .execute(&mut *conn)
         .await?;
     sqlx::query(&sql::upsert_streams(backend.dialect(), 1))

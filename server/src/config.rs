@@ -33,6 +33,25 @@ pub enum Command {
     Consume,
     /// Print the OpenAPI document (what `GET /api/openapi.json` serves) and exit.
     Openapi,
+    /// Check the event log's hash chain (the whole log or a range) and name the first row that
+    /// was changed, inserted or removed. Exit code 0: intact, 1: a problem, 2: an error.
+    Verify {
+        /// First position to check (the stored hash of the row before it is trusted).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Last position to check (default: the log head).
+        #[arg(long)]
+        to: Option<i64>,
+        /// An anchor exported earlier (`server chain-head`): the chain must reach its hash.
+        #[arg(long)]
+        anchor: Option<std::path::PathBuf>,
+    },
+    /// Write the chain head as an anchor (JSON: position, hash, algorithm, exported_at) to keep
+    /// outside the database; stdout unless `--out` is given.
+    ChainHead {
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,6 +22,18 @@ async fn main() -> std::process::ExitCode {
         Command::Seed { orders } => seed(cli.config, orders).await,
         Command::Consume => consume(cli.config).await,
         Command::Openapi => print_openapi(),
+        Command::Verify { from, to, anchor } => {
+            return match verify_chain(cli.config, from, to, anchor).await {
+                Ok(true) => std::process::ExitCode::SUCCESS,
+                Ok(false) => std::process::ExitCode::from(1),
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "verify failed");
+                    eprintln!("error: {error:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
+        Command::ChainHead { out } => export_chain_head(cli.config, out).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -122,4 +134,88 @@ async fn consume(config: Config) -> anyhow::Result<()> {
     services.store.shutdown().await;
     services.db.close().await;
     result
+}
+
+/// Opens the database of `config` for the chain commands: migrated, no event store (a verify
+/// only reads; a server may run on the same data at the same time).
+async fn open_db(config: &Config) -> anyhow::Result<eventstore::Db> {
+    let db = eventstore::Db::connect(&config.resolved_database_url())
+        .await
+        .context("cannot open the database")?;
+    db.migrate()
+        .await
+        .context("cannot run the database migrations")?;
+    Ok(db)
+}
+
+/// `server verify`: progress on stderr, one result line on stdout; `Ok(true)` when intact.
+async fn verify_chain(
+    config: Config,
+    from: Option<i64>,
+    to: Option<i64>,
+    anchor: Option<std::path::PathBuf>,
+) -> anyhow::Result<bool> {
+    let anchor: Option<eventstore::Anchor> = match anchor {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the anchor {}", path.display()))?;
+            Some(serde_json::from_str(&text).context("the anchor is not anchor JSON")?)
+        }
+        None => None,
+    };
+    let db = open_db(&config).await?;
+    let range = eventstore::VerifyRange { from, to };
+    let report = eventstore::verify(&db, range, anchor.as_ref(), |p| {
+        eprint!(
+            "\rverifying: {}/{} ({:.0} events/s)",
+            p.checked, p.total, p.events_per_sec
+        );
+    })
+    .await;
+    eprintln!();
+    db.close().await;
+    let report = report.context("the verify could not run")?;
+    let rate = report.events_per_sec();
+    match report.problem {
+        None => {
+            println!(
+                "intact: positions {}..={} ({} events, {rate:.0} events/s)",
+                report.from, report.to, report.checked
+            );
+            Ok(true)
+        }
+        Some(problem) => {
+            println!(
+                "broken: {} at position {} ({problem}; {} events checked before it)",
+                problem.kind(),
+                problem.position(),
+                report.checked
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// `server chain-head`: the anchor JSON on stdout or into `out`.
+async fn export_chain_head(config: Config, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let db = open_db(&config).await?;
+    let head = eventstore::chain_head(&db).await;
+    db.close().await;
+    let anchor = head?.anchor().context(
+        "the log is empty or its head row has no hash (run the server once to backfill)",
+    )?;
+    let text = serde_json::to_string_pretty(&anchor)?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, format!("{text}\n"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "anchor at position {} written to {}",
+                anchor.position,
+                path.display()
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
 }

@@ -110,6 +110,8 @@ async fn matrix(app: TestApp) {
         ("list_streams", vec![], [NO, NO, OK, OK]),
         ("projection_statuses", vec![], [NO, NO, NO, OK]),
         ("get_relay", vec![], [NO, NO, NO, OK]),
+        ("chain_status", vec![], [NO, NO, NO, OK]),
+        ("start_chain_verify", vec![], [NO, NO, NO, OK]),
         (
             "retry_projection",
             vec![("name", "orders".into())],

@@ -501,6 +501,16 @@ async fn erasure(database_url: Option<String>) {
         }
     }
 
+    // The log was never changed: its hash chain (over the sealed rows) still verifies.
+    let (status, body) = app.post("/api/admin/chain/verify", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_until("the chain verified", || async {
+        let (_, v) = app.get_json("/api/admin/chain/verify").await;
+        assert_ne!(v["state"], "broken", "{v}");
+        v["state"] == "intact"
+    })
+    .await;
+
     // The freed address can be registered again, by someone new.
     let (status, body) = app
         .post(

@@ -47,3 +47,15 @@ pub async fn retry_relay() -> Result<(), UiError> {
 pub async fn skip_relay_event(reason: String) -> Result<(), UiError> {
     crate::ssr::relay_skip(reason).await
 }
+
+/// The event log's hash chain head and the last verify.
+#[server(prefix = "/fn")]
+pub async fn chain_status() -> Result<domain::integrity::ChainStatus, UiError> {
+    crate::ssr::chain_status().await
+}
+
+/// Starts a verify of the whole event log (an error while one runs).
+#[server(prefix = "/fn")]
+pub async fn start_chain_verify() -> Result<(), UiError> {
+    crate::ssr::start_chain_verify().await
+}

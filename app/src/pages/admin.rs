@@ -2,7 +2,8 @@
 //! events/s, live; rebuild one or all with progress; faulted projections with retry and skip;
 //! the dead-letter history with payloads; the broker relay's status and lag. Lag is shown in
 //! events and in seconds (the oldest unapplied event's age) with the last hour's trend, and a
-//! projection behind without progress shows as stalled.
+//! projection behind without progress shows as stalled. The event log's hash chain (head, verify,
+//! anchor) is in `log_integrity.rs`.
 
 use domain::views::{ProjectionState, ProjectionStatus, RelayState};
 use leptos::prelude::*;
@@ -17,6 +18,7 @@ use crate::components::sparkline::Sparkline;
 use crate::components::status_badge::StatusBadge;
 use crate::live::use_live;
 use crate::pages::dead_letters::DeadLettersPanel;
+use crate::pages::log_integrity::LogIntegrityPanel;
 
 fn state_name(state: ProjectionState) -> String {
     serde_json::to_value(state)
@@ -69,6 +71,7 @@ pub fn AdminPage() -> impl IntoView {
                             <ProjectionsPanel/>
                             <DeadLettersPanel/>
                             <RelayPanel/>
+                            <LogIntegrityPanel/>
                         }.into_any(),
                     }
                 })}

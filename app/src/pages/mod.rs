@@ -6,6 +6,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod dead_letters;
 pub mod events;
+pub mod log_integrity;
 pub mod not_found;
 pub mod order;
 pub mod order_stepper;

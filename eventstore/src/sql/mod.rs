@@ -38,6 +38,9 @@ pub(crate) struct Dialect {
     pub save_snapshot: &'static str,
     /// $1 = stream_id, $2 = schema_version.
     pub load_snapshot: &'static str,
+    /// The rows the hash chain covers, with their stored hashes, in position order
+    /// (`crate::chain_rows`). $1 = after position, $2 = last position, $3 = limit.
+    pub chain_rows: &'static str,
     /// Wakes other processes at commit (PostgreSQL `pg_notify`). $1 = head position as text.
     pub notify: Option<&'static str>,
 }
@@ -46,16 +49,26 @@ pub(crate) struct Dialect {
 /// writes them out (JSON columns are cast to text on PostgreSQL).
 pub(crate) const EVENT_INSERT_COLUMNS: &str = "insert into events (position, event_id, stream_id, \
      stream_type, version, event_type, schema_version, data, metadata, correlation_id, \
-     recorded_at_us, tags) values ";
+     recorded_at_us, tags, hash, prev_hash) values ";
 
-/// Rows per insert statement: 6,000 parameters (12 per row), far below SQLite's 32,766 and PostgreSQL's
-/// 65,535 limits.
+/// Rows per insert statement: 7,000 parameters (14 per row), far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 limits.
 pub(crate) const INSERT_CHUNK_ROWS: usize = 500;
 
 /// Takes `n` positions from the counter row and returns the last one. The row lock it takes is
 /// held until commit: this is what makes the global log gap-free (see the migration).
 pub(crate) const ADVANCE_HEAD: &str =
     "update log_head set position = position + $1 where id = 1 returning position";
+
+/// [`ADVANCE_HEAD`] that also returns the hash of the row at the old head (the previous hash of
+/// the first row this transaction writes; null for an empty log or an unhashed row), so that
+/// the hash chain costs no extra round trip. The subquery sees rows written earlier in the same
+/// transaction (the exact path's savepoints), but on PostgreSQL not those another session
+/// committed while this statement waited for the lock: `chain_rows::advance_head` asks again
+/// then. $1 = n.
+pub(crate) const ADVANCE_HEAD_CHAINED: &str = "update log_head set position = position + $1 \
+     where id = 1 returning position, \
+     (select hash from events where position = log_head.position - $1)";
 
 /// Sets the head after a batch that took fewer positions than it advanced by (some appends
 /// failed their version check). The writer holds the row lock, so nobody saw the larger value.
@@ -127,10 +140,11 @@ pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
         // position, event_id, stream_id, stream_type, version, event_type, schema_version
         sql.push('(');
         sql.push_str(&p.list(7));
-        // data, metadata (JSON), correlation_id, recorded_at_us, tags (JSON text)
+        // data, metadata (JSON), correlation_id, recorded_at_us, tags (JSON text), hash,
+        // prev_hash
         let (data, metadata) = (p.param(), p.param());
         sql.push_str(&format!(", {data}{j}, {metadata}{j}, "));
-        sql.push_str(&p.list(3));
+        sql.push_str(&p.list(5));
         sql.push(')');
     }
     sql
@@ -169,5 +183,30 @@ pub(crate) fn stream_versions(dialect: &Dialect, n: usize) -> String {
         "select stream_id, version from streams where stream_id in ({}){}",
         p.list(n),
         dialect.lock_rows
+    )
+}
+
+/// The first row without a hash (the backfill's start; `events_unhashed_idx`).
+pub(crate) const FIRST_UNHASHED: &str =
+    "select position from events where hash is null order by position limit 1";
+
+/// $1 = position.
+pub(crate) const ROW_HASH: &str = "select hash from events where position = $1";
+
+/// The head and the first row beyond it (a row inserted behind the store's back), read in one
+/// statement so that an append between the two cannot look like an insertion.
+pub(crate) const HEAD_AND_BEYOND: &str = "select position, \
+     (select min(position) from events where position > log_head.position) \
+     from log_head where id = 1";
+
+/// Builds the backfill's update of `rows` rows' hashes: (position, hash, prev_hash) each. A
+/// `values` list in a CTE with named columns, which both backends accept (SQLite has no
+/// `as v(a, b)` column aliases on a `values` in `from`).
+pub(crate) fn update_hashes(dialect: &Dialect, rows: usize) -> String {
+    let mut p = Placeholders::new(dialect.backend);
+    format!(
+        "with v(pos, h, p) as (values {}) \
+         update events set hash = v.h, prev_hash = v.p from v where events.position = v.pos",
+        p.rows(rows, 3)
     )
 }

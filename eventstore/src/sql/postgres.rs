@@ -39,5 +39,8 @@ pub(crate) const DIALECT: Dialect = Dialect {
     load_snapshot: "select version, schema_version, state::text from snapshots \
          where stream_id = $1 and schema_version = $2",
     // pg_notify returns void, which the Any driver cannot decode: call it in FROM instead.
+    chain_rows: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data::text, metadata::text, recorded_at_us, tags, hash, prev_hash from events \
+         where position > $1 and position <= $2 order by position limit $3",
     notify: Some("select 1::bigint from pg_notify('eventide_events', $1)"),
 };

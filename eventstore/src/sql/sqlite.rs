@@ -33,5 +33,8 @@ pub(crate) const DIALECT: Dialect = Dialect {
          or excluded.schema_version <> snapshots.schema_version",
     load_snapshot: "select version, schema_version, state from snapshots \
          where stream_id = $1 and schema_version = $2",
+    chain_rows: "select position, event_id, stream_id, stream_type, version, event_type, \
+         schema_version, data, metadata, recorded_at_us, tags, hash, prev_hash from events \
+         where position > $1 and position <= $2 order by position limit $3",
     notify: None,
 };

@@ -74,6 +74,17 @@
 //! / `string_agg`) and the read statements stay one simple `select` each (see
 //! `migrations/*/0010_event_tags.sql`).
 //!
+//! # Hash chain
+//!
+//! With [`StoreOptions::hash_chain`] (the default) every row carries `hash` and `prev_hash`
+//! ([`crate::chain`]): the content digest of each event is computed in `prepare`, in the caller's
+//! task; the writer links the rows it places (two small SHA-256 blocks per row). The previous
+//! hash comes back from the counter update itself (`ADVANCE_HEAD_CHAINED`: a subquery in its
+//! `returning`), so the chain adds no statement to a batch. A predecessor without a hash is
+//! chained as if it were the genesis: an append never fails because of the chain; verify
+//! ([`crate::chain_verify`]) reports it. Rows from before the chain are hashed at open
+//! (`crate::chain_backfill`).
+//!
 //! # Gap-free global log
 //!
 //! Positions come from a single counter row: every append does
@@ -143,6 +154,21 @@ pub const WRITE_PROBE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::f
 /// Appends waiting for the writer before `append` itself waits (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
 
+/// How a [`SqlEventStore`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Every appended event carries a hash over its content and the previous event's hash
+    /// ([`crate::chain`]); on by default. Off, `hash` and `prev_hash` stay null (the benchmark
+    /// measures the append rate both ways).
+    pub hash_chain: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { hash_chain: true }
+    }
+}
+
 /// The event store on SQLite or PostgreSQL. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct SqlEventStore {
@@ -154,6 +180,7 @@ struct Inner {
     sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     head_rx: watch::Receiver<i64>,
     health: Arc<WriteHealth>,
+    options: StoreOptions,
     writer: Mutex<Option<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -181,9 +208,24 @@ impl std::fmt::Debug for SqlEventStore {
 }
 
 impl SqlEventStore {
-    /// Starts the store on a migrated `db` (call [`Db::migrate`] first): spawns the writer task,
-    /// a head poller and, on PostgreSQL, the LISTEN task. Needs a Tokio runtime.
+    /// Starts the store on a migrated `db` (call [`Db::migrate`] first) with the default
+    /// [`StoreOptions`] (hash chain on): spawns the writer task, a head poller and, on
+    /// PostgreSQL, the LISTEN task. Needs a Tokio runtime.
     pub async fn open(db: Db, upcasters: UpcasterRegistry) -> StoreResult<Self> {
+        Self::open_with(db, upcasters, StoreOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with `options`. With the hash chain on, rows that have no hash yet
+    /// (a database from before the chain) are hashed first, from position 1 in order
+    /// ([`crate::chain_backfill`]), before the writer appends.
+    pub async fn open_with(
+        db: Db,
+        upcasters: UpcasterRegistry,
+        options: StoreOptions,
+    ) -> StoreResult<Self> {
+        if options.hash_chain {
+            crate::chain_backfill::backfill(&db).await?;
+        }
         let head = read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
@@ -209,6 +251,7 @@ impl SqlEventStore {
                 sender: Mutex::new(Some(sender)),
                 head_rx,
                 health,
+                options,
                 writer: Mutex::new(Some(writer)),
                 background: Mutex::new(background),
             }),
@@ -248,6 +291,11 @@ impl SqlEventStore {
     /// Opens the sealed personal fields of `events` read with [`Self::read_all_sealed`].
     pub async fn open_sealed(&self, events: Vec<RecordedEvent>) -> StoreResult<Vec<RecordedEvent>> {
         self.inner.reader.open(events).await
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> StoreOptions {
+        self.inner.options
     }
 
     /// The upcasters applied on every read path.
@@ -441,7 +489,7 @@ impl EventStore for SqlEventStore {
                 return Err(StoreError::EmptyAppend);
             }
             let append = StreamAppend::new(stream_id, stream_type, expected, events);
-            let (streams, condition) = prepare(vec![append], None)?;
+            let (streams, condition) = prepare(vec![append], None, self.inner.options.hash_chain)?;
             let results = self
                 .submit(streams, condition)
                 .await
@@ -468,7 +516,7 @@ impl EventStore for SqlEventStore {
             conditional = condition.is_some(),
         );
         async {
-            let (streams, condition) = prepare(appends, condition)?;
+            let (streams, condition) = prepare(appends, condition, self.inner.options.hash_chain)?;
             self.submit(streams, condition).await
         }
         .instrument(span)

@@ -16,7 +16,8 @@
 //! the order list and detail, dashboard, activity), `customers.rs`, `products.rs`, `audit.rs`
 //! (the event log's streams and events, by design read from the log), `console.rs` (the event
 //! browser, statistics, dead letters, causation trees), `operations.rs`
-//! (projections, rebuilds, dead letters, the relay), `identity.rs` (authentication, sign-up,
+//! (projections, rebuilds, dead letters, the relay), `integrity.rs` (the hash chain: head, verify
+//! job, anchor), `identity.rs` (authentication, sign-up,
 //! sign-in, accounts, API tokens); `access.rs` applies the access policy to every one of them.
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod context;
 mod customers;
 pub mod error;
 mod identity;
+mod integrity;
 pub mod live;
 mod observer;
 mod operations;
@@ -83,6 +85,7 @@ struct Inner {
     observer: Arc<dyn CommandObserver>,
     identity: Identity,
     console: Console,
+    verify_job: integrity::SharedVerifyJob,
 }
 
 impl std::fmt::Debug for Application {
@@ -113,6 +116,7 @@ impl Application {
                 observer,
                 identity,
                 console: Console::default(),
+                verify_job: Arc::default(),
             }),
         }
     }

@@ -10,6 +10,7 @@ pub mod contract;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod integrity;
 pub mod openapi;
 pub mod orders;
 pub mod products;
@@ -20,6 +21,7 @@ pub mod streams;
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use domain::console::{CorrelationTree, DeadLetterPage, EventSearchPage, EventStats};
+use domain::integrity::{ChainAnchor, ChainStatus, ChainVerifyStatus};
 use domain::requests::{
     AddItem, CancelOrder, ChangeEmail, ChangeQuantity, ChangeRole, CorrectStock, CreateProduct,
     CreateToken, CreateUser, DisableUser, EraseCustomer, ListOrders, ListStreams, PlaceOrder,
@@ -604,6 +606,55 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .req(json::<SkipEvent>)
             .res(200, json::<RelayStatus>),
             post(pr::relay_skip),
+        ),
+        // Log integrity (the hash chain)
+        (
+            spec(
+                "chain_status",
+                "GET",
+                "/api/admin/chain",
+                "The hash chain's head and the last verify",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, json::<ChainStatus>),
+            get(integrity::status),
+        ),
+        (
+            spec(
+                "start_chain_verify",
+                "POST",
+                "/api/admin/chain/verify",
+                "Start a verify of the whole event log (409 while one runs)",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(202, json::<ChainVerifyStatus>),
+            post(integrity::start_verify),
+        ),
+        (
+            spec(
+                "chain_verify_status",
+                "GET",
+                "/api/admin/chain/verify",
+                "Progress and outcome of the last verify",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, json::<ChainVerifyStatus>),
+            get(integrity::verify_status),
+        ),
+        (
+            spec(
+                "chain_anchor",
+                "GET",
+                "/api/admin/chain/anchor",
+                "The chain head as an anchor to keep outside the database (a download)",
+                "operations",
+            )
+            .access(Access::Admin)
+            .res(200, json::<ChainAnchor>),
+            get(integrity::anchor),
         ),
         // Identity
         (

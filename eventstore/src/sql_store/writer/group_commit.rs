@@ -1,6 +1,7 @@
 //! One group-commit transaction: the bulk path (a handful of statements for the whole batch)
 //! and the exact path it falls back to (each append in its own savepoint), the event inserts and
-//! the commit that notifies other processes.
+//! the commit that notifies other processes. Both paths chain the rows they place
+//! ([`link`], after [`advance_head`] returned the previous row's hash).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use tracing::{Instrument as _, debug};
 
 use super::duplicates::resolve_failure;
 use super::{AppendRequest, Failure, Outcome, PreparedEvent, StreamWrite, check_expected};
+use crate::chain::{self, Hash};
 use crate::db::now_us;
 use crate::envelope::{AppendResult, EventQuery};
 use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
@@ -75,10 +77,8 @@ async fn run_batch_bulk(
     let mut tx = conn.begin_with(dialect.begin_write).await?;
     // Advance by everything the batch could write; lowered below if some appends fail. The row
     // lock is held until commit, so nobody sees the intermediate value.
-    let advanced: i64 = sqlx::query_scalar(sql::ADVANCE_HEAD)
-        .bind(total)
-        .fetch_one(&mut *tx)
-        .await?;
+    let chained = batch.iter().any(is_chained);
+    let (advanced, prev_hash) = advance_head(&mut tx, total, chained).await?;
     // Stamped under the head lock: recorded times rise with positions (the event browser turns
     // time ranges into position ranges), whoever waited how long for the lock.
     let now = now_us();
@@ -154,6 +154,8 @@ async fn run_batch_bulk(
                     event,
                     position: next_position + offset,
                     version: current + 1 + offset,
+                    hash: None,
+                    prev_hash: None,
                 });
             }
             results.push(AppendResult {
@@ -171,6 +173,7 @@ async fn run_batch_bulk(
         planned.push(Ok(results));
     }
 
+    link(&mut rows, prev_hash, now);
     insert_rows(&mut tx, dialect, &rows, now).await?;
     let touched: Vec<(&str, &str, i64)> = touched
         .into_iter()
@@ -357,6 +360,48 @@ struct EventRow<'a> {
     event: &'a PreparedEvent,
     position: i64,
     version: i64,
+    /// Set by [`link`] (with the chain on).
+    hash: Option<Hash>,
+    prev_hash: Option<Hash>,
+}
+
+/// Whether the append's events carry content digests (the store's chain is on).
+fn is_chained(request: &AppendRequest) -> bool {
+    request
+        .streams
+        .iter()
+        .any(|s| s.events.iter().any(|e| e.digest.is_some()))
+}
+
+/// Takes `n` positions from the counter row: the last one, and the hash of the row at the old
+/// head ([`chain::GENESIS`] with the chain off; see [`crate::chain_rows::advance_head`]).
+async fn advance_head(
+    tx: &mut AnyConnection,
+    n: i64,
+    chained: bool,
+) -> Result<(i64, Hash), sqlx::Error> {
+    if !chained {
+        let last: i64 = sqlx::query_scalar(sql::ADVANCE_HEAD)
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?;
+        return Ok((last, chain::GENESIS));
+    }
+    crate::chain_rows::advance_head(tx, n).await
+}
+
+/// Chains `rows` (contiguous positions, in order) to `prev`, the hash of the row before the
+/// first: each row's hash covers the previous one's. Rows without a content digest (chain off)
+/// stay unhashed.
+fn link(rows: &mut [EventRow<'_>], mut prev: Hash, recorded_at_us: i64) {
+    for row in rows {
+        if let Some(digest) = &row.event.digest {
+            let hash = chain::row_hash(&prev, row.position, row.version, recorded_at_us, digest);
+            row.prev_hash = Some(prev);
+            row.hash = Some(hash);
+            prev = hash;
+        }
+    }
 }
 
 /// Inserts `rows` (of any streams) in multi-row statements of at most
@@ -384,7 +429,9 @@ async fn insert_rows(
                 .bind(&row.event.metadata)
                 .bind(row.event.correlation_id.as_deref())
                 .bind(now)
-                .bind(row.event.tags.as_deref());
+                .bind(row.event.tags.as_deref())
+                .bind(row.hash.map(|h| h.to_vec()))
+                .bind(row.prev_hash.map(|h| h.to_vec()));
         }
         query.execute(&mut *tx).await?;
     }
@@ -421,10 +468,7 @@ async fn append_one(
         .map_err(|_| StoreError::Storage(sqlx::Error::Protocol("append too large".into())))?;
 
     // Positions: takes the counter row lock, held until commit (see the module docs).
-    let last_position: i64 = sqlx::query_scalar(sql::ADVANCE_HEAD)
-        .bind(count)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (last_position, prev_hash) = advance_head(tx, count, is_chained(request)).await?;
     let first_position = last_position - count + 1;
     // Stamped under the head lock, like the bulk path.
     let now = now_us();
@@ -465,6 +509,8 @@ async fn append_one(
                 event,
                 position: next_position + offset,
                 version: first_version + offset,
+                hash: None,
+                prev_hash: None,
             });
         }
         results.push(AppendResult {
@@ -480,6 +526,7 @@ async fn append_one(
         ));
         next_position += n;
     }
+    link(&mut rows, prev_hash, now);
     insert_rows(tx, dialect, &rows, now)
         .await
         .map_err(|e| match &e {

@@ -47,6 +47,9 @@ pub(super) struct PreparedEvent {
     tags: Option<String>,
     /// The event as given, its tags sorted and without repeats (as they are stored).
     event: NewEvent,
+    /// The hash chain's content digest ([`crate::chain::content_digest`]), computed here in the
+    /// caller's task so the writer only links rows; `None` with the chain turned off.
+    digest: Option<crate::chain::Hash>,
 }
 
 /// One stream's part of an append, validated and serialised in the caller's task.
@@ -79,9 +82,12 @@ impl AppendRequest {
 /// at least one stream, each once and with at least one event, event ids unique within the
 /// append, a condition query small enough for one statement. Tags are sorted and deduplicated
 /// (a tag set), which is also how a retry is compared with what is stored.
+///
+/// With `chain`, each event's content digest for the hash chain is computed here too.
 pub(super) fn prepare(
     appends: Vec<StreamAppend>,
     condition: Option<AppendCondition>,
+    chain: bool,
 ) -> StoreResult<(Vec<StreamWrite>, Option<AppendCondition>)> {
     if appends.is_empty() {
         return Err(StoreError::NoStreams);
@@ -110,7 +116,15 @@ pub(super) fn prepare(
             let events = append
                 .events
                 .into_iter()
-                .map(|event| prepare_event(event, &mut seen))
+                .map(|event| {
+                    prepare_event(
+                        event,
+                        &append.stream_id,
+                        &append.stream_type,
+                        chain,
+                        &mut seen,
+                    )
+                })
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(StreamWrite {
                 stream_id: append.stream_id,
@@ -123,7 +137,13 @@ pub(super) fn prepare(
     Ok((streams, condition))
 }
 
-fn prepare_event(mut event: NewEvent, seen: &mut HashSet<Uuid>) -> StoreResult<PreparedEvent> {
+fn prepare_event(
+    mut event: NewEvent,
+    stream_id: &str,
+    stream_type: &str,
+    chain: bool,
+    seen: &mut HashSet<Uuid>,
+) -> StoreResult<PreparedEvent> {
     if !seen.insert(event.event_id) {
         // The same id twice in one append can never be stored.
         return Err(StoreError::IdempotencyConflict {
@@ -137,13 +157,31 @@ fn prepare_event(mut event: NewEvent, seen: &mut HashSet<Uuid>) -> StoreResult<P
     } else {
         Some(serde_json::to_string(&event.tags)?)
     };
+    let event_id = event.event_id.to_string();
+    let digest = if chain {
+        // The metadata as the JSON value that is stored (and re-parsed by verify).
+        let metadata = serde_json::to_value(&event.metadata)?;
+        Some(crate::chain::content_digest(&crate::chain::Content {
+            event_id: &event_id,
+            stream_id,
+            stream_type,
+            event_type: &event.event_type,
+            schema_version: i64::from(event.schema_version),
+            data: &event.data,
+            metadata: &metadata,
+            tags: &event.tags,
+        }))
+    } else {
+        None
+    };
     Ok(PreparedEvent {
-        event_id: event.event_id.to_string(),
+        event_id,
         data: serde_json::to_string(&event.data)?,
         metadata: serde_json::to_string(&event.metadata)?,
         correlation_id: event.metadata.correlation_id.map(|id| id.to_string()),
         tags,
         event,
+        digest,
     })
 }
 
