@@ -604,6 +604,9 @@ pub async fn poison(opts: &Opts) -> anyhow::Result<Row> {
         .await?;
         let mut data: serde_json::Value = serde_json::from_str(&template)?;
         data["order_id"] = serde_json::Value::String(poison_order.to_string());
+        // The copied name is sealed for its own event (it would not open in this one): a plain
+        // name, as an event from before sealing has.
+        data["customer_name"] = serde_json::Value::String("Repaired Customer".to_owned());
         sqlx::query("update events set data = $1 where event_id = $2")
             .bind(data.to_string())
             .bind(&event_id)

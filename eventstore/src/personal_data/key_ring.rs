@@ -20,6 +20,7 @@ use crate::db::{Db, now_us};
 use crate::envelope::{NewEvent, RecordedEvent};
 use crate::error::{StoreError, StoreResult};
 use crate::placeholders::Placeholders;
+use crate::sql_store::read_retrying;
 
 /// Why a field could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +40,16 @@ pub enum SealError {
         "this database's data keys are wrapped by another master key: give every instance the same master key"
     )]
     WrongMasterKey,
-    #[error("storage error: {0}")]
-    Storage(#[from] sqlx::Error),
+    /// The database refused or is unavailable (a lost connection is tried again first, as
+    /// every read of the store is).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for SealError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::from(e))
+    }
 }
 
 /// Keys read at most this many to a statement.
@@ -188,26 +197,32 @@ impl KeyRing {
              where data_keys.erased_at_us is null",
             t2 = p.param()
         );
-        let sqlite = self.inner.db.backend() == crate::db::Backend::Sqlite;
-        let mut conn = self.inner.db.pool().acquire().await?;
-        if sqlite {
+        let done = if self.inner.db.backend() == crate::db::Backend::Sqlite {
+            let mut conn = self.inner.db.pool().acquire().await?;
             sqlx::query("pragma secure_delete = on")
                 .execute(&mut *conn)
                 .await?;
-        }
-        let done = sqlx::query(&statement)
-            .bind(subject)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *conn)
-            .await;
-        if sqlite {
+            let done = sqlx::query(&statement)
+                .bind(subject)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await;
             let _ = sqlx::query("pragma secure_delete = off")
                 .execute(&mut *conn)
                 .await;
-        }
-        let done = done?;
-        drop(conn);
+            done?
+        } else {
+            // Safe to repeat: a second run finds the key erased and changes nothing.
+            read_retrying(|| {
+                sqlx::query(&statement)
+                    .bind(subject)
+                    .bind(now)
+                    .bind(now)
+                    .execute(self.inner.db.pool())
+            })
+            .await?
+        };
         self.scrub().await;
         Ok(done.rows_affected() > 0)
     }
@@ -231,10 +246,12 @@ impl KeyRing {
             "select count(*) from data_keys where subject = {} and erased_at_us is not null",
             p.param()
         );
-        let n: i64 = sqlx::query_scalar(&statement)
-            .bind(subject)
-            .fetch_one(self.inner.db.pool())
-            .await?;
+        let n: i64 = read_retrying(|| {
+            sqlx::query_scalar(&statement)
+                .bind(subject)
+                .fetch_one(self.inner.db.pool())
+        })
+        .await?;
         Ok(n > 0)
     }
 
@@ -270,12 +287,17 @@ impl KeyRing {
             p.param(),
             p.param()
         );
-        sqlx::query(&statement)
-            .bind(subject)
-            .bind(self.wrap(subject, &fresh)?)
-            .bind(now_us())
-            .execute(self.inner.db.pool())
-            .await?;
+        let wrapped = self.wrap(subject, &fresh)?;
+        let now = now_us();
+        // Safe to repeat: whoever inserted first keeps their key.
+        read_retrying(|| {
+            sqlx::query(&statement)
+                .bind(subject)
+                .bind(&wrapped)
+                .bind(now)
+                .execute(self.inner.db.pool())
+        })
+        .await?;
         // Whoever inserted first (another instance may have raced us) is the key.
         self.keys(&[subject.to_owned()])
             .await?
@@ -296,11 +318,15 @@ impl KeyRing {
                 "select subject, wrapped_key from data_keys where subject in ({})",
                 p.list(chunk.len())
             );
-            let mut query = sqlx::query(&statement);
-            for subject in chunk {
-                query = query.bind(subject);
-            }
-            for row in query.fetch_all(self.inner.db.pool()).await? {
+            let rows = read_retrying(|| {
+                let mut query = sqlx::query(&statement);
+                for subject in chunk {
+                    query = query.bind(subject);
+                }
+                query.fetch_all(self.inner.db.pool())
+            })
+            .await?;
+            for row in rows {
                 let subject: String = row.try_get(0)?;
                 let wrapped: Option<String> = row.try_get(1)?;
                 let key = match wrapped {
@@ -382,7 +408,7 @@ fn sealed_fields(event: &RecordedEvent) -> impl Iterator<Item = &Value> {
 /// A field that cannot be opened makes its event unreadable (the projections' dead letters).
 fn unreadable(error: SealError) -> StoreError {
     match error {
-        SealError::Storage(e) => StoreError::Storage(e),
+        SealError::Store(e) => e,
         other => StoreError::Unsealable(other.to_string()),
     }
 }

@@ -135,7 +135,8 @@ use tracing::{Instrument as _, info_span, warn};
 use uuid::Uuid;
 
 use self::head::{listen_postgres, poll_head, read_head};
-use self::reads::{Reader, Subscription, read_retrying, timestamp};
+pub(crate) use self::reads::read_retrying;
+use self::reads::{Reader, Subscription, timestamp};
 use self::writer::{AppendRequest, StreamWrite, WriteHealth, prepare, supervise_writer};
 use crate::db::{Backend, Db, now_us};
 use crate::envelope::{

@@ -26,7 +26,7 @@ const READ_ATTEMPTS: u32 = 3;
 /// Runs a read, again on another pooled connection when its connection was lost (a backend
 /// terminated, the server restarted): a read changes nothing, so repeating it is always safe.
 /// A connection loss that persists, or a timeout, answers [`StoreError::Unavailable`].
-pub(super) async fn read_retrying<T, F, Fut>(mut read: F) -> StoreResult<T>
+pub(crate) async fn read_retrying<T, F, Fut>(mut read: F) -> StoreResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,

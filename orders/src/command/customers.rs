@@ -13,6 +13,7 @@ use crate::command::metadata::CommandContext;
 use crate::command::personal_data;
 use crate::command::service::{CommandOutcome, CommandService, new_id};
 use crate::command::unique_email::UniqueEmail;
+use eventstore::personal_data::SealError;
 
 impl CommandService {
     /// Registers a customer. Without `customer_id`, the id is derived from the idempotency key
@@ -81,13 +82,15 @@ impl CommandService {
         if let Some(keys) = self.store().key_ring() {
             keys.erase(&personal_data::subject(customer_id.as_uuid()))
                 .await
-                .map_err(|e| {
-                    CommandError::Internal(anyhow::anyhow!(e).context("erasing the data key"))
+                .map_err(|e| match e {
+                    SealError::Store(e) => CommandError::Store(e),
+                    other => CommandError::Internal(
+                        anyhow::anyhow!(other).context("erasing the data key"),
+                    ),
                 })?;
         }
-        personal_data::drop_snapshots(self.store().db(), customer_id.as_uuid())
-            .await
-            .map_err(CommandError::Internal)?;
+        // A lost connection is a 503 like any store error: the erasure can be run again.
+        personal_data::drop_snapshots(self.store().db(), customer_id.as_uuid()).await?;
         match outcome {
             Some(outcome) => Ok(outcome),
             None => Err(CommandError::Domain(DomainError::CustomerErased)),

@@ -73,7 +73,7 @@ fn sealing_failed(error: SealError) -> CommandError {
     match error {
         // Nothing is written for an erased customer.
         SealError::Erased => CommandError::Domain(domain::DomainError::CustomerErased),
-        SealError::Storage(e) => CommandError::Store(eventstore::StoreError::Storage(e)),
+        SealError::Store(e) => CommandError::Store(e),
         other => CommandError::Internal(anyhow::anyhow!(other).context("sealing personal data")),
     }
 }
@@ -85,8 +85,7 @@ fn sealing_failed(error: SealError) -> CommandError {
 pub(super) async fn drop_snapshots(
     db: &eventstore::Db,
     customer_id: uuid::Uuid,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
+) -> Result<(), eventstore::StoreError> {
     let id = customer_id.to_string();
     let customer_stream = format!("customer-{id}");
     sqlx::query(
@@ -97,14 +96,12 @@ pub(super) async fn drop_snapshots(
     .bind(&customer_stream)
     .bind(&id)
     .execute(db.pool())
-    .await
-    .context("erasure: deleting snapshots")?;
+    .await?;
     sqlx::query(
         "delete from idempotency_keys where stream_id = $1 and request_hash not like 'sha256:%'",
     )
     .bind(&customer_stream)
     .execute(db.pool())
-    .await
-    .context("erasure: deleting plain idempotency rows")?;
+    .await?;
     Ok(())
 }
