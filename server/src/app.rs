@@ -47,6 +47,18 @@ pub struct Services {
     pub commands: CommandService,
 }
 
+/// The database of `config`, migrated: what every command opens first (the chain commands
+/// open nothing more: a verify only reads, beside a running server).
+pub async fn open_database(config: &Config) -> anyhow::Result<eventstore::Db> {
+    let db = eventstore::db::Db::connect(&config.resolved_database_url())
+        .await
+        .context("cannot open the database")?;
+    db.migrate()
+        .await
+        .context("cannot run the database migrations")?;
+    Ok(db)
+}
+
 /// Opens (creating if needed) the data directory and database, runs the migrations, opens the
 /// event store and the command service.
 pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
@@ -56,13 +68,7 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
             config.data_dir.display()
         )
     })?;
-    let url = config.resolved_database_url();
-    let db = eventstore::db::Db::connect(&url)
-        .await
-        .context("cannot open the database")?;
-    db.migrate()
-        .await
-        .context("cannot run the database migrations")?;
+    let db = open_database(config).await?;
     tracing::info!(backend = %db.backend(), "database ready");
     let store = SqlEventStore::open(db.clone(), upcaster_registry())
         .await

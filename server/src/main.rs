@@ -136,18 +136,6 @@ async fn consume(config: Config) -> anyhow::Result<()> {
     result
 }
 
-/// Opens the database of `config` for the chain commands: migrated, no event store (a verify
-/// only reads; a server may run on the same data at the same time).
-async fn open_db(config: &Config) -> anyhow::Result<eventstore::Db> {
-    let db = eventstore::Db::connect(&config.resolved_database_url())
-        .await
-        .context("cannot open the database")?;
-    db.migrate()
-        .await
-        .context("cannot run the database migrations")?;
-    Ok(db)
-}
-
 /// `server verify`: progress on stderr, one result line on stdout; `Ok(true)` when intact.
 async fn verify_chain(
     config: Config,
@@ -163,7 +151,7 @@ async fn verify_chain(
         }
         None => None,
     };
-    let db = open_db(&config).await?;
+    let db = server::app::open_database(&config).await?;
     let range = eventstore::VerifyRange { from, to };
     let report = eventstore::verify(&db, range, anchor.as_ref(), |p| {
         eprint!(
@@ -198,7 +186,7 @@ async fn verify_chain(
 
 /// `server chain-head`: the anchor JSON on stdout or into `out`.
 async fn export_chain_head(config: Config, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    let db = open_db(&config).await?;
+    let db = server::app::open_database(&config).await?;
     let head = eventstore::chain_head(&db).await;
     db.close().await;
     let anchor = head?.anchor().context(

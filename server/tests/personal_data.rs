@@ -172,6 +172,14 @@ async fn dump_sqlite(data_dir: &std::path::Path) -> String {
     dump
 }
 
+/// The whole database as text: `pg_dump` of PostgreSQL at `url`, else the app's SQLite file.
+async fn dump_database(app: &TestApp, url: Option<&str>) -> String {
+    match url {
+        Some(url) => dump_postgres(url),
+        None => dump_sqlite(&app.data_dir).await,
+    }
+}
+
 /// The rows of `table` in a dump of either kind.
 fn table_section<'a>(dump: &'a str, table: &str) -> &'a str {
     let (start, end) = match dump.find(&format!("-- {table}\n")) {
@@ -350,10 +358,7 @@ async fn erasure(database_url: Option<String>) {
         "the broker's stream (before the erasure, sealed)",
         &stream_dump,
     );
-    let dump = match &database_url {
-        Some(url) => dump_postgres(url),
-        None => dump_sqlite(&app.data_dir).await,
-    };
+    let dump = dump_database(&app, database_url.as_deref()).await;
     assert!(
         dump.to_lowercase().contains(&person.renamed.to_lowercase()),
         "the dump reads the read models (a dump that misses them proves nothing)"
@@ -479,10 +484,7 @@ async fn erasure(database_url: Option<String>) {
 
     let (stream_dump, _) = dump_stream(&stream).await;
     person.assert_absent("the broker's stream", &stream_dump);
-    let dump = match &database_url {
-        Some(url) => dump_postgres(url),
-        None => dump_sqlite(&app.data_dir).await,
-    };
+    let dump = dump_database(&app, database_url.as_deref()).await;
     assert!(
         dump.contains(&customer.to_string()),
         "the dump holds the customer's rows"

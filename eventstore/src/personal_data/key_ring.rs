@@ -107,11 +107,6 @@ impl KeyRing {
         }
     }
 
-    /// What an erased field opens to.
-    pub fn erased_value(&self) -> &Value {
-        &self.inner.erased
-    }
-
     /// Seals `data_fields` of the event's data and `metadata_fields` of its metadata's extra
     /// fields (those present and not sealed yet) for `subject`, creating its key if needed.
     pub async fn seal_event(
@@ -237,22 +232,6 @@ impl KeyRing {
         if let Err(e) = sqlx::query(statement).execute(self.inner.db.pool()).await {
             tracing::warn!(error = %e, "erasure: could not scrub the freed key bytes");
         }
-    }
-
-    /// Whether `subject`'s data was erased.
-    pub async fn is_erased(&self, subject: &str) -> Result<bool, SealError> {
-        let mut p = Placeholders::new(self.inner.db.backend());
-        let statement = format!(
-            "select count(*) from data_keys where subject = {} and erased_at_us is not null",
-            p.param()
-        );
-        let n: i64 = read_retrying(|| {
-            sqlx::query_scalar(&statement)
-                .bind(subject)
-                .fetch_one(self.inner.db.pool())
-        })
-        .await?;
-        Ok(n > 0)
     }
 
     fn open_in_place(

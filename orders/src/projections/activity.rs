@@ -141,7 +141,7 @@ async fn apply_events(
     .await?;
     // An erasure blanks every sentence that names the customer (rows written before it, in
     // earlier batches or this one).
-    for event in events {
+    for event in events.iter().filter(|e| e.event_type == "CustomerErased") {
         if let Some((id, CustomerEvent::Erased(_))) = decode::<Customer>(event).ok().flatten() {
             sqlx::query("update rm_activity set text = $3 where generation = $1 and subject = $2")
                 .bind(generation)
