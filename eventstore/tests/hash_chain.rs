@@ -743,6 +743,56 @@ async fn chains_to_a_row_committed_while_waiting(ctx: Ctx) {
     assert_eq!(check(&ctx.db).await.problem, None);
 }
 
+/// Another writer appends to the very stream the store's waiting append goes to: the waiting
+/// append (expected version `Any`) must land after it, at version 2, and chain to its row.
+/// On PostgreSQL the statement that took the lock read the stream's version with a snapshot
+/// from before that commit; the store must notice and read it again.
+async fn lands_after_a_stream_write_committed_while_waiting(ctx: Ctx) {
+    fill(&ctx.store, 5).await;
+    for round in 0..3 {
+        let stream = format!("shared-{round}");
+        let begin = match ctx.db.backend() {
+            Backend::Sqlite => "begin immediate",
+            Backend::Postgres => "begin",
+        };
+        let mut tx = ctx.db.pool().begin_with(begin).await.expect("begin");
+        raw_append(
+            &mut tx,
+            ctx.db.backend(),
+            &stream,
+            "thing",
+            Uuid::now_v7(),
+            "Other",
+            1,
+            &awkward_data(round),
+            &EventMetadata::default(),
+        )
+        .await
+        .expect("raw append");
+        let store = ctx.store.clone();
+        let target = stream.clone();
+        let waiting = tokio::spawn(async move {
+            store
+                .append(&target, "thing", ExpectedVersion::Any, vec![event(round)])
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.expect("commit the other writer");
+        let result = waiting.await.expect("task").expect("the waiting append");
+        assert_eq!(result.first_version, 2, "round {round}: {result:?}");
+        let versions: Vec<i64> = ctx
+            .store
+            .read_stream(&stream, 1, 10)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.version)
+            .collect();
+        assert_eq!(versions, vec![1, 2]);
+    }
+    assert_eq!(check(&ctx.db).await.problem, None);
+}
+
 macro_rules! chain_cases {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -781,4 +831,5 @@ chain_cases!(
     pages_and_boundaries,
     empty_log_anchor,
     chains_to_a_row_committed_while_waiting,
+    lands_after_a_stream_write_committed_while_waiting,
 );

@@ -7,6 +7,9 @@
 //! answer means "caught up" to the runner (a rebuild swaps on it), so it must come from the
 //! database.
 //!
+//! Events are shared ([`Arc`]), not copied: every projection of a runner gets the same decoded
+//! event (its JSON parsed once per read, not once per projection).
+//!
 //! An event the store cannot hand out (its upcaster refuses it, its row does not decode) fails
 //! the store's whole `read_all`; [`LogCache::read_all`] then finds it by bisection and answers
 //! the readable events before it plus an [`Unreadable`] stand-in carrying the row's identity
@@ -48,6 +51,7 @@ impl LogCache {
             Some(hit) => LogRead::complete(hit),
             None => match self.store.read_all_sealed(after, limit).await {
                 Ok(events) => {
+                    let events: Vec<Arc<RecordedEvent>> = events.into_iter().map(Arc::new).collect();
                     self.recent().remember(&events);
                     LogRead::complete(events)
                 }
@@ -62,9 +66,10 @@ impl LogCache {
     /// and the stand-in of the event after it ([`SqlEventStore::locate_unreadable`]).
     async fn locate(&self, after: i64, limit: u32, error: StoreError) -> StoreResult<LogRead> {
         let run = self.store.locate_unreadable(after, limit, error).await?;
-        self.recent().remember(&run.events);
+        let events: Vec<Arc<RecordedEvent>> = run.events.into_iter().map(Arc::new).collect();
+        self.recent().remember(&events);
         Ok(LogRead {
-            events: run.events,
+            events,
             unreadable: run.unreadable.map(|u| Unreadable {
                 event: u.stand_in(),
                 error: u.error,
@@ -75,19 +80,27 @@ impl LogCache {
     /// Opens the sealed fields of `read`. An event whose field does not open ends the answer
     /// like any unreadable event: the events before it, and its stand-in.
     async fn open(&self, read: LogRead) -> StoreResult<LogRead> {
-        if !crate::personal_data::any_sealed(&read.events) {
+        if !read
+            .events
+            .iter()
+            .any(|e| crate::personal_data::any_sealed(std::slice::from_ref(&**e)))
+        {
             return Ok(read);
         }
         let LogRead { events, unreadable } = read;
+        let events: Vec<RecordedEvent> = events.iter().map(|e| RecordedEvent::clone(e)).collect();
         match self.store.open_sealed(events.clone()).await {
-            Ok(events) => return Ok(LogRead { events, unreadable }),
+            Ok(events) => {
+                let events = events.into_iter().map(Arc::new).collect();
+                return Ok(LogRead { events, unreadable });
+            }
             Err(error) if is_unreadable(&error) => {}
             Err(error) => return Err(error),
         }
         let mut opened = Vec::with_capacity(events.len());
         for event in events {
             match self.store.open_sealed(vec![event.clone()]).await {
-                Ok(one) => opened.extend(one),
+                Ok(one) => opened.extend(one.into_iter().map(Arc::new)),
                 Err(error) if is_unreadable(&error) => {
                     let stand_in = RecordedEvent {
                         data: serde_json::Value::Null,
@@ -120,12 +133,12 @@ impl LogCache {
 /// What [`LogCache::read_all`] answers: readable events in order and, when the next event
 /// cannot be read, its stand-in (right after the last readable one).
 pub(crate) struct LogRead {
-    pub(crate) events: Vec<RecordedEvent>,
+    pub(crate) events: Vec<Arc<RecordedEvent>>,
     pub(crate) unreadable: Option<Unreadable>,
 }
 
 impl LogRead {
-    fn complete(events: Vec<RecordedEvent>) -> Self {
+    fn complete(events: Vec<Arc<RecordedEvent>>) -> Self {
         Self {
             events,
             unreadable: None,
@@ -143,17 +156,18 @@ pub(crate) struct Unreadable {
 /// A contiguous run of the newest events read, oldest first, at most [`CAPACITY`].
 #[derive(Default)]
 struct Recent {
-    events: VecDeque<RecordedEvent>,
+    events: VecDeque<Arc<RecordedEvent>>,
 }
 
 impl Recent {
-    fn lookup(&self, after: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
+    fn lookup(&self, after: i64, limit: usize) -> Option<Vec<Arc<RecordedEvent>>> {
         let first = self.events.front()?.position;
         let start = usize::try_from(after + 1 - first).ok()?;
         if limit == 0 || start + limit > self.events.len() {
             return None;
         }
-        let hit: Vec<RecordedEvent> = self.events.range(start..start + limit).cloned().collect();
+        let hit: Vec<Arc<RecordedEvent>> =
+            self.events.range(start..start + limit).cloned().collect();
         // Positions are contiguous (gap-free log); check rather than trust.
         let contiguous = hit.first().is_some_and(|e| e.position == after + 1)
             && hit
@@ -162,7 +176,7 @@ impl Recent {
         contiguous.then_some(hit)
     }
 
-    fn remember(&mut self, events: &[RecordedEvent]) {
+    fn remember(&mut self, events: &[Arc<RecordedEvent>]) {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return;
         };
@@ -190,9 +204,10 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn events(positions: std::ops::RangeInclusive<i64>) -> Vec<RecordedEvent> {
+    fn events(positions: std::ops::RangeInclusive<i64>) -> Vec<Arc<RecordedEvent>> {
         positions
-            .map(|position| RecordedEvent {
+            .map(|position| {
+                Arc::new(RecordedEvent {
                 position,
                 event_id: uuid::Uuid::now_v7(),
                 stream_id: "s".into(),
@@ -204,11 +219,12 @@ mod tests {
                 metadata: Default::default(),
                 recorded_at: chrono::Utc::now(),
                 tags: Vec::new(),
+                })
             })
             .collect()
     }
 
-    fn positions(hit: Option<Vec<RecordedEvent>>) -> Option<Vec<i64>> {
+    fn positions(hit: Option<Vec<Arc<RecordedEvent>>>) -> Option<Vec<i64>> {
         hit.map(|events| events.iter().map(|e| e.position).collect())
     }
 

@@ -7,6 +7,7 @@
 
 use crate::placeholders::Placeholders;
 
+pub(crate) mod append;
 pub(crate) mod postgres;
 pub(crate) mod query;
 pub(crate) mod sqlite;
@@ -129,8 +130,12 @@ pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "rollback to savepoint eventide_a
 /// Builds the multi-row insert for `rows` events (parameters in bind order, see
 /// [`crate::placeholders`]).
 pub(crate) fn insert_events(dialect: &Dialect, rows: usize) -> String {
+    insert_events_with(dialect, rows, &mut Placeholders::new(dialect.backend))
+}
+
+/// [`insert_events`] taking its placeholders from `p` (a statement of several parts).
+pub(crate) fn insert_events_with(dialect: &Dialect, rows: usize, p: &mut Placeholders) -> String {
     let j = dialect.json_param;
-    let mut p = Placeholders::new(dialect.backend);
     let mut sql = String::with_capacity(EVENT_INSERT_COLUMNS.len() + rows * 90);
     sql.push_str(EVENT_INSERT_COLUMNS);
     for row in 0..rows {
@@ -155,7 +160,11 @@ pub(crate) const TAG_CHUNK_ROWS: usize = 2_000;
 
 /// Builds the multi-row insert of `rows` (tag, position) rows into the tag index.
 pub(crate) fn insert_tags(dialect: &Dialect, rows: usize) -> String {
-    let mut p = Placeholders::new(dialect.backend);
+    insert_tags_with(rows, &mut Placeholders::new(dialect.backend))
+}
+
+/// [`insert_tags`] taking its placeholders from `p`.
+pub(crate) fn insert_tags_with(rows: usize, p: &mut Placeholders) -> String {
     format!(
         "insert into event_tags (tag, position) values {}",
         p.rows(rows, 2)
@@ -166,7 +175,11 @@ pub(crate) fn insert_tags(dialect: &Dialect, rows: usize) -> String {
 /// one row twice in a statement: callers pass each stream once, with its last version). Per row:
 /// stream_id, stream_type, version, created_at_us, updated_at_us.
 pub(crate) fn upsert_streams(dialect: &Dialect, rows: usize) -> String {
-    let mut p = Placeholders::new(dialect.backend);
+    upsert_streams_with(rows, &mut Placeholders::new(dialect.backend))
+}
+
+/// [`upsert_streams`] taking its placeholders from `p`.
+pub(crate) fn upsert_streams_with(rows: usize, p: &mut Placeholders) -> String {
     format!(
         "insert into streams (stream_id, stream_type, version, created_at_us, updated_at_us) \
          values {} on conflict (stream_id) do update set version = excluded.version, \

@@ -55,13 +55,13 @@ pub(super) fn encode_batch_notice(instance: &str, mut batch: BatchApplied) -> Op
 
 /// The distinct streams of the events `projection` handles, in first-seen order (empty when it
 /// handles none: the batch changed nothing a client could see).
-pub(super) fn handled_streams(
+pub(super) fn handled_streams<'a>(
     projection: &dyn Projection,
-    events: &[RecordedEvent],
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
 ) -> Vec<String> {
     let mut seen = HashSet::new();
     events
-        .iter()
+        .into_iter()
         .filter(|e| projection.handles(e) && seen.insert(e.stream_id.as_str()))
         .map(|e| e.stream_id.clone())
         .collect()

@@ -3,7 +3,7 @@
 //! the commit that notifies other processes. Both paths chain the rows they place
 //! ([`link`], after [`advance_head`] returned the previous row's hash).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Any, AnyConnection, Connection as _, Executor as _, Row as _};
@@ -12,9 +12,10 @@ use tracing::{Instrument as _, debug};
 use super::duplicates::resolve_failure;
 use super::{AppendRequest, Failure, Outcome, PreparedEvent, StreamWrite, check_expected};
 use crate::chain::{self, Hash};
-use crate::db::now_us;
+use crate::db::{Backend, now_us};
 use crate::envelope::{AppendResult, EventQuery};
 use crate::error::{StoreError, StoreResult, is_connection_lost, is_timeout};
+use crate::placeholders::Placeholders;
 use crate::sql::{self, Dialect, query};
 
 type BatchResult = (Vec<StoreResult<Vec<AppendResult>>>, Option<i64>);
@@ -77,20 +78,19 @@ async fn run_batch_bulk(
     let mut tx = conn.begin_with(dialect.begin_write).await?;
     // Advance by everything the batch could write; lowered below if some appends fail. The row
     // lock is held until commit, so nobody sees the intermediate value.
-    let chained = batch.iter().any(is_chained);
-    let (advanced, prev_hash) = advance_head(&mut tx, total, chained).await?;
-    // Stamped under the head lock: recorded times rise with positions (the event browser turns
-    // time ranges into position ranges), whoever waited how long for the lock.
-    let now = now_us();
-    let mut next_position = advanced - total + 1;
-
     let mut stream_ids: Vec<&str> = batch
         .iter()
         .flat_map(|r| r.streams.iter().map(|s| s.stream_id.as_str()))
         .collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
-    let mut versions = read_versions(&mut tx, dialect, &stream_ids).await?;
+    let chained = batch.iter().any(is_chained);
+    let (advanced, prev_hash, mut versions) =
+        open_batch(&mut tx, dialect, total, chained, &stream_ids).await?;
+    // Stamped under the head lock: recorded times rise with positions (the event browser turns
+    // time ranges into position ranges), whoever waited how long for the lock.
+    let now = now_us();
+    let mut next_position = advanced - total + 1;
 
     // What the log held before this batch: one statement for every condition of the batch.
     let conditions: Vec<(&EventQuery, i64)> = batch
@@ -174,13 +174,16 @@ async fn run_batch_bulk(
     }
 
     link(&mut rows, prev_hash, now);
-    insert_rows(&mut tx, dialect, &rows, now).await?;
     let touched: Vec<(&str, &str, i64)> = touched
         .into_iter()
         .map(|(id, stream_type)| (id, stream_type, versions.get(id).copied().unwrap_or(0)))
         .collect();
-    upsert_streams(&mut tx, dialect, &touched, now).await?;
     let last_position = next_position - 1;
+    let new_head = (!rows.is_empty()).then_some(last_position);
+    let mut notified = false;
+    if !rows.is_empty() {
+        notified = write_batch(&mut tx, dialect, &rows, &touched, now, new_head).await?;
+    }
     if last_position != advanced {
         sqlx::query(sql::SET_HEAD)
             .bind(last_position)
@@ -188,20 +191,206 @@ async fn run_batch_bulk(
             .await?;
     }
 
+    // A retry of a stored append fails its version check or its condition (its own events
+    // match it now). One statement finds which failed appends' first events are stored; only
+    // those are resolved further (the original result, or an idempotency conflict), the others
+    // answer their failure as it is. A contended batch (many writers on few streams) fails most
+    // of its appends: one look-up under the head lock instead of one per failure.
+    let first_ids: Vec<&str> = batch
+        .iter()
+        .zip(&planned)
+        .filter(|(_, plan)| matches!(plan, Err(Failure::Version(_) | Failure::Condition(_))))
+        .filter_map(|(request, _)| first_event_id(request))
+        .collect();
+    let stored = stored_event_ids(&mut tx, dialect, &first_ids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for (request, plan) in batch.iter().zip(planned) {
         outcomes.push(match plan {
             Ok(results) => Ok(results),
-            // A retry of a stored append fails its version check or its condition (its own
-            // events match it now): answer the original result.
+            Err(Failure::Version(e) | Failure::Condition(e))
+                if first_event_id(request).is_none_or(|id| !stored.contains(id)) =>
+            {
+                Err(e)
+            }
             Err(failure) => resolve_failure(&mut tx, dialect, request, failure)
                 .await
                 .map(Outcome::into_results),
         });
     }
-    let new_head = (!rows.is_empty()).then_some(last_position);
-    commit_batch(tx, dialect, new_head, commit_sent).await?;
+    commit_batch(tx, dialect, new_head.filter(|_| !notified), commit_sent).await?;
     Ok((outcomes, new_head))
+}
+
+/// The id of an append's first event (what its idempotency is checked by).
+fn first_event_id(request: &AppendRequest) -> Option<&str> {
+    request
+        .streams
+        .first()
+        .and_then(|s| s.events.first())
+        .map(|e| e.event_id.as_str())
+}
+
+/// Which of `event_ids` are stored (one statement per chunk; none without ids).
+async fn stored_event_ids<'a>(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    event_ids: &[&'a str],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut stored = HashSet::new();
+    for chunk in event_ids.chunks(sql::INSERT_CHUNK_ROWS) {
+        let statement = format!(
+            "select event_id from events where event_id in ({})",
+            Placeholders::new(dialect.backend).list(chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&statement);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        stored.extend(query.fetch_all(&mut *tx).await?);
+    }
+    Ok(stored)
+}
+
+/// Opens a batch that takes `n` positions and touches `stream_ids` (sorted, distinct): the
+/// last position taken, the hash of the row before the first one ([`chain::GENESIS`] when
+/// there is none or it is unhashed; only asked for when `chained` outside the one statement) and the streams' current versions (absent: the stream does
+/// not exist), locked until commit. The counter row lock is taken first and held until commit
+/// (what makes the log gap-free).
+///
+/// One statement ([`sql::append::open_batch`]) unless the batch touches more streams than one
+/// statement binds. On PostgreSQL, when the counter update waited for another session's commit,
+/// the statement's snapshot predates that commit: the old head's row is not visible, and the
+/// hash and versions are read again by statements of their own (a fresh snapshot each).
+async fn open_batch<'a>(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    n: i64,
+    chained: bool,
+    stream_ids: &[&'a str],
+) -> Result<(i64, Hash, HashMap<&'a str, i64>), sqlx::Error> {
+    if stream_ids.is_empty() || stream_ids.len() > sql::INSERT_CHUNK_ROWS {
+        let (last, prev) = advance_head(tx, n, chained).await?;
+        let versions = read_versions(tx, dialect, stream_ids).await?;
+        return Ok((last, prev, versions));
+    }
+    let statement = sql::append::open_batch(dialect, stream_ids.len());
+    let mut query = sqlx::query(&statement).bind(n).bind(n);
+    for id in stream_ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
+    let mut versions: HashMap<&str, i64> = HashMap::with_capacity(stream_ids.len());
+    let mut found = |id: String, version: i64| {
+        if let Ok(i) = stream_ids.binary_search(&id.as_str()) {
+            versions.insert(stream_ids[i], version);
+        }
+    };
+    let (last, hash, seen) = match dialect.backend {
+        Backend::Postgres => {
+            let first = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+            let head = (
+                first.try_get::<i64, _>(0)?,
+                first.try_get::<Option<Vec<u8>>, _>(1)?,
+                first.try_get::<bool, _>(2)?,
+            );
+            for row in &rows {
+                if let Some(id) = row.try_get::<Option<String>, _>(3)? {
+                    found(id, row.try_get(4)?);
+                }
+            }
+            head
+        }
+        Backend::Sqlite => {
+            let (first, streams) = rows.split_first().ok_or(sqlx::Error::RowNotFound)?;
+            for row in streams {
+                found(row.try_get(0)?, row.try_get(1)?);
+            }
+            (first.try_get(0)?, first.try_get(1)?, true)
+        }
+    };
+    let old_head = last - n;
+    if old_head > 0 && !seen {
+        // A stale snapshot (see above): the previous hash and the versions as committed.
+        let again: Option<Option<Vec<u8>>> = sqlx::query_scalar(sql::ROW_HASH)
+            .bind(old_head)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let prev = chain::from_column(again.flatten().as_deref()).unwrap_or(chain::GENESIS);
+        let versions = read_versions(tx, dialect, stream_ids).await?;
+        return Ok((last, prev, versions));
+    }
+    let prev = chain::from_column(hash.as_deref()).unwrap_or(chain::GENESIS);
+    Ok((last, prev, versions))
+}
+
+/// Writes `rows` (contiguous positions, in order; at least one), their tags and the touched
+/// `streams` (each once, with its new last version), all recorded at `now`. One statement
+/// ([`sql::append::write_batch`]) when the batch fits in one, which on PostgreSQL also wakes
+/// other processes with `notify` (the new head, delivered at commit) and answers `true`;
+/// otherwise multi-row statements in chunks, and `false` (the commit notifies).
+async fn write_batch(
+    tx: &mut AnyConnection,
+    dialect: &Dialect,
+    rows: &[EventRow<'_>],
+    streams: &[(&str, &str, i64)],
+    now: i64,
+    notify: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let tags = rows.iter().map(|row| row.event.event.tags.len()).sum::<usize>();
+    if rows.len() > sql::append::WRITE_MAX_EVENTS
+        || tags > sql::append::WRITE_MAX_TAGS
+        || streams.len() > sql::append::WRITE_MAX_STREAMS
+    {
+        insert_rows(tx, dialect, rows, now).await?;
+        upsert_streams(tx, dialect, streams, now).await?;
+        return Ok(false);
+    }
+    let notify = notify.filter(|_| dialect.notify.is_some());
+    let statement =
+        sql::append::write_batch(dialect, rows.len(), tags, streams.len(), notify.is_some());
+    let mut query = sqlx::query(&statement);
+    for row in rows {
+        query = bind_row(query, row, now);
+    }
+    for row in rows {
+        for tag in &row.event.event.tags {
+            query = query.bind(tag.as_str()).bind(row.position);
+        }
+    }
+    for (id, stream_type, version) in streams {
+        query = query
+            .bind(*id)
+            .bind(*stream_type)
+            .bind(*version)
+            .bind(now)
+            .bind(now);
+    }
+    if let Some(head) = notify {
+        query = query.bind(head.to_string());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(notify.is_some())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds one event row's 14 columns (the order of [`sql::EVENT_INSERT_COLUMNS`]).
+fn bind_row<'q>(query: AnyQuery<'q>, row: &'q EventRow<'_>, now: i64) -> AnyQuery<'q> {
+    query
+        .bind(row.position)
+        .bind(&row.event.event_id)
+        .bind(&row.stream.stream_id)
+        .bind(&row.stream.stream_type)
+        .bind(row.version)
+        .bind(&row.event.event.event_type)
+        .bind(row.event.event.schema_version)
+        .bind(&row.event.data)
+        .bind(&row.event.metadata)
+        .bind(row.event.correlation_id.as_deref())
+        .bind(now)
+        .bind(row.event.tags.as_deref())
+        .bind(row.hash.map(|h| h.to_vec()))
+        .bind(row.prev_hash.map(|h| h.to_vec()))
 }
 
 /// The current versions of `stream_ids` (sorted, distinct), locked until commit on PostgreSQL
@@ -299,6 +488,7 @@ async fn run_batch_per_append(
     let mut tx = conn.begin_with(dialect.begin_write).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut new_head = None;
+    let mut head_notified = false;
     for request in batch {
         if savepoints {
             tx.execute(sql::SAVEPOINT).await?;
@@ -309,7 +499,13 @@ async fn run_batch_per_append(
         // On success the savepoint is not released (one round trip saved): the savepoints of a
         // batch nest, `rollback to` always targets the innermost one, commit ends them all.
         let outcome = match attempt {
-            Ok(outcome) => Ok(outcome),
+            Ok((results, notified)) => {
+                // The appends of a batch take rising positions: this one's is the head so far.
+                // Its wake-up was sent with its write (or is left to the commit). A later
+                // append rolled back to its savepoint takes its own wake-up with it.
+                head_notified = notified;
+                Ok(Outcome::Written(results))
+            }
             // The session is gone or gave up waiting: the whole batch fails (and is run again
             // on a fresh connection, or answered as unavailable, by the writer).
             Err(Failure::Sql(e)) if is_connection_lost(&e) || is_timeout(&e) => {
@@ -332,12 +528,19 @@ async fn run_batch_per_append(
         }
         outcomes.push(outcome.map(Outcome::into_results));
     }
-    commit_batch(tx, dialect, new_head, commit_sent).await?;
+    commit_batch(
+        tx,
+        dialect,
+        new_head.filter(|_| !head_notified),
+        commit_sent,
+    )
+    .await?;
     Ok((outcomes, new_head))
 }
 
-/// Commits a batch; when it wrote something, other processes are woken with the new head in the
-/// same transaction (PostgreSQL `pg_notify`, delivered at commit).
+/// Commits a batch; given `notify` (the new head, when the batch wrote something and its write
+/// did not send the wake-up already), other processes are woken with it in the same transaction
+/// (PostgreSQL `pg_notify`, delivered at commit).
 async fn commit_batch(
     mut tx: sqlx::Transaction<'_, Any>,
     dialect: &Dialect,
@@ -417,21 +620,7 @@ async fn insert_rows(
         let statement = sql::insert_events(dialect, chunk.len());
         let mut query = sqlx::query(&statement);
         for row in chunk {
-            query = query
-                .bind(row.position)
-                .bind(&row.event.event_id)
-                .bind(&row.stream.stream_id)
-                .bind(&row.stream.stream_type)
-                .bind(row.version)
-                .bind(&row.event.event.event_type)
-                .bind(row.event.event.schema_version)
-                .bind(&row.event.data)
-                .bind(&row.event.metadata)
-                .bind(row.event.correlation_id.as_deref())
-                .bind(now)
-                .bind(row.event.tags.as_deref())
-                .bind(row.hash.map(|h| h.to_vec()))
-                .bind(row.prev_hash.map(|h| h.to_vec()));
+            query = bind_row(query, row, now);
         }
         query.execute(&mut *tx).await?;
     }
@@ -463,19 +652,9 @@ async fn append_one(
     tx: &mut AnyConnection,
     dialect: &Dialect,
     request: &AppendRequest,
-) -> Result<Outcome, Failure> {
+) -> Result<(Vec<AppendResult>, bool), Failure> {
     let count = i64::try_from(request.event_count())
         .map_err(|_| StoreError::Storage(sqlx::Error::Protocol("append too large".into())))?;
-
-    // Positions: takes the counter row lock, held until commit (see the module docs).
-    let (last_position, prev_hash) = advance_head(tx, count, is_chained(request)).await?;
-    let first_position = last_position - count + 1;
-    // Stamped under the head lock, like the bulk path.
-    let now = now_us();
-    // The head lock is held: a caller that gave up while we waited for it is withdrawn.
-    if request.reply.is_closed() {
-        return Err(Failure::Withdrawn);
-    }
 
     let mut stream_ids: Vec<&str> = request
         .streams
@@ -483,7 +662,16 @@ async fn append_one(
         .map(|s| s.stream_id.as_str())
         .collect();
     stream_ids.sort_unstable();
-    let versions = read_versions(tx, dialect, &stream_ids).await?;
+    // Positions: takes the counter row lock, held until commit (see the module docs).
+    let (last_position, prev_hash, versions) =
+        open_batch(tx, dialect, count, is_chained(request), &stream_ids).await?;
+    let first_position = last_position - count + 1;
+    // Stamped under the head lock, like the bulk path.
+    let now = now_us();
+    // The head lock is held: a caller that gave up while we waited for it is withdrawn.
+    if request.reply.is_closed() {
+        return Err(Failure::Withdrawn);
+    }
     let current = |id: &str| versions.get(id).copied().unwrap_or(0);
     check_expected(request, current).map_err(Failure::Version)?;
     if let Some(condition) = &request.condition
@@ -527,12 +715,13 @@ async fn append_one(
         next_position += n;
     }
     link(&mut rows, prev_hash, now);
-    insert_rows(tx, dialect, &rows, now)
+    // Only the event insert has unique indexes that can refuse (the stream upsert resolves
+    // its conflict, the tag rows' positions are new).
+    let notified = write_batch(tx, dialect, &rows, &streams, now, Some(next_position - 1))
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Failure::Unique(e),
             _ => Failure::Sql(e),
         })?;
-    upsert_streams(tx, dialect, &streams, now).await?;
-    Ok(Outcome::Written(results))
+    Ok((results, notified))
 }

@@ -3,6 +3,7 @@
 //! `max_attempts`; after a rebuild's last batch, the swap.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures::FutureExt as _;
 use tracing::{Instrument as _, debug, debug_span, info, warn};
@@ -84,7 +85,7 @@ impl Task {
                 refused = Some(unreadable);
             } else {
                 // Not this projection's business: checkpointed past, never applied.
-                events.push(unreadable.event);
+                events.push(Arc::new(unreadable.event));
             }
         }
         let swap = target == Target::Rebuild
@@ -140,7 +141,7 @@ impl Task {
         target: Target,
         generation: i64,
         from: i64,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
         swap: bool,
         refused: Option<Unreadable>,
     ) -> StoreResult<Step> {
@@ -176,7 +177,7 @@ impl Task {
         target: Target,
         generation: i64,
         from: i64,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
         failed: ApplyFailure,
     ) -> StoreResult<Step> {
         let Some(event) = events.get(failed.index) else {
@@ -268,7 +269,7 @@ impl Task {
         &self,
         target: Target,
         generation: i64,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
         swap: bool,
     ) -> Option<String> {
         if self.db.backend() != Backend::Postgres {
@@ -281,7 +282,7 @@ impl Task {
                 generation,
                 first_position: events.first()?.position,
                 last_position: events.last()?.position,
-                streams: handled_streams(self.shared.projection.as_ref(), events),
+                streams: handled_streams(self.shared.projection.as_ref(), events.iter().map(|e| &**e)),
                 event_count: events.len(),
                 swapped: false,
             },
@@ -311,7 +312,7 @@ impl Task {
         &self,
         generation: i64,
         from: i64,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
         swap: bool,
         notice: Option<&str>,
     ) -> StoreResult<Commit> {
@@ -321,7 +322,7 @@ impl Task {
         let mut tx = begin(&mut conn, &self.db).await?;
         let projection = &self.shared.projection;
         let handled: Vec<&RecordedEvent> =
-            events.iter().filter(|e| projection.handles(e)).collect();
+            events.iter().map(|e| &**e).filter(|e| projection.handles(e)).collect();
         if let Err(error) = unwinding(projection.apply_batch(&mut tx, generation, &handled)).await {
             tx.rollback().await?;
             if let Some(transient) = self.transient(&error) {
@@ -415,7 +416,7 @@ impl Task {
         &mut self,
         target: Target,
         generation: i64,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
         swap: bool,
     ) {
         let count = events.len();
@@ -442,7 +443,7 @@ impl Task {
                     .unwrap_or_default();
                 let projection = [("projection", self.shared.name)];
                 ::metrics::histogram!(crate::metrics::PROJECTION_DELAY, &projection).record(delay);
-                let streams = handled_streams(self.shared.projection.as_ref(), events);
+                let streams = handled_streams(self.shared.projection.as_ref(), events.iter().map(|e| &**e));
                 // No receivers is fine.
                 let _ = self.notify.send(BatchApplied {
                     projection: self.shared.name.to_owned(),
