@@ -30,6 +30,8 @@ const CAPACITY: usize = 10_000;
 pub(crate) struct LogCache {
     store: Arc<SqlEventStore>,
     recent: Mutex<Recent>,
+    /// Held while a miss reads from the database (see [`LogCache::read_through`]).
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl LogCache {
@@ -37,6 +39,7 @@ impl LogCache {
         Self {
             store,
             recent: Mutex::new(Recent::default()),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -49,17 +52,30 @@ impl LogCache {
         let cached = self.recent().lookup(after, limit as usize);
         let sealed = match cached {
             Some(hit) => LogRead::complete(hit),
-            None => match self.store.read_all_sealed(after, limit).await {
-                Ok(events) => {
-                    let events: Vec<Arc<RecordedEvent>> = events.into_iter().map(Arc::new).collect();
-                    self.recent().remember(&events);
-                    LogRead::complete(events)
-                }
-                Err(error) if is_unreadable(&error) => self.locate(after, limit, error).await?,
-                Err(error) => return Err(error),
-            },
+            None => self.read_through(after, limit).await?,
         };
         self.open(sealed).await
+    }
+
+    /// A miss: one task at a time reads from the database. The projections of a runner ask for
+    /// the same batch at nearly the same moment (they take turns committing and then all read
+    /// the next one), so whoever waited here usually finds its batch cached by the one before
+    /// it instead of reading and decoding it again.
+    async fn read_through(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
+        let _reading = self.reading.lock().await;
+        let cached = self.recent().lookup(after, limit as usize);
+        if let Some(hit) = cached {
+            return Ok(LogRead::complete(hit));
+        }
+        Ok(match self.store.read_all_sealed(after, limit).await {
+            Ok(events) => {
+                let events: Vec<Arc<RecordedEvent>> = events.into_iter().map(Arc::new).collect();
+                self.recent().remember(&events);
+                LogRead::complete(events)
+            }
+            Err(error) if is_unreadable(&error) => self.locate(after, limit, error).await?,
+            Err(error) => return Err(error),
+        })
     }
 
     /// `read_all(after, limit)` failed on an unreadable event: the longest readable prefix
@@ -208,17 +224,17 @@ mod tests {
         positions
             .map(|position| {
                 Arc::new(RecordedEvent {
-                position,
-                event_id: uuid::Uuid::now_v7(),
-                stream_id: "s".into(),
-                stream_type: "t".into(),
-                version: position,
-                event_type: "E".into(),
-                schema_version: 1,
-                data: serde_json::Value::Null,
-                metadata: Default::default(),
-                recorded_at: chrono::Utc::now(),
-                tags: Vec::new(),
+                    position,
+                    event_id: uuid::Uuid::now_v7(),
+                    stream_id: "s".into(),
+                    stream_type: "t".into(),
+                    version: position,
+                    event_type: "E".into(),
+                    schema_version: 1,
+                    data: serde_json::Value::Null,
+                    metadata: Default::default(),
+                    recorded_at: chrono::Utc::now(),
+                    tags: Vec::new(),
                 })
             })
             .collect()

@@ -336,7 +336,10 @@ async fn write_batch(
     now: i64,
     notify: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
-    let tags = rows.iter().map(|row| row.event.event.tags.len()).sum::<usize>();
+    let tags = rows
+        .iter()
+        .map(|row| row.event.event.tags.len())
+        .sum::<usize>();
     if rows.len() > sql::append::WRITE_MAX_EVENTS
         || tags > sql::append::WRITE_MAX_TAGS
         || streams.len() > sql::append::WRITE_MAX_STREAMS

@@ -282,7 +282,10 @@ impl Task {
                 generation,
                 first_position: events.first()?.position,
                 last_position: events.last()?.position,
-                streams: handled_streams(self.shared.projection.as_ref(), events.iter().map(|e| &**e)),
+                streams: handled_streams(
+                    self.shared.projection.as_ref(),
+                    events.iter().map(|e| &**e),
+                ),
                 event_count: events.len(),
                 swapped: false,
             },
@@ -321,8 +324,11 @@ impl Task {
         let _turn = self.db.write_turn().await;
         let mut tx = begin(&mut conn, &self.db).await?;
         let projection = &self.shared.projection;
-        let handled: Vec<&RecordedEvent> =
-            events.iter().map(|e| &**e).filter(|e| projection.handles(e)).collect();
+        let handled: Vec<&RecordedEvent> = events
+            .iter()
+            .map(|e| &**e)
+            .filter(|e| projection.handles(e))
+            .collect();
         if let Err(error) = unwinding(projection.apply_batch(&mut tx, generation, &handled)).await {
             tx.rollback().await?;
             if let Some(transient) = self.transient(&error) {
@@ -443,7 +449,8 @@ impl Task {
                     .unwrap_or_default();
                 let projection = [("projection", self.shared.name)];
                 ::metrics::histogram!(crate::metrics::PROJECTION_DELAY, &projection).record(delay);
-                let streams = handled_streams(self.shared.projection.as_ref(), events.iter().map(|e| &**e));
+                let streams =
+                    handled_streams(self.shared.projection.as_ref(), events.iter().map(|e| &**e));
                 // No receivers is fine.
                 let _ = self.notify.send(BatchApplied {
                     projection: self.shared.name.to_owned(),
