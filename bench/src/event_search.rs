@@ -27,7 +27,7 @@ const NEW_STREAM: f64 = 0.2;
 /// Appends in flight while filling (the store's writer batches them).
 const IN_FLIGHT: usize = 512;
 /// Events per page, as the console asks.
-const LIMIT: u32 = 50;
+pub const LIMIT: u32 = 50;
 /// After the fill, `recorded_at_us` is rewritten to one event every this many µs on average.
 const STAMP_STEP_US: i64 = 200_000;
 /// Width of the time-range window.
@@ -380,7 +380,7 @@ async fn measure(
 }
 
 /// The page holds what was asked, in the asked order.
-fn check(search: &LogSearch, page: &[eventstore::RecordedEvent]) -> anyhow::Result<()> {
+pub fn check(search: &LogSearch, page: &[eventstore::RecordedEvent]) -> anyhow::Result<()> {
     anyhow::ensure!(page.len() <= LIMIT as usize, "more than a page");
     for w in page.windows(2) {
         let rising = w[0].position < w[1].position;

@@ -38,7 +38,7 @@ fn new_event(e: &ProductEvent) -> NewEvent {
 }
 
 /// A product created then repriced until its stream holds `events` events.
-async fn fill(store: &SqlEventStore, events: i64) -> anyhow::Result<Uuid> {
+pub async fn fill(store: &SqlEventStore, events: i64) -> anyhow::Result<Uuid> {
     let id = Uuid::now_v7();
     let stream = Product::stream_id(id);
     let mut all = vec![ProductEvent::from(ProductCreated {
@@ -72,7 +72,7 @@ struct Row {
     latency: Percentiles,
 }
 
-async fn measure(
+pub async fn measure(
     store: &SqlEventStore,
     id: Uuid,
     snapshot_version: i32,

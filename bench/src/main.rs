@@ -8,13 +8,16 @@
 //! Scenarios: appends (ours vs the seed design, postgres-es and plain inserts), aggregate loads,
 //! projection rebuild, command-to-websocket latency, HTTP command throughput, stock (contended
 //! confirmations, conditional appends), event search (the console's event browser), the hash chain
-//! (appends with it on and off, verify, backfill). Every scenario runs
+//! (appends with it on and off, verify, backfill), and growth (appends, aggregate loads and event
+//! searches probed on an empty log and after bulk fills to 1M and 10M events (quick: 5k and 50k), with catch-up and
+//! rebuild rates at both sizes; it runs last). Every scenario runs
 //! on a fresh database (a new SQLite file, or a new PostgreSQL database on the `--pg-url` server,
 //! dropped afterwards).
 
 mod appends;
 mod chain;
 mod event_search;
+mod growth;
 mod http;
 mod latency;
 mod load;
@@ -54,6 +57,8 @@ enum Scenario {
     EventSearch,
     /// The hash chain: appends with it on and off, verify and backfill rates.
     Chain,
+    /// Probes on an empty and a large log, fill, catch-up and rebuild rates at two sizes.
+    Growth,
 }
 
 #[derive(Debug, Parser)]
@@ -103,6 +108,14 @@ pub struct Plan {
     pub search_queries: usize,
     /// Timed time-range queries on the fill's own timestamps.
     pub search_burst_queries: usize,
+    /// Events in the log at the growth scenario's last checkpoint.
+    pub growth_events: i64,
+    /// Events in the log at its middle checkpoint.
+    pub growth_mid: i64,
+    /// Measured window of each of its append probes.
+    pub growth_append_secs: f64,
+    /// Timed loads, and timed searches per filter, of each of its probes.
+    pub growth_samples: usize,
 }
 
 impl Plan {
@@ -120,6 +133,12 @@ impl Plan {
                 search_events: 50_000,
                 search_queries: 50,
                 search_burst_queries: 10,
+                // 200k / 20k took 83 s for both backends (release, loaded 2-core machine):
+                // the catch-up and rebuild of ~420k events per backend dominate.
+                growth_events: 50_000,
+                growth_mid: 5_000,
+                growth_append_secs: 0.25,
+                growth_samples: 20,
             }
         } else {
             Self {
@@ -134,6 +153,10 @@ impl Plan {
                 search_events: 1_000_000,
                 search_queries: 200,
                 search_burst_queries: 20,
+                growth_events: 10_000_000,
+                growth_mid: 1_000_000,
+                growth_append_secs: 2.0,
+                growth_samples: 200,
             }
         }
     }
@@ -182,6 +205,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted(Scenario::Chain) {
         report.push(chain::run(&plan, &backends, &pg).await?);
+    }
+    if wanted(Scenario::Growth) {
+        report.push(growth::run(&plan, &backends, &pg).await?);
     }
     report.finish(started.elapsed());
 

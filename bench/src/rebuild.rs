@@ -30,7 +30,7 @@ use crate::support::{PgAdmin, thousands};
 const CUSTOMERS: usize = 200;
 const PRODUCTS: usize = 50;
 /// Order appends in flight while filling (the store's writer batches them).
-const IN_FLIGHT: usize = 512;
+pub const IN_FLIGHT: usize = 512;
 
 fn new_event<E: DomainEvent>(e: &E) -> NewEvent {
     NewEvent::new(
@@ -91,71 +91,141 @@ fn order_events(
     Ok((order_id, events.iter().map(new_event).collect()))
 }
 
+/// Order streams [`Fill`] remembers: one in this many (the first one included).
+const SAMPLE_EVERY: usize = 1_000;
+
+/// The fill's catalog (customers and products, appended once) and how many orders it appended
+/// so far: [`orders_until`](Self::orders_until) can be called again to grow the same log.
+pub struct Fill {
+    customers: Arc<Vec<CustomerRegistered>>,
+    products: Arc<Vec<ProductCreated>>,
+    orders: usize,
+    /// Stream ids of every [`SAMPLE_EVERY`]th order appended.
+    pub order_streams: Vec<String>,
+}
+
+impl Fill {
+    /// Appends the customers and the products, one append each.
+    pub async fn start(store: &SqlEventStore) -> anyhow::Result<Self> {
+        let mut customers = Vec::with_capacity(CUSTOMERS);
+        for i in 0..CUSTOMERS {
+            let c = CustomerRegistered {
+                customer_id: CustomerId::new(Uuid::now_v7()),
+                name: v(CustomerName::parse(&format!("Customer {i}")))?,
+                email: v(Email::parse(&format!("customer{i}@example.com")))?,
+            };
+            store
+                .append(
+                    &format!("customer-{}", c.customer_id),
+                    "customer",
+                    ExpectedVersion::NoStream,
+                    vec![new_event(&CustomerEvent::from(c.clone()))],
+                )
+                .await?;
+            customers.push(c);
+        }
+        let mut products = Vec::with_capacity(PRODUCTS);
+        for i in 0..PRODUCTS {
+            let p = ProductCreated {
+                product_id: ProductId::new(Uuid::now_v7()),
+                sku: v(Sku::parse(&format!("SKU-{i}")))?,
+                name: v(ProductName::parse(&format!("Product {i}")))?,
+                price: v(Money::from_cents(199 + i as i64 * 37))?,
+            };
+            store
+                .append(
+                    &format!("product-{}", p.product_id),
+                    "product",
+                    ExpectedVersion::NoStream,
+                    vec![new_event(&ProductEvent::from(p.clone()))],
+                )
+                .await?;
+            products.push(p);
+        }
+        Ok(Self {
+            customers: Arc::new(customers),
+            products: Arc::new(products),
+            orders: 0,
+            order_streams: Vec::new(),
+        })
+    }
+
+    /// Appends orders (7 events each, [`IN_FLIGHT`] appends in flight) until the log holds at
+    /// least `target` events; answers the head.
+    pub async fn orders_until(
+        &mut self,
+        store: &SqlEventStore,
+        target: i64,
+    ) -> anyhow::Result<i64> {
+        let head = store.head_position().await?;
+        let orders = usize::try_from(((target - head).max(0) + 6) / 7)?;
+        let first = self.orders;
+        let mut appends = futures::stream::iter(first..first + orders)
+            .map(|n| {
+                let store = store.clone();
+                let customers = self.customers.clone();
+                let products = self.products.clone();
+                async move {
+                    let (order_id, events) =
+                        order_events(n, &customers[n % customers.len()], &products)?;
+                    let stream = format!("order-{order_id}");
+                    store
+                        .append(&stream, "order", ExpectedVersion::NoStream, events)
+                        .await?;
+                    anyhow::Ok((n, stream))
+                }
+            })
+            .buffer_unordered(IN_FLIGHT);
+        while let Some(r) = appends.next().await {
+            let (n, stream) = r?;
+            if n % SAMPLE_EVERY == 0 {
+                self.order_streams.push(stream);
+            }
+        }
+        self.orders = first + orders;
+        Ok(store.head_position().await?)
+    }
+}
+
 /// Appends customers, products, then orders until the log holds at least `target` events.
 pub async fn fill(store: &SqlEventStore, target: i64) -> anyhow::Result<i64> {
-    let mut customers = Vec::with_capacity(CUSTOMERS);
-    for i in 0..CUSTOMERS {
-        let c = CustomerRegistered {
-            customer_id: CustomerId::new(Uuid::now_v7()),
-            name: v(CustomerName::parse(&format!("Customer {i}")))?,
-            email: v(Email::parse(&format!("customer{i}@example.com")))?,
-        };
-        store
-            .append(
-                &format!("customer-{}", c.customer_id),
-                "customer",
-                ExpectedVersion::NoStream,
-                vec![new_event(&CustomerEvent::from(c.clone()))],
-            )
-            .await?;
-        customers.push(c);
-    }
-    let mut products = Vec::with_capacity(PRODUCTS);
-    for i in 0..PRODUCTS {
-        let p = ProductCreated {
-            product_id: ProductId::new(Uuid::now_v7()),
-            sku: v(Sku::parse(&format!("SKU-{i}")))?,
-            name: v(ProductName::parse(&format!("Product {i}")))?,
-            price: v(Money::from_cents(199 + i as i64 * 37))?,
-        };
-        store
-            .append(
-                &format!("product-{}", p.product_id),
-                "product",
-                ExpectedVersion::NoStream,
-                vec![new_event(&ProductEvent::from(p.clone()))],
-            )
-            .await?;
-        products.push(p);
-    }
-    let head = store.head_position().await?;
-    let orders = usize::try_from(((target - head).max(0) + 6) / 7)?;
-    let customers = Arc::new(customers);
-    let products = Arc::new(products);
-    let mut appends = futures::stream::iter(0..orders)
-        .map(|n| {
-            let store = store.clone();
-            let customers = customers.clone();
-            let products = products.clone();
-            async move {
-                let (order_id, events) =
-                    order_events(n, &customers[n % customers.len()], &products)?;
-                store
-                    .append(
-                        &format!("order-{order_id}"),
-                        "order",
-                        ExpectedVersion::NoStream,
-                        events,
-                    )
-                    .await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(IN_FLIGHT);
-    while let Some(r) = appends.next().await {
-        r?;
-    }
-    Ok(store.head_position().await?)
+    Fill::start(store).await?.orders_until(store, target).await
+}
+
+/// A projection runner with every order read model (`orders::projections::all()`) and the
+/// default config, on `store`.
+pub async fn start_runner(store: &Arc<SqlEventStore>) -> anyhow::Result<ProjectionRunner> {
+    Ok(ProjectionRunner::start(
+        store.clone(),
+        orders::projections::all(),
+        RunnerConfig::default(),
+    )
+    .await?)
+}
+
+/// The faults of `runner`'s projections, `name: fault` each.
+pub fn faults(runner: &ProjectionRunner) -> Vec<String> {
+    runner
+        .status()
+        .iter()
+        .filter_map(|s| s.fault.as_ref().map(|f| format!("{}: {f:?}", s.name)))
+        .collect()
+}
+
+/// Waits until every live projection of `runner` reached `head` (an error, with the faults,
+/// if `timeout` passes first).
+pub async fn caught_up(
+    runner: &ProjectionRunner,
+    head: i64,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let done = runner.wait_for_all(head, timeout).await;
+    anyhow::ensure!(
+        done,
+        "the projections did not catch up: {:?}",
+        faults(runner)
+    );
+    Ok(())
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -186,22 +256,12 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
             let fill_seconds = t.elapsed().as_secs_f64();
             eprintln!("rebuild: {backend}, {head} events in {fill_seconds:.1} s; catching up");
             let t = Instant::now();
-            let runner = ProjectionRunner::start(
-                store.clone(),
-                orders::projections::all(),
-                RunnerConfig::default(),
-            )
-            .await?;
-            let done = runner.wait_for_all(head, Duration::from_secs(1800)).await;
+            let runner = start_runner(&store).await?;
+            let done = caught_up(&runner, head, Duration::from_secs(1800)).await;
             let rebuild_seconds = t.elapsed().as_secs_f64();
             let names = runner.names();
-            let faults: Vec<String> = runner
-                .status()
-                .iter()
-                .filter_map(|s| s.fault.as_ref().map(|f| format!("{}: {f:?}", s.name)))
-                .collect();
             runner.shutdown().await;
-            anyhow::ensure!(done, "the projections did not catch up: {faults:?}");
+            done?;
             anyhow::Ok(Row {
                 backend: backend.to_string(),
                 events: head,

@@ -158,7 +158,7 @@ cargo run --release -p bench -- --quick    # the same scenarios, smaller and sho
 
 Flags: `--quick`, `--backend sqlite|postgres|both` (default both), `--pg-url` (default
 `postgres://postgres@127.0.0.1:5432/postgres`; a fresh database is created on it per scenario
-and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http,stock,event_search`.
+and dropped afterwards), `--out bench-results/<timestamp>.json`, `--only appends,load,rebuild,latency,http,stock,event_search,chain,growth`.
 
 What is measured (durability is the same everywhere: SQLite in WAL mode with `synchronous=FULL`,
 PostgreSQL with `synchronous_commit` on, as recorded below):
@@ -200,6 +200,12 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    `SqlEventStore::search_log` per filter kind (none, event type, stream type, stream id, short
    id, user, correlation id, 1-minute time range, event type + user, a second page, oldest
    first) with random parameters, one query at a time; p50/p99/max and queries/s.
+10. **Growth** (runs last): one database per backend probed with a 1,000-event log, then filled in
+   bulk (the rebuild fill) to 1,000,000 and 10,000,000 events (quick: 5,000 and 50,000) and
+   probed again at each: appends (1 and 16 writers), an aggregate load of 100 events, and
+   `search_log` pages (no filter, event type, stream type, stream id), p50/p99 compared with the
+   empty log (within 20%); at both sizes the read models' catch-up and a `rebuild_all` from 0,
+   events/s compared (10M / 1M).
 
 The numbers come from a 2-core machine that runs the databases, the server and the benchmark's
 own clients at once: they vary from run to run by tens of percent; compare ratios within one run
