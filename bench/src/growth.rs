@@ -1,7 +1,8 @@
 //! Scenario 10: growth. One fresh database per backend is probed (appends, an aggregate load,
 //! event searches) with a nearly empty log, then filled in bulk (the rebuild scenario's fill) to
-//! `growth_mid` events, its read models caught up and rebuilt from 0, probed again, filled on to
-//! `growth_events`, caught up, rebuilt and probed once more. The probes are the same code at every
+//! `growth_mid` events, its read models rebuilt from 0 by a fresh runner, probed again, filled on
+//! to `growth_events`, rebuilt from 0 again (the projections' state emptied first) and probed
+//! once more. The probes are the same code at every
 //! checkpoint, so their figures are compared as they are: the log's size should not show in them,
 //! nor in the rebuild's events/s.
 
@@ -14,7 +15,6 @@ use domain::DomainEvent as _;
 use domain::aggregate::Aggregate as _;
 use domain::product::{Product, ProductEvent, ProductRepriced};
 use domain::values::Money;
-use eventstore::projection::ProjectionRunner;
 use eventstore::testing::FreshDb;
 use eventstore::{Backend, Db, EventStore as _, LogSearch, SqlEventStore};
 use rand::rngs::StdRng;
@@ -25,7 +25,7 @@ use crate::Plan;
 use crate::appends::{Appender, Attempt, Measured, Ours, Payload, Workload, drive};
 use crate::event_search::{LIMIT, check};
 use crate::load::v;
-use crate::rebuild::{Fill, IN_FLIGHT, caught_up, faults, start_runner};
+use crate::rebuild::{Fill, IN_FLIGHT, caught_up, start_runner};
 use crate::report::{Section, Table};
 use crate::support::{Percentiles, PgAdmin, ms, ratio, thousands};
 
@@ -37,8 +37,6 @@ const LOAD_EVENTS: i64 = 100;
 const PROGRESS_EVERY: i64 = 1_000_000;
 /// Longest wait for a catch-up or a rebuild.
 const PROJECTION_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
-/// How often the rebuild's completion is polled.
-const POLL: Duration = Duration::from_millis(10);
 /// "Within 20%": `|last / empty - 1| <= TOLERANCE`.
 const TOLERANCE: f64 = 0.2;
 /// Untimed searches before the timed ones of each filter.
@@ -178,32 +176,28 @@ struct Probe {
     db_bytes: u64,
 }
 
-/// Filling to a checkpoint, catching the read models up, rebuilding them.
+/// Filling to a checkpoint and rebuilding the read models from 0 there.
 #[derive(Debug, Clone, Default, Serialize)]
 struct Stage {
     target: i64,
     head: i64,
     fill_events: i64,
     fill_seconds: f64,
-    catch_up_events: i64,
-    catch_up_seconds: f64,
     rebuild_events: i64,
     rebuild_seconds: f64,
 }
 
 /// The rows of the stage table, in the order of [`Stage::steps`].
-const STEPS: [&str; 3] = [
+const STEPS: [&str; 2] = [
     "bulk fill (order appends)",
-    "catch-up (live, the events not projected yet)",
-    "rebuild from 0 (`rebuild_all`, until done)",
+    "rebuild from 0 (a fresh runner, empty read models)",
 ];
 
 impl Stage {
-    /// (events, seconds) of the fill, the catch-up and the rebuild.
-    fn steps(&self) -> [(i64, f64); 3] {
+    /// (events, seconds) of the fill and the rebuild.
+    fn steps(&self) -> [(i64, f64); 2] {
         [
             (self.fill_events, self.fill_seconds),
-            (self.catch_up_events, self.catch_up_seconds),
             (self.rebuild_events, self.rebuild_seconds),
         ]
     }
@@ -382,57 +376,58 @@ async fn grow(
     Ok((head - first, t.elapsed().as_secs_f64(), head))
 }
 
-/// `rebuild_all`, then waits until every projection swapped its new generation in (and
-/// dropped the old one: the runner reports the rebuild done then).
-async fn rebuild_all(runner: &ProjectionRunner) -> anyhow::Result<()> {
-    let started = runner.rebuild_all().await?;
-    let deadline = Instant::now() + PROJECTION_TIMEOUT;
-    loop {
-        let status = runner.status();
-        let faults = faults(runner);
-        anyhow::ensure!(faults.is_empty(), "the rebuild faulted: {faults:?}");
-        let done = started.iter().all(|r| {
-            status.iter().any(|s| {
-                s.name == r.projection && s.generation >= r.generation && s.rebuild.is_none()
-            })
-        });
-        if done {
-            return Ok(());
+/// Every table of the projections' state: the read models (`rm_*`), their checkpoints, live
+/// generations and dead letters.
+async fn projection_tables(db: &Db) -> anyhow::Result<Vec<String>> {
+    let catalog = match db.backend() {
+        Backend::Sqlite => {
+            "select name from sqlite_master where type = 'table' and name like 'rm%'"
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the rebuild did not finish within {PROJECTION_TIMEOUT:?}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+        Backend::Postgres => {
+            "select tablename::text from pg_tables where schemaname = current_schema() \
+             and tablename like 'rm%'"
+        }
+    };
+    let mut tables: Vec<String> = sqlx::query_scalar(catalog).fetch_all(db.pool()).await?;
+    tables.retain(|t| t.starts_with("rm_"));
+    tables.extend(["checkpoints", "projections", "projection_dead_letters"].map(str::to_owned));
+    Ok(tables)
 }
 
-/// Fills to `target`, then a runner catches the read models up (from `projected`) and
-/// rebuilds them from 0; the runner is shut down before returning.
+/// Empties the projections' state, so the next runner starts every read model from 0 on empty
+/// tables, as on a fresh database (what the first rebuild had).
+async fn reset_projections(db: &Db) -> anyhow::Result<()> {
+    for table in projection_tables(db).await? {
+        sqlx::query(&format!("delete from {table}"))
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Fills to `target`, then a fresh runner catches every read model up from position 0 on empty
+/// read models (timed: the rebuild); the runner is shut down before returning.
 async fn stage(
     backend: Backend,
-    store: &Arc<SqlEventStore>,
+    target_db: &Target<'_>,
     fill: &mut Fill,
     target: i64,
-    projected: i64,
 ) -> anyhow::Result<(Stage, Vec<&'static str>)> {
+    let store = target_db.store;
     eprintln!(
         "growth: {backend}, filling to {} events",
         thousands(target as f64)
     );
     let (fill_events, fill_seconds, head) = grow(backend, store, fill, target).await?;
-    eprintln!("growth: {backend}, catching the read models up from position {projected}");
+    reset_projections(target_db.db).await?;
+    eprintln!(
+        "growth: {backend}, rebuilding the read models from 0 ({} events)",
+        thousands(head as f64)
+    );
     let t = Instant::now();
     let runner = start_runner(store).await?;
     let result = async {
         caught_up(&runner, head, PROJECTION_TIMEOUT).await?;
-        let catch_up_seconds = t.elapsed().as_secs_f64();
-        eprintln!(
-            "growth: {backend}, caught up in {catch_up_seconds:.1} s; rebuilding from 0 ({} events)",
-            thousands(head as f64)
-        );
-        let t = Instant::now();
-        rebuild_all(&runner).await?;
         let rebuild_seconds = t.elapsed().as_secs_f64();
         eprintln!(
             "growth: {backend}, rebuilt in {rebuild_seconds:.1} s ({} events/s)",
@@ -443,8 +438,6 @@ async fn stage(
             head,
             fill_events,
             fill_seconds,
-            catch_up_events: head - projected,
-            catch_up_seconds,
             rebuild_events: head,
             rebuild_seconds,
         })
@@ -476,11 +469,8 @@ async fn measure(plan: &Plan, target: &Target<'_>) -> anyhow::Result<Row> {
     ];
     let mut stages = Vec::new();
     let mut projections = Vec::new();
-    // Nothing is projected before the first runner starts.
-    let mut projected = 0;
     for events in [plan.growth_mid, plan.growth_events] {
-        let (stage, names) = stage(backend, store, &mut fill, events, projected).await?;
-        projected = stage.head;
+        let (stage, names) = stage(backend, target, &mut fill, events).await?;
         projections = names;
         stages.push(stage);
         probes.push(
@@ -660,7 +650,7 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
     let rate_full = format!("events/s ({full})");
     let vs_mid = format!("{full} / {mid} events/s");
     let mut stages = Table::new(
-        &format!("Fill, catch-up and rebuild at {mid} and {full} events"),
+        &format!("Fill and rebuild at {mid} and {full} events"),
         &[
             "backend", "step", &ev_mid, &s_mid, &rate_mid, &ev_full, &s_full, &rate_full, &vs_mid,
         ],
@@ -714,14 +704,12 @@ pub async fn run(plan: &Plan, backends: &[Backend], pg: &PgAdmin) -> anyhow::Res
             ORDER_EVENT_TYPES.join(", ")
         ),
         format!(
-            "Catch-up and rebuild: after each fill a `ProjectionRunner` with every read model \
-             ({}) and the default config is started; catch-up = from its start until every live \
-             projection reached the head (at {mid}: a fresh runner from position 0, nothing \
-             projected before; at {full}: the events appended since the {mid} runner stopped). \
-             Then `rebuild_all` builds a new generation of every read model from position 0 \
-             beside the live one (which is at the head and idle); timed until the runner reports \
-             every rebuild done (swapped in, the old generation dropped). The runner is shut \
-             down before the probes.",
+            "Rebuild: after each fill the projections' state is emptied (every `rm_*` table, \
+             `checkpoints`, `projections`, `projection_dead_letters`; nothing to empty at {mid}) \
+             and a fresh `ProjectionRunner` with every read model ({}) and the default config \
+             catches them up from position 0, as on a fresh database (the rebuild scenario's \
+             method); timed from its start until every projection reached the head. The runner \
+             is shut down before the probes.",
             rows.first()
                 .map(|r| r.projections.join(", "))
                 .unwrap_or_default()

@@ -204,7 +204,7 @@ pub async fn start_runner(store: &Arc<SqlEventStore>) -> anyhow::Result<Projecti
 }
 
 /// The faults of `runner`'s projections, `name: fault` each.
-pub fn faults(runner: &ProjectionRunner) -> Vec<String> {
+pub(crate) fn faults(runner: &ProjectionRunner) -> Vec<String> {
     runner
         .status()
         .iter()

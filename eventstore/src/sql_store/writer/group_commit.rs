@@ -231,10 +231,10 @@ fn first_event_id(request: &AppendRequest) -> Option<&str> {
 }
 
 /// Which of `event_ids` are stored (one statement per chunk; none without ids).
-async fn stored_event_ids<'a>(
+async fn stored_event_ids(
     tx: &mut AnyConnection,
     dialect: &Dialect,
-    event_ids: &[&'a str],
+    event_ids: &[&str],
 ) -> Result<HashSet<String>, sqlx::Error> {
     let mut stored = HashSet::new();
     for chunk in event_ids.chunks(sql::INSERT_CHUNK_ROWS) {
