@@ -77,7 +77,7 @@ async fn measure(plan: &Plan, backend: Backend, pg: &PgAdmin) -> anyhow::Result<
         backend: backend.to_string(),
         ..Row::default()
     };
-    let window = Duration::from_secs_f64(if plan.quick { 2.0 } else { 5.0 });
+    let window = Duration::from_secs_f64(plan.chain_secs);
     for round in 0..ROUNDS {
         eprintln!("chain: {backend}, single appends round {}", round + 1);
         row.single_off_per_sec += single_appends(backend, pg, false, window).await? / ROUNDS as f64;
@@ -96,7 +96,7 @@ async fn measure(plan: &Plan, backend: Backend, pg: &PgAdmin) -> anyhow::Result<
             let db = if hash_chain { &on_db } else { &off_db };
             eprintln!(
                 "chain: {backend}, filling {} events with the chain {}",
-                plan.rebuild_events,
+                plan.chain_events,
                 if hash_chain { "on" } else { "off" }
             );
             let store = SqlEventStore::open_with(
@@ -106,7 +106,7 @@ async fn measure(plan: &Plan, backend: Backend, pg: &PgAdmin) -> anyhow::Result<
             )
             .await?;
             let t = Instant::now();
-            let head = crate::rebuild::fill(&store, plan.rebuild_events).await;
+            let head = crate::rebuild::fill(&store, plan.chain_events).await;
             let seconds = t.elapsed().as_secs_f64();
             store.shutdown().await;
             let head = head?;

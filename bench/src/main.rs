@@ -102,6 +102,10 @@ pub struct Plan {
     pub stock_orders_per_client: usize,
     /// Measured window of each conditional/plain append workload of the stock scenario.
     pub stock_secs: f64,
+    /// Measured window of each chain off/on single-append round.
+    pub chain_secs: f64,
+    /// Events of the chain scenario's batched fills (verify and backfill run over them).
+    pub chain_events: i64,
     /// Events in the log the event browser searches.
     pub search_events: i64,
     /// Timed `search_log` queries per filter kind.
@@ -123,14 +127,16 @@ impl Plan {
         if quick {
             Self {
                 quick,
-                append_secs: 0.75,
+                append_secs: 0.5,
                 load_samples: 20,
                 rebuild_events: 100_000,
-                latency_secs: 3.0,
+                latency_secs: 2.0,
                 http_secs: 2.0,
-                stock_orders_per_client: 24,
-                stock_secs: 1.5,
-                search_events: 50_000,
+                stock_orders_per_client: 12,
+                stock_secs: 1.0,
+                chain_secs: 0.75,
+                chain_events: 50_000,
+                search_events: 30_000,
                 search_queries: 50,
                 search_burst_queries: 10,
                 // 200k / 20k took 83 s for both backends (release, loaded 2-core machine):
@@ -150,6 +156,8 @@ impl Plan {
                 http_secs: 10.0,
                 stock_orders_per_client: 120,
                 stock_secs: 5.0,
+                chain_secs: 5.0,
+                chain_events: 1_000_000,
                 search_events: 1_000_000,
                 search_queries: 200,
                 search_burst_queries: 20,

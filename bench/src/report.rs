@@ -178,9 +178,9 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    service's loader, without a snapshot and with a snapshot at the head (what the loader leaves
    after a load that read at least `snapshot_every` events), p50 and p99.
 4. **Projection rebuild**: a log of valid customer, product and order events (7 per order) is
-   appended through the store (one order per append, 512 appends in flight), then a fresh projection runner catches the five
-   read models (orders, customers, products, dashboard, activity) up from position 0; events/s
-   of the log (each event is applied by every read model).
+   appended through the store (one order per append, 512 appends in flight), then a fresh projection runner catches the six
+   read models (orders, customers, products, dashboard, activity, users) up from position 0;
+   events/s of the log (each event is applied by every read model).
 5. **Command-to-browser latency**: the release server binary (`target/release/server`, or
    `EVENTIDE_SERVER_BIN`) on a free port with a fresh data directory or database, rate limit off, websocket clients subscribed to the `orders` topic, commands at a
    steady 200/s over HTTP; latency from the command's HTTP reply to the `changed` message for its
@@ -200,12 +200,15 @@ PostgreSQL with `synchronous_commit` on, as recorded below):
    `SqlEventStore::search_log` per filter kind (none, event type, stream type, stream id, short
    id, user, correlation id, 1-minute time range, event type + user, a second page, oldest
    first) with random parameters, one query at a time; p50/p99/max and queries/s.
+9. **Hash chain**: single-event appends (64 writers) and the batched fill with the chain off and
+   on, fresh stores each; `verify` of the filled log and the backfill of a log filled with the
+   chain off.
 10. **Growth** (runs last): one database per backend probed with a 1,000-event log, then filled in
    bulk (the rebuild fill) to 1,000,000 and 10,000,000 events (quick: 5,000 and 50,000) and
    probed again at each: appends (1 and 16 writers), an aggregate load of 100 events, and
    `search_log` pages (no filter, event type, stream type, stream id), p50/p99 compared with the
-   empty log (within 20%); at both sizes the read models' catch-up and a `rebuild_all` from 0,
-   events/s compared (10M / 1M).
+   empty log (within 20%); at both sizes a rebuild of every read model from 0 (a fresh runner on
+   emptied read models), events/s compared (10M / 1M).
 
 The numbers come from a 2-core machine that runs the databases, the server and the benchmark's
 own clients at once: they vary from run to run by tens of percent; compare ratios within one run
