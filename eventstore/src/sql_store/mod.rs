@@ -28,13 +28,20 @@
 //!   [`StoreError::Unavailable`] (nothing written) after `lock_timeout`, and
 //!   [`SqlEventStore::check_writes`] reports it for readiness until the lock can be taken again.
 //!
-//! A batch of several appends is written in bulk: one counter update, one read of the touched
-//! streams' versions, version checks in memory (in batch order), one multi-row insert of every
-//! event of every passing append, one multi-row stream upsert: five statements whatever the
-//! batch size; one more when events carry tags (the tag index insert) and one more when
-//! appends in the batch are conditional (every condition of the batch in one statement, see
-//! below). If any statement fails (typically an event id that is already stored: a retry
-//! whose expected version still holds), the transaction is rolled back and the batch runs again
+//! Every batch is four round trips in the common case (`sql::append`): begin; one statement
+//! that advances the counter and reads the previous row's hash and the touched streams'
+//! versions (locked); one that writes every event, its tags, the stream upserts and, on
+//! PostgreSQL, the `pg_notify` of the new head (SQLite, which has no data-modifying CTEs, gets
+//! one multi-statement call to its worker thread instead); commit. A single append takes as
+//! many round trips as the seed design's begin, `select max(version)`, insert, commit. One more
+//! statement when appends in the
+//! batch are conditional (every condition of the batch in one statement, see below), one when
+//! some append failed its check (which of them are retries, one look-up for all).
+//!
+//! A batch of several appends is written in bulk: version checks in memory (in batch order)
+//! against the versions read under the counter lock, one multi-row insert of every event of
+//! every passing append. If any statement fails (typically an event id that is already stored:
+//! a retry whose expected version still holds), the transaction is rolled back and the batch runs again
 //! append by append, each in its own savepoint, so every append gets its own exact answer.
 //!
 //! # Multi-stream and conditional appends

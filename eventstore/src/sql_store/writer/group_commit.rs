@@ -56,10 +56,10 @@ pub(super) async fn run_batch(
     run_batch_per_append(conn, dialect, batch, commit_sent).await
 }
 
-/// The bulk path: the whole batch in five statements (counter, stream versions, one multi-row
-/// insert, one multi-row stream upsert, commit), whatever the number of appends, plus one
-/// insert into the tag index when events carry tags and one condition check when appends are
-/// conditional. Version checks run in memory against the versions read under the counter
+/// The bulk path: the whole batch in four round trips (begin, [`open_batch`]: counter and
+/// stream versions, [`write_batch`]: events, tags and streams, commit) whatever the number of
+/// appends (a batch too big for one statement is written in chunks), plus one condition check
+/// when appends are conditional and one idempotency look-up when some fail their checks. Version checks run in memory against the versions read under the counter
 /// lock, in batch order, so two appends to one stream in one batch see each other; conditions
 /// are checked against the log before the batch (one statement for all of them) and, in
 /// memory, against the events of the appends planned before them in this batch. Appends that
