@@ -1,7 +1,8 @@
-//! One group-commit transaction: the bulk path (a handful of statements for the whole batch)
-//! and the exact path it falls back to (each append in its own savepoint), the event inserts and
-//! the commit that notifies other processes. Both paths chain the rows they place
-//! ([`link`], after [`advance_head`] returned the previous row's hash).
+//! One group-commit transaction: the bulk path (four round trips for the whole batch) and the
+//! exact path it falls back to (each append in its own savepoint), the two combined statements
+//! both use ([`open_batch`], [`write_batch`]; the SQL is in `sql/append.rs`) and the commit that
+//! notifies other processes. Both paths chain the rows they place ([`link`], after
+//! [`open_batch`] returned the previous row's hash).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,8 +60,9 @@ pub(super) async fn run_batch(
 /// The bulk path: the whole batch in four round trips (begin, [`open_batch`]: counter and
 /// stream versions, [`write_batch`]: events, tags and streams, commit) whatever the number of
 /// appends (a batch too big for one statement is written in chunks), plus one condition check
-/// when appends are conditional and one idempotency look-up when some fail their checks. Version checks run in memory against the versions read under the counter
-/// lock, in batch order, so two appends to one stream in one batch see each other; conditions
+/// when appends are conditional and one idempotency look-up when some fail their checks.
+/// Version checks run in memory against the versions read under the counter lock, in batch
+/// order, so two appends to one stream in one batch see each other; conditions
 /// are checked against the log before the batch (one statement for all of them) and, in
 /// memory, against the events of the appends planned before them in this batch. Appends that
 /// fail a check write nothing; they are answered after the insert (a retry of a stored append
@@ -253,8 +255,8 @@ async fn stored_event_ids(
 
 /// Opens a batch that takes `n` positions and touches `stream_ids` (sorted, distinct): the
 /// last position taken, the hash of the row before the first one ([`chain::GENESIS`] when
-/// there is none or it is unhashed; only asked for when `chained` outside the one statement) and the streams' current versions (absent: the stream does
-/// not exist), locked until commit. The counter row lock is taken first and held until commit
+/// there is none or it is unhashed; outside the one statement only asked for when `chained`)
+/// and the streams' current versions (absent: the stream does not exist), locked until commit. The counter row lock is taken first and held until commit
 /// (what makes the log gap-free).
 ///
 /// One statement ([`sql::append::open_batch`]) unless the batch touches more streams than one
