@@ -22,7 +22,7 @@ use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 
 use crate::Plan;
-use crate::appends::{Appender, Attempt, Measured, Ours, Payload, Workload, drive};
+use crate::appends::{Appender, Attempt, Measured, Ours, Payload, WORKLOADS, Workload, drive};
 use crate::event_search::{LIMIT, check};
 use crate::load::v;
 use crate::rebuild::{Fill, IN_FLIGHT, caught_up, start_runner};
@@ -42,16 +42,8 @@ const TOLERANCE: f64 = 0.2;
 /// Untimed searches before the timed ones of each filter.
 const WARM_UP: usize = 5;
 
-const APPEND_WORKLOADS: [Workload; 2] = [
-    Workload {
-        writers: 1,
-        streams: 1,
-    },
-    Workload {
-        writers: 16,
-        streams: 16,
-    },
-];
+/// The appends scenario's 1-writer and 16-writer workloads (each writer on its own stream).
+const APPEND_WORKLOADS: [Workload; 2] = [WORKLOADS[0], WORKLOADS[1]];
 
 /// Event types of the fill's orders (what the event-type filter picks from).
 const ORDER_EVENT_TYPES: [&str; 5] = [

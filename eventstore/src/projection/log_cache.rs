@@ -63,8 +63,7 @@ impl LogCache {
     /// it instead of reading and decoding it again.
     async fn read_through(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
         let _reading = self.reading.lock().await;
-        let cached = self.recent().lookup(after, limit as usize);
-        if let Some(hit) = cached {
+        if let Some(hit) = self.recent().lookup(after, limit as usize) {
             return Ok(LogRead::complete(hit));
         }
         Ok(match self.store.read_all_sealed(after, limit).await {

@@ -378,13 +378,8 @@ async fn write_batch(
             query = query.bind(tag.as_str()).bind(row.position);
         }
     }
-    for (id, stream_type, version) in streams {
-        query = query
-            .bind(*id)
-            .bind(*stream_type)
-            .bind(*version)
-            .bind(now)
-            .bind(now);
+    for stream in streams {
+        query = bind_stream(query, stream, now);
     }
     if let Some(head) = notify {
         query = query.bind(head.to_string());
@@ -394,6 +389,21 @@ async fn write_batch(
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds one stream upsert's 5 columns (id, type, last version, created and updated at `now`;
+/// the order of [`sql::upsert_streams`]).
+fn bind_stream<'q>(
+    query: AnyQuery<'q>,
+    &(id, stream_type, version): &(&'q str, &'q str, i64),
+    now: i64,
+) -> AnyQuery<'q> {
+    query
+        .bind(id)
+        .bind(stream_type)
+        .bind(version)
+        .bind(now)
+        .bind(now)
+}
 
 /// Binds one event row's 14 columns (the order of [`sql::EVENT_INSERT_COLUMNS`]).
 fn bind_row<'q>(query: AnyQuery<'q>, row: &'q EventRow<'_>, now: i64) -> AnyQuery<'q> {
@@ -484,13 +494,8 @@ async fn upsert_streams(
     for chunk in streams.chunks(sql::INSERT_CHUNK_ROWS) {
         let statement = sql::upsert_streams(dialect, chunk.len());
         let mut query = sqlx::query(&statement);
-        for (id, stream_type, version) in chunk {
-            query = query
-                .bind(*id)
-                .bind(*stream_type)
-                .bind(*version)
-                .bind(now)
-                .bind(now);
+        for stream in chunk {
+            query = bind_stream(query, stream, now);
         }
         query.execute(&mut *tx).await?;
     }
