@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
-cargo leptos build --release
+scripts/build.sh
 data_dir=${EVENTIDE_DATA_DIR:-./data}
 if [ -z "${EVENTIDE_DATABASE_URL:-}" ] && [ ! -f "$data_dir/eventide.db" ]; then
   if [ -t 0 ]; then

@@ -14,14 +14,6 @@ else
   say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown
 fi
 
-# cargo-leptos 0.3.10: 0.3.11+ needs a newer rustc; no_downloads makes it take tools from PATH.
-if cargo leptos --version 2>/dev/null | grep -q '0.3.10'; then
-  say "cargo-leptos 0.3.10 present"
-else
-  say "installing cargo-leptos 0.3.10 (no_downloads), about 15 minutes on 2 cores"
-  cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
-fi
-
 # wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock exactly.
 want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)

@@ -34,7 +34,7 @@ step "Rust tests (SQLite and PostgreSQL)"
 cargo test -p domain -p eventstore -p orders -p server
 
 step "release build (server + optimised wasm)"
-cargo leptos build --release
+scripts/build.sh
 
 step "API contract (release server): generated Python client journey, schemathesis, every answer checked against the OpenAPI document"
 scripts/contract.sh target/release/server

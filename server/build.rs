@@ -1,6 +1,6 @@
 //! Reads the browser bundle's name (`output-name` of `[[workspace.metadata.leptos]]` in the
-//! workspace's Cargo.toml, where cargo-leptos reads it) so the server serves the files
-//! cargo-leptos wrote without the name being written twice.
+//! workspace's Cargo.toml, where `scripts/build.sh` and cargo-leptos read it) so the server serves
+//! the files they wrote without the name being written twice.
 
 use std::path::Path;
 

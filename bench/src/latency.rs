@@ -47,7 +47,7 @@ impl Server {
         let bin = server_bin();
         anyhow::ensure!(
             bin.exists(),
-            "server binary {} not found (build it with `cargo leptos build --release` or \
+            "server binary {} not found (build it with `scripts/build.sh` or \
              `cargo build --release -p server`, or set EVENTIDE_SERVER_BIN)",
             bin.display()
         );

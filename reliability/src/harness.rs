@@ -201,7 +201,7 @@ impl Server {
         let bin = &self.spec.bin;
         anyhow::ensure!(
             bin.exists(),
-            "server binary {} not found (build it with `cargo leptos build --release`, or pass --server-bin)",
+            "server binary {} not found (build it with `scripts/build.sh`, or pass --server-bin)",
             bin.display()
         );
         let child = self

@@ -85,7 +85,7 @@ pub struct Config {
     )]
     pub database_url: Option<String>,
 
-    /// Directory holding the built site (the `pkg/` wasm, JS and CSS), as cargo-leptos writes it.
+    /// Directory holding the built site (the `pkg/` wasm, JS and CSS), as `scripts/build.sh` writes it.
     #[arg(
         long,
         env = "EVENTIDE_SITE_ROOT",
