@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # A clean build gains nothing from incremental artefacts (gigabytes of them).
 export CARGO_INCREMENTAL=0
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# Each step prints the minutes spent so far, so a slow run's log shows where the time went.
+step() { printf '\n\033[1;34m==> %s\033[0m (%dm%02ds in)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "setup"; scripts/setup.sh
 df -h . | tail -1
