@@ -13,6 +13,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{self, Dialect};
+use crate::write_turn::WriteTurns;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -185,9 +186,9 @@ pub struct Db {
     backend: Backend,
     url: String,
     limits: SessionLimits,
-    /// SQLite has one write lock per file; this process hands it out in FIFO order (see
-    /// [`Db::write_turn`]).
-    write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite has one write lock per file; this process hands it out, appends first (see
+    /// [`Db::write_turn`], [`crate::write_turn`]).
+    write_turns: Arc<WriteTurns>,
 }
 
 impl fmt::Debug for Db {
@@ -248,7 +249,7 @@ impl Db {
             backend,
             url,
             limits,
-            write_turn: Arc::new(tokio::sync::Mutex::new(())),
+            write_turns: Arc::default(),
         })
     }
 
@@ -261,12 +262,23 @@ impl Db {
     /// On SQLite, waits for this process's turn to write and holds it until the guard drops
     /// (take it before `begin immediate`, drop it after commit). SQLite's own busy handler lets
     /// waiting writers sleep and retry (1 ms up to 100 ms, in no order), which under load turns
-    /// into long tails; the event store writer and the projection tasks queue here instead, first
-    /// come first served. Other processes still meet the busy timeout. `None` on PostgreSQL (row
+    /// into long tails; the event store writer and the projection tasks queue here instead. This
+    /// is the turn of a background writer (projections, operator actions): it lets waiting
+    /// appends go first, for at most [`crate::write_turn::MAX_YIELD`], then queues first come,
+    /// first served. Other processes still meet the busy timeout. `None` on PostgreSQL (row
     /// locks, no file lock).
     pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
-            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
+            Backend::Sqlite => Some(self.write_turns.background().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// [`Db::write_turn`] for the event store's appends: ahead of every background writer that
+    /// has not started its transaction (a command's reply waits for it).
+    pub(crate) async fn append_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turns.append().await),
             Backend::Postgres => None,
         }
     }

@@ -32,6 +32,7 @@ pub mod testing;
 /// W3C `traceparent`: the trace an event belongs to.
 pub mod trace_context;
 pub mod upcast;
+pub mod write_turn;
 
 pub use chain_verify::{
     Anchor, ChainHead, ChainProblem, VerifyError, VerifyProgress, VerifyRange, VerifyReport,

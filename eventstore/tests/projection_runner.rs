@@ -769,3 +769,90 @@ on_both_backends!(
     rebuild_under_load,
     rebuild_resumes_after_restart,
 );
+
+/// Records the transaction's `synchronous_commit` for each event it applies.
+struct CommitMode;
+
+#[async_trait]
+impl Projection for CommitMode {
+    fn name(&self) -> &'static str {
+        "commit_mode"
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        _generation: i64,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "insert into commit_modes (position, mode) \
+             select $1, current_setting('synchronous_commit')",
+        )
+        .bind(event.position)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn drop_generation(&self, conn: &mut AnyConnection, _: i64) -> anyhow::Result<()> {
+        sqlx::query("delete from commit_modes")
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL: a projection batch commits without waiting for the WAL flush (a read model is
+/// derived, rebuilt from its checkpoint), and that stays inside the batch's transaction: the
+/// pool's connections, the store's appends among them, keep `synchronous_commit = on`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_batches_commit_asynchronously_on_postgres() {
+    let (test_db, store) = open(Backend::Postgres).await;
+    let db = test_db.db().clone();
+    sqlx::query("create table commit_modes (position bigint primary key, mode text not null)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let mut expected = Counts::new();
+    let head = append(
+        &store,
+        "s-1",
+        vec![event(), event(), event()],
+        &mut expected,
+    )
+    .await;
+    let runner = ProjectionRunner::start(
+        store.clone(),
+        vec![Arc::new(CommitMode)],
+        RunnerConfig::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        runner
+            .wait_for("commit_mode", head, PATIENCE)
+            .await
+            .unwrap()
+    );
+    let modes: Vec<String> = sqlx::query_scalar("select mode from commit_modes order by position")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(modes, ["off", "off", "off"]);
+    // The pooled connections (the batch's among them: idle ones are handed out first) are
+    // back to `on`.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(db.pool().acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let mode: String = sqlx::query_scalar("select current_setting('synchronous_commit')")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "on");
+    }
+    drop(conns);
+    close(test_db, store, runner).await;
+}

@@ -93,35 +93,50 @@ impl LogCache {
     }
 
     /// Opens the sealed fields of `read`. An event whose field does not open ends the answer
-    /// like any unreadable event: the events before it, and its stand-in.
+    /// like any unreadable event: the events before it, and its stand-in. Only the events with
+    /// a sealed field are copied (each projection gets its own opened copy, see
+    /// [`LogCache::read_all`]); the others stay shared with the cache.
     async fn open(&self, read: LogRead) -> StoreResult<LogRead> {
-        if !read
-            .events
-            .iter()
-            .any(|e| crate::personal_data::any_sealed(std::slice::from_ref(&**e)))
-        {
-            return Ok(read);
+        let LogRead {
+            mut events,
+            unreadable,
+        } = read;
+        let sealed: Vec<usize> = (0..events.len())
+            .filter(|&i| is_sealed(&events[i]))
+            .collect();
+        if sealed.is_empty() {
+            return Ok(LogRead { events, unreadable });
         }
-        let LogRead { events, unreadable } = read;
-        let events: Vec<RecordedEvent> = events.iter().map(|e| RecordedEvent::clone(e)).collect();
-        match self.store.open_sealed(events.clone()).await {
-            Ok(events) => {
-                let events = events.into_iter().map(Arc::new).collect();
+        let copies = sealed.iter().map(|&i| RecordedEvent::clone(&events[i]));
+        match self.store.open_sealed(copies.collect()).await {
+            Ok(opened) => {
+                for (&i, event) in sealed.iter().zip(opened) {
+                    events[i] = Arc::new(event);
+                }
                 return Ok(LogRead { events, unreadable });
             }
             Err(error) if is_unreadable(&error) => {}
             Err(error) => return Err(error),
         }
+        // Event by event, to find the first one that does not open.
         let mut opened = Vec::with_capacity(events.len());
         for event in events {
-            match self.store.open_sealed(vec![event.clone()]).await {
+            if !is_sealed(&event) {
+                opened.push(event);
+                continue;
+            }
+            match self
+                .store
+                .open_sealed(vec![RecordedEvent::clone(&event)])
+                .await
+            {
                 Ok(one) => opened.extend(one.into_iter().map(Arc::new)),
                 Err(error) if is_unreadable(&error) => {
                     let stand_in = RecordedEvent {
                         data: serde_json::Value::Null,
                         metadata: Default::default(),
                         tags: Vec::new(),
-                        ..event
+                        ..RecordedEvent::clone(&event)
                     };
                     return Ok(LogRead {
                         events: opened,
@@ -143,6 +158,11 @@ impl LogCache {
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `event` has a sealed personal field.
+fn is_sealed(event: &RecordedEvent) -> bool {
+    crate::personal_data::any_sealed(std::slice::from_ref(event))
 }
 
 /// What [`LogCache::read_all`] answers: readable events in order and, when the next event

@@ -19,6 +19,12 @@ pub(crate) struct Dialect {
     /// Starts the writer's transaction. SQLite: `begin immediate` takes the write lock up front
     /// (a deferred transaction that later upgrades can fail with SQLITE_BUSY).
     pub begin_write: &'static str,
+    /// Starts a projection batch's transaction: [`Dialect::begin_write`], on PostgreSQL without
+    /// waiting for the commit's WAL flush (`synchronous_commit = off` for this transaction only).
+    /// A read model is derived: its rows and checkpoint commit atomically either way, and a
+    /// batch lost to a database crash is applied again from the checkpoint before it. The log
+    /// itself keeps `synchronous_commit = on`.
+    pub begin_batch: &'static str,
     /// Per-connection settings run right after connecting.
     pub connection_setup: &'static [&'static str],
     /// Suffix of a JSON parameter (`::jsonb` on PostgreSQL).

@@ -7,6 +7,8 @@ pub(crate) const DIALECT: Dialect = Dialect {
     // The isolation level the gap-free log is reasoned about (see the store's module docs),
     // pinned so a server-wide `default_transaction_isolation` cannot change it.
     begin_write: "begin isolation level read committed",
+    // Sent as one simple query (no parameters): no extra round trip.
+    begin_batch: "begin isolation level read committed; set local synchronous_commit = off",
     // On by default; set explicitly so a server-wide `off` cannot weaken the log's durability.
     // The session timeouts (lock, statement, idle in transaction) travel as startup options in
     // the connection URL instead (see `db::SessionLimits`), so that every session opened from

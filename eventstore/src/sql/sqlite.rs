@@ -5,6 +5,9 @@ use super::Dialect;
 pub(crate) const DIALECT: Dialect = Dialect {
     backend: crate::db::Backend::Sqlite,
     begin_write: "begin immediate",
+    // `synchronous` cannot change inside a transaction, and in WAL mode the next append's
+    // flush writes the batch's frames anyway.
+    begin_batch: "begin immediate",
     // busy_timeout first: switching to WAL needs a lock another connection may hold.
     connection_setup: &[
         "pragma busy_timeout = 10000",

@@ -68,3 +68,11 @@ async fn begin<'c>(
 ) -> Result<Transaction<'c, Any>, sqlx::Error> {
     conn.begin_with(db.backend().dialect().begin_write).await
 }
+
+/// The transaction of a projection batch (see [`crate::sql::Dialect::begin_batch`]).
+async fn begin_batch<'c>(
+    conn: &'c mut AnyConnection,
+    db: &Db,
+) -> Result<Transaction<'c, Any>, sqlx::Error> {
+    conn.begin_with(db.backend().dialect().begin_batch).await
+}

@@ -351,7 +351,7 @@ async fn write_batch(
             },
         };
         let commit_sent = AtomicBool::new(false);
-        let turn = db.write_turn().await;
+        let turn = db.append_turn().await;
         let result = tokio::time::timeout(
             commit_timeout,
             run_batch(&mut c, dialect, &batch, &commit_sent),

@@ -14,7 +14,7 @@ use crate::db::{Backend, now_us};
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
 use crate::projection::log_cache::Unreadable;
-use crate::projection::runner::begin;
+use crate::projection::runner::begin_batch;
 use crate::projection::runner::notices::{encode_batch_notice, handled_streams};
 use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
 use crate::projection::status::{BatchApplied, FaultInfo};
@@ -322,7 +322,7 @@ impl Task {
         let mut conn = self.db.pool().acquire().await?;
         // Held until this function returns (after commit or rollback).
         let _turn = self.db.write_turn().await;
-        let mut tx = begin(&mut conn, &self.db).await?;
+        let mut tx = begin_batch(&mut conn, &self.db).await?;
         let projection = &self.shared.projection;
         let handled: Vec<&RecordedEvent> = events
             .iter()
@@ -336,7 +336,7 @@ impl Task {
             }
             debug!(error = %format!("{error:#}"), "batch apply failed; applying event by event");
             // Event by event, to find the failing one (or to write the batch after all).
-            tx = begin(&mut conn, &self.db).await?;
+            tx = begin_batch(&mut conn, &self.db).await?;
             for (index, event) in events.iter().enumerate() {
                 if !projection.handles(event) {
                     continue;
