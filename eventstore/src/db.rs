@@ -263,7 +263,7 @@ impl Db {
     /// (take it before `begin immediate`, drop it after commit). SQLite's own busy handler lets
     /// waiting writers sleep and retry (1 ms up to 100 ms, in no order), which under load turns
     /// into long tails; the event store writer and the projection tasks queue here instead. This
-    /// is the turn of a background writer (projections, operator actions): it lets waiting
+    /// is the turn of a background writer (everything but the store's appends): it lets waiting
     /// appends go first, for at most [`crate::write_turn::MAX_YIELD`], then queues first come,
     /// first served. Other processes still meet the busy timeout. `None` on PostgreSQL (row
     /// locks, no file lock).

@@ -5,8 +5,9 @@
 //! read model by a few milliseconds. With one first-come-first-served queue, every command
 //! landed behind the batches its predecessor had just woken (six read models, six transactions)
 //! and waited for all of them. Now a background writer that finds an append waiting lets it go
-//! first, and yields again if an append arrives while it queues; an append waits for at most the
-//! one background transaction that already holds the lock.
+//! first, and yields again if an append arrives while it queues. An append then waits for the
+//! background transaction that already holds the lock, and for those that have already yielded
+//! for [`MAX_YIELD`] (they no longer give way).
 //!
 //! Why the yielding is bounded ([`MAX_YIELD`]): under a steady stream of appends one is nearly
 //! always waiting, and a background writer that always yielded would never write (the read
