@@ -149,6 +149,7 @@ fn config(instance: &str, batch_size: u32) -> RunnerConfig {
         backoff_cap: Duration::from_millis(50),
         instance: instance.to_owned(),
         hold: None,
+        ..RunnerConfig::default()
     }
 }
 

@@ -741,6 +741,95 @@ async fn rebuild_resumes_after_restart(backend: Backend) {
     close(test_db, store, runner).await;
 }
 
+/// Batches the projection handles none of write nothing: the checkpoint moves in memory
+/// (read-your-writes and the status follow it) and is stored with the next batch that writes,
+/// at shutdown, or once the task has been idle for `checkpoint_defer`. A poison event right
+/// after such batches is still counted and dead-lettered against the stored checkpoint.
+async fn batches_that_change_nothing_defer_their_checkpoint(backend: Backend) {
+    let (test_db, store) = open(backend).await;
+    let db = test_db.db().clone();
+    let counter = Counter::new("counts", "counts");
+    counter.create_table(&db).await;
+    let mut expected = Counts::new();
+    let checkpoint = "projection:counts:1";
+    let never = RunnerConfig {
+        checkpoint_defer: Duration::from_secs(3600),
+        ..RunnerConfig::default()
+    };
+    let runner = ProjectionRunner::start(store.clone(), vec![counter.clone()], never.clone())
+        .await
+        .unwrap();
+    let h1 = append(&store, "s-1", vec![event(), event()], &mut expected).await;
+    assert!(runner.wait_for("counts", h1, PATIENCE).await.unwrap());
+    assert_eq!(db_checkpoint(&db, checkpoint).await, Some(h1));
+
+    let h2 = append(
+        &store,
+        "ignored-1",
+        vec![event(), event()],
+        &mut Counts::new(),
+    )
+    .await;
+    assert!(runner.wait_for("counts", h2, PATIENCE).await.unwrap());
+    let status = wait_status(&runner, "counts", |s| s.head == h2).await;
+    assert_eq!((status.checkpoint, status.lag), (h2, 0));
+    assert_eq!(
+        db_checkpoint(&db, checkpoint).await,
+        Some(h1),
+        "a batch that changes nothing is not written"
+    );
+
+    // The next batch that writes stores the checkpoint past the deferred ones too.
+    let h3 = append(&store, "s-2", vec![event()], &mut expected).await;
+    assert!(runner.wait_for("counts", h3, PATIENCE).await.unwrap());
+    assert_eq!(db_checkpoint(&db, checkpoint).await, Some(h3));
+    assert_eq!(live_counts(&db, "counts", "counts").await, expected);
+
+    // Shutdown stores a deferred checkpoint.
+    let h4 = append(&store, "ignored-2", vec![event()], &mut Counts::new()).await;
+    assert!(runner.wait_for("counts", h4, PATIENCE).await.unwrap());
+    assert_eq!(db_checkpoint(&db, checkpoint).await, Some(h3));
+    runner.shutdown().await;
+    drop(runner);
+    assert_eq!(db_checkpoint(&db, checkpoint).await, Some(h4));
+
+    // An idle task stores it once `checkpoint_defer` has passed.
+    let soon = RunnerConfig {
+        checkpoint_defer: Duration::from_millis(100),
+        ..fast_retries()
+    };
+    let runner = ProjectionRunner::start(store.clone(), vec![counter.clone()], soon)
+        .await
+        .unwrap();
+    let h5 = append(
+        &store,
+        "ignored-3",
+        vec![event(), event()],
+        &mut Counts::new(),
+    )
+    .await;
+    assert!(runner.wait_for("counts", h5, PATIENCE).await.unwrap());
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while db_checkpoint(&db, checkpoint).await != Some(h5) {
+        assert!(tokio::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A poison event right after a deferred batch: counted, dead-lettered, and the stored
+    // checkpoint is right before it.
+    let h6 = append(&store, "ignored-4", vec![event()], &mut Counts::new()).await;
+    assert!(runner.wait_for("counts", h6, PATIENCE).await.unwrap());
+    let poisoned = event();
+    counter.poison(poisoned.event_id);
+    let h7 = append(&store, "s-3", vec![poisoned], &mut Counts::new()).await;
+    let status = wait_status(&runner, "counts", |s| s.state == ProjectionState::Faulted).await;
+    let fault = status.fault.unwrap();
+    assert_eq!((fault.position, fault.attempts), (h7, 3));
+    assert_eq!(db_checkpoint(&db, checkpoint).await, Some(h6));
+    assert_eq!(live_counts(&db, "counts", "counts").await, expected);
+    close(test_db, store, runner).await;
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -768,7 +857,47 @@ on_both_backends!(
     poison_event,
     rebuild_under_load,
     rebuild_resumes_after_restart,
+    batches_that_change_nothing_defer_their_checkpoint,
 );
+
+/// PostgreSQL, two instances: the standby follows a deferred checkpoint through the batch's
+/// notice (read-your-writes on any instance), though the database does not hold it yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_follows_a_deferred_checkpoint_on_postgres() {
+    let (test_db, store) = open(Backend::Postgres).await;
+    let db = test_db.db().clone();
+    let counter = Counter::new("counts", "counts");
+    counter.create_table(&db).await;
+    let config = |instance: &str| RunnerConfig {
+        checkpoint_defer: Duration::from_secs(3600),
+        instance: instance.to_owned(),
+        ..RunnerConfig::default()
+    };
+    let holder = ProjectionRunner::start(store.clone(), vec![counter.clone()], config("holder"))
+        .await
+        .unwrap();
+    let h1 = append(&store, "s-1", vec![event()], &mut Counts::new()).await;
+    assert!(holder.wait_for("counts", h1, PATIENCE).await.unwrap());
+    let standby = ProjectionRunner::start(store.clone(), vec![counter.clone()], config("standby"))
+        .await
+        .unwrap();
+    wait_status(&standby, "counts", |s| {
+        s.state == ProjectionState::Standby && s.checkpoint == h1
+    })
+    .await;
+    let h2 = append(
+        &store,
+        "ignored-1",
+        vec![event(), event()],
+        &mut Counts::new(),
+    )
+    .await;
+    assert!(standby.wait_for("counts", h2, PATIENCE).await.unwrap());
+    assert_eq!(db_checkpoint(&db, "projection:counts:1").await, Some(h1));
+    standby.shutdown().await;
+    drop(standby);
+    close(test_db, store, holder).await;
+}
 
 /// Records the transaction's `synchronous_commit` for each event it applies.
 struct CommitMode;

@@ -78,6 +78,11 @@ pub(crate) const INSERT_CHECKPOINT: &str = "insert into checkpoints (name, posit
 /// The PostgreSQL channel of cross-instance projection notices (batches applied, wake-ups).
 pub const NOTICE_CHANNEL: &str = "eventide_projections";
 
+/// PostgreSQL only. $1 = channel ([`NOTICE_CHANNEL`]), $2 = payload; delivered at commit (at
+/// once outside a transaction). `pg_notify` returns void, which the `Any` driver cannot
+/// decode: called in `from`.
+pub(crate) const NOTIFY: &str = "select 1::bigint from pg_notify($1, $2)";
+
 /// The lease a projection's runner holds while it runs.
 pub(crate) fn lease_name(projection: &str) -> String {
     format!("projection:{projection}")

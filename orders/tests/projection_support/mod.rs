@@ -81,6 +81,7 @@ pub fn fast_runner_config(batch_size: u32) -> RunnerConfig {
         backoff_cap: Duration::from_millis(50),
         instance: "test".to_owned(),
         hold: None,
+        ..RunnerConfig::default()
     }
 }
 

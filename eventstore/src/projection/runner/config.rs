@@ -16,6 +16,9 @@ pub struct RunnerConfig {
     pub backoff_cap: Duration,
     /// Names this process in status reports.
     pub instance: String,
+    /// How long the checkpoint of batches the projection handles none of may stay in memory
+    /// before it is written (see `task/deferred.rs`); `Duration::ZERO` writes every batch.
+    pub checkpoint_defer: Duration,
     /// Test hook: the named projection's task keeps its lease but applies nothing, so it falls
     /// behind and stays there (a stalled projection on demand, for the console's stall
     /// detection). `None` in production.
@@ -31,6 +34,7 @@ impl Default for RunnerConfig {
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(5),
             instance: format!("{host}-{}", std::process::id()),
+            checkpoint_defer: Duration::from_secs(1),
             hold: None,
         }
     }

@@ -180,7 +180,7 @@ impl ProjectionRunner {
         let Ok(payload) = serde_json::to_string(&notice) else {
             return;
         };
-        if let Err(e) = sqlx::query("select pg_notify($1, $2)")
+        if let Err(e) = sqlx::query(crate::projection::sql::NOTIFY)
             .bind(NOTICE_CHANNEL)
             .bind(payload)
             .execute(db.pool())

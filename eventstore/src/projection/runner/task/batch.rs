@@ -52,13 +52,13 @@ pub(super) enum Step {
 }
 
 /// An event whose `apply` failed, at `index` in the batch.
-struct ApplyFailure {
+pub(super) struct ApplyFailure {
     index: usize,
     error: anyhow::Error,
 }
 
 /// Outcome of one batch transaction.
-enum Commit {
+pub(super) enum Commit {
     Done,
     /// The projection's `apply` failed (rolled back).
     Failed(ApplyFailure),
@@ -145,6 +145,10 @@ impl Task {
         swap: bool,
         refused: Option<Unreadable>,
     ) -> StoreResult<Step> {
+        if target == Target::Live && refused.is_none() && self.may_defer(events) {
+            self.defer(generation, from, events).await;
+            return Ok(Step::Progressed);
+        }
         if !events.is_empty() || swap {
             let notice = self.notice(target, generation, events, swap);
             match self
@@ -211,6 +215,11 @@ impl Task {
         event: &RecordedEvent,
         error: String,
     ) -> StoreResult<Step> {
+        // The attempt counts against the stored checkpoint: write a deferred one first.
+        self.flush_deferred().await?;
+        if self.stale {
+            return Ok(Step::Progressed);
+        }
         let stored = {
             let mut conn = self.db.pool().acquire().await?;
             load_checkpoint(&mut conn, &checkpoint_name(self.shared.name, generation)).await?
@@ -254,7 +263,7 @@ impl Task {
     }
 
     /// Another instance moved the checkpoint under this task: reload and go on from there.
-    fn fenced(&mut self, generation: i64) -> Step {
+    pub(super) fn fenced(&mut self, generation: i64) -> Step {
         warn!(
             generation,
             "checkpoint moved by another instance; batch rolled back, reloading"
@@ -265,7 +274,7 @@ impl Task {
 
     /// The cross-instance notice of a batch about to commit (PostgreSQL only): live batches and
     /// the swap.
-    fn notice(
+    pub(super) fn notice(
         &self,
         target: Target,
         generation: i64,
@@ -311,8 +320,8 @@ impl Task {
     /// transaction (fenced: only if it is still at `from`); with `swap`, also makes
     /// `generation` the live one; with `notice`, notifies the other instances on commit. The
     /// error is storage; the projection's failure is [`Commit::Failed`] (rolled back).
-    async fn commit(
-        &self,
+    pub(super) async fn commit(
+        &mut self,
         generation: i64,
         from: i64,
         events: &[Arc<RecordedEvent>],
@@ -360,18 +369,20 @@ impl Task {
             }
         }
         let to = events.last().map_or(from, |e| e.position);
+        // Behind `from` when the batches before this one changed nothing (`deferred.rs`).
+        let stored = self.stored_checkpoint(generation, from);
         let name = self.shared.name;
         let checkpoint = checkpoint_name(name, generation);
         let now = now_us();
         let mut moved = sqlx::query(sql::ADVANCE_CHECKPOINT)
             .bind(&checkpoint)
-            .bind(from)
+            .bind(stored)
             .bind(to)
             .bind(now)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if moved == 0 && from == 0 {
+        if moved == 0 && stored == 0 {
             moved = sqlx::query(sql::INSERT_CHECKPOINT)
                 .bind(&checkpoint)
                 .bind(to)
@@ -393,13 +404,16 @@ impl Task {
                 .await?;
         }
         if let Some(payload) = notice {
-            sqlx::query("select 1::bigint from pg_notify($1, $2)")
+            sqlx::query(sql::NOTIFY)
                 .bind(NOTICE_CHANNEL)
                 .bind(payload)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
+        if self.deferred.is_some_and(|d| d.generation == generation) {
+            self.deferred = None;
+        }
         Ok(Commit::Done)
     }
 
@@ -418,7 +432,7 @@ impl Task {
 
     /// Bookkeeping after a commit: checkpoint, rates, notifications; after a swap, drops the old
     /// generation.
-    async fn committed(
+    pub(super) async fn committed(
         &mut self,
         target: Target,
         generation: i64,
@@ -478,6 +492,8 @@ impl Task {
                     return;
                 }
                 let old = self.state.generation;
+                // A checkpoint deferred for the old generation goes with it.
+                self.deferred = None;
                 self.state.generation = generation;
                 self.state.checkpoint = checkpoint;
                 self.state.rebuild = None;

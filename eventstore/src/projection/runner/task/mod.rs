@@ -1,8 +1,10 @@
 //! One projection's task: holds the lease or stands by, loops over batches of the live and the
 //! rebuild generation, waits for the head, operator commands or shutdown, backs off on storage
-//! errors. One batch (apply + checkpoint in one transaction) is in `batch.rs`.
+//! errors. One batch (apply + checkpoint in one transaction) is in `batch.rs`; the checkpoint
+//! of batches that change nothing, kept in memory for a moment, in `deferred.rs`.
 
 mod batch;
+mod deferred;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use tracing::{debug, info, warn};
 
 pub(super) use self::batch::panic_message;
 use self::batch::{Failure, Step, Target};
+use self::deferred::Deferred;
 use super::begin;
 use super::config::RunnerConfig;
 use super::persisted::Persisted;
@@ -50,6 +53,8 @@ pub(super) struct Task {
     storage_failures: u32,
     /// Another instance moved the checkpoint: reload before the next batch.
     stale: bool,
+    /// The live checkpoint moved past batches that changed nothing and is not stored yet.
+    deferred: Option<Deferred>,
 }
 
 impl Task {
@@ -78,6 +83,7 @@ impl Task {
             failure: None,
             storage_failures: 0,
             stale: false,
+            deferred: None,
         }
     }
 
@@ -206,14 +212,31 @@ impl Task {
             };
             self.storage_failures = 0;
             if live == Step::Idle && rebuild == Step::Idle {
+                if self
+                    .deferred_due()
+                    .is_some_and(|due| due <= tokio::time::Instant::now())
+                {
+                    if let Err(e) = self.flush_deferred().await {
+                        self.storage_failure(e).await;
+                    }
+                    continue;
+                }
                 reload = self.wait().await;
             }
         }
+        if let Err(e) = self.flush_deferred().await {
+            // Safe to lose: the next start re-reads those events and writes nothing for them.
+            debug!(error = %e, "the deferred checkpoint was not written at shutdown");
+        }
     }
 
-    /// Waits for a commit, an operator command or shutdown. True when a command arrived.
+    /// Waits for a commit, an operator command, shutdown or the time to write a deferred
+    /// checkpoint. True when a command arrived.
     async fn wait(&mut self) -> bool {
+        let due = self.deferred_due();
         tokio::select! {
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
+                if due.is_some() => false,
             changed = self.head.changed() => {
                 if changed.is_err() {
                     // The store is gone: poll instead of spinning.
@@ -262,6 +285,8 @@ impl Task {
         }
         drop(conn);
         self.show(&state);
+        // Back to what is stored; events past it that changed nothing are read again.
+        self.deferred = None;
         if state.fault.is_none() && self.state.fault.is_some() {
             // Retried or skipped: the next failure counts from one again. (A reload for any
             // other reason keeps the count: the same event failing again is the same fault.)
