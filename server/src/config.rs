@@ -310,6 +310,18 @@ pub struct Config {
     )]
     pub projection_batch_size: u32,
 
+    /// Milliseconds a projection may keep the checkpoint of batches it handles none of in
+    /// memory before writing it (0 writes every batch); see
+    /// `eventstore/src/projection/runner/task/deferred.rs`.
+    #[arg(
+        long,
+        env = "EVENTIDE_PROJECTION_CHECKPOINT_DEFER_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(0..=60_000),
+        global = true
+    )]
+    pub projection_checkpoint_defer_ms: u64,
+
     /// Seconds a projection or the relay may be behind without progress before the console,
     /// `/ready` and the metrics call it stalled.
     #[arg(
@@ -376,6 +388,7 @@ impl Config {
     pub fn runner_config(&self, instance: String) -> eventstore::projection::RunnerConfig {
         eventstore::projection::RunnerConfig {
             batch_size: self.projection_batch_size,
+            checkpoint_defer: std::time::Duration::from_millis(self.projection_checkpoint_defer_ms),
             instance,
             hold: self.test_hold_projection.clone(),
             ..eventstore::projection::RunnerConfig::default()

@@ -5,7 +5,14 @@
 //! projection. The log is gap-free and never changes below the head, so a cached event is final.
 //! A read is served from the cache only when the cache holds the whole batch asked for: a short
 //! answer means "caught up" to the runner (a rebuild swaps on it), so it must come from the
-//! database.
+//! database. A live batch ([`LogCache::read_live`]) may also be answered short from the cache
+//! when the cache holds everything up to the store's head watch: every position up to it is
+//! committed (the watch is published after commit), and a later commit moves the watch, which
+//! wakes the task again. Under a steady flow of commands that is every live read but one per
+//! commit (the first projection to wake reads, the other five and every "anything more?" read
+//! after a batch are answered here): without it each projection read the log twice per commit.
+//! A rebuild's reads stay strict: its swap must not land behind the live generation, which may
+//! have read from the database past the watch.
 //!
 //! Events are shared ([`Arc`]), not copied: every projection of a runner gets the same decoded
 //! event (its JSON parsed once per read, not once per projection).
@@ -19,9 +26,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::watch;
+
 use crate::envelope::RecordedEvent;
 use crate::error::{StoreError, StoreResult};
 use crate::sql_store::SqlEventStore;
+use crate::store::EventStore as _;
 use crate::upcast::is_unreadable;
 
 /// Events kept (the newest ones read).
@@ -29,6 +39,8 @@ const CAPACITY: usize = 10_000;
 
 pub(crate) struct LogCache {
     store: Arc<SqlEventStore>,
+    /// The store's head: everything up to it is committed.
+    head: watch::Receiver<i64>,
     recent: Mutex<Recent>,
     /// Held while a miss reads from the database (see [`LogCache::read_through`]).
     reading: tokio::sync::Mutex<()>,
@@ -37,6 +49,7 @@ pub(crate) struct LogCache {
 impl LogCache {
     pub(crate) fn new(store: Arc<SqlEventStore>) -> Self {
         Self {
+            head: store.head_watch(),
             store,
             recent: Mutex::new(Recent::default()),
             reading: tokio::sync::Mutex::new(()),
@@ -49,21 +62,45 @@ impl LogCache {
     /// The cache keeps events as stored (personal fields sealed) and opens them on the way out,
     /// so a field erased while its event is cached is not handed out opened.
     pub(crate) async fn read_all(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
-        let cached = self.recent().lookup(after, limit as usize);
+        self.read(after, limit, Bound::Batch).await
+    }
+
+    /// [`read_all`](Self::read_all) for a live batch: also answered from the cache when it
+    /// holds every event up to the head watch (fewer than `limit`, none when `after` is at the
+    /// head), see the module docs.
+    pub(crate) async fn read_live(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
+        self.read(after, limit, Bound::Head).await
+    }
+
+    async fn read(&self, after: i64, limit: u32, bound: Bound) -> StoreResult<LogRead> {
+        let cached = self.lookup(after, limit, bound);
         let sealed = match cached {
             Some(hit) => LogRead::complete(hit),
-            None => self.read_through(after, limit).await?,
+            None => self.read_through(after, limit, bound).await?,
         };
         self.open(sealed).await
+    }
+
+    /// The cached answer, if the cache holds it: the whole batch, or with [`Bound::Head`] the
+    /// events up to the head watch when that is fewer.
+    fn lookup(&self, after: i64, limit: u32, bound: Bound) -> Option<Vec<Arc<RecordedEvent>>> {
+        let limit = limit as usize;
+        match bound {
+            Bound::Batch => self.recent().lookup(after, limit),
+            Bound::Head => {
+                let head = *self.head.borrow();
+                self.recent().lookup_until(after, limit, head)
+            }
+        }
     }
 
     /// A miss: one task at a time reads from the database. The projections of a runner ask for
     /// the same batch at nearly the same moment (they take turns committing and then all read
     /// the next one), so whoever waited here usually finds its batch cached by the one before
     /// it instead of reading and decoding it again.
-    async fn read_through(&self, after: i64, limit: u32) -> StoreResult<LogRead> {
+    async fn read_through(&self, after: i64, limit: u32, bound: Bound) -> StoreResult<LogRead> {
         let _reading = self.reading.lock().await;
-        if let Some(hit) = self.recent().lookup(after, limit as usize) {
+        if let Some(hit) = self.lookup(after, limit, bound) {
             return Ok(LogRead::complete(hit));
         }
         Ok(match self.store.read_all_sealed(after, limit).await {
@@ -160,6 +197,15 @@ impl LogCache {
     }
 }
 
+/// How short a cached answer may be.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// Only the whole batch asked for.
+    Batch,
+    /// Up to the head watch.
+    Head,
+}
+
 /// Whether `event` has a sealed personal field.
 fn is_sealed(event: &RecordedEvent) -> bool {
     crate::personal_data::any_sealed(std::slice::from_ref(event))
@@ -209,6 +255,15 @@ impl Recent {
                 .last()
                 .is_some_and(|e| e.position == after + limit as i64);
         contiguous.then_some(hit)
+    }
+
+    /// [`lookup`](Self::lookup) of the events after `after` up to `head` when they are fewer
+    /// than `limit` (none when `after` is at or past `head`).
+    fn lookup_until(&self, after: i64, limit: usize, head: i64) -> Option<Vec<Arc<RecordedEvent>>> {
+        match usize::try_from(head - after) {
+            Ok(0) | Err(_) => Some(Vec::new()),
+            Ok(to_head) => self.lookup(after, to_head.min(limit)),
+        }
     }
 
     fn remember(&mut self, events: &[Arc<RecordedEvent>]) {
@@ -280,6 +335,30 @@ mod tests {
         recent.remember(&events(10..=11));
         assert_eq!(positions(recent.lookup(0, 1)), None);
         assert_eq!(positions(recent.lookup(9, 2)), Some(vec![10, 11]));
+    }
+
+    #[test]
+    fn answers_short_up_to_the_head_it_is_given() {
+        let mut recent = Recent::default();
+        recent.remember(&events(1..=4));
+        // Everything up to the head is cached: a short answer is the whole truth.
+        assert_eq!(
+            positions(recent.lookup_until(1, 100, 4)),
+            Some(vec![2, 3, 4])
+        );
+        assert_eq!(positions(recent.lookup_until(0, 2, 4)), Some(vec![1, 2]));
+        // At (or, with a watch behind a read, past) the head: nothing, without a read.
+        assert_eq!(positions(recent.lookup_until(4, 100, 4)), Some(vec![]));
+        assert_eq!(positions(recent.lookup_until(5, 100, 4)), Some(vec![]));
+        // The head is past what is cached: the database must answer.
+        assert_eq!(positions(recent.lookup_until(2, 100, 5)), None);
+        // Older than the cached run: the database too.
+        recent.remember(&events(10..=12));
+        assert_eq!(positions(recent.lookup_until(8, 100, 12)), None);
+        assert_eq!(
+            positions(recent.lookup_until(9, 100, 12)),
+            Some(vec![10, 11, 12])
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ impl Task {
                 None => return Ok(Step::Idle),
             },
         };
-        let read = self.log.read_all(from, self.config.batch_size).await?;
+        let read = match target {
+            Target::Live => self.log.read_live(from, self.config.batch_size).await?,
+            Target::Rebuild => self.log.read_all(from, self.config.batch_size).await?,
+        };
         let mut events = read.events;
         let mut refused = None;
         if let Some(unreadable) = read.unreadable {
@@ -328,9 +331,11 @@ impl Task {
         swap: bool,
         notice: Option<&str>,
     ) -> StoreResult<Commit> {
-        let mut conn = self.db.pool().acquire().await?;
-        // Held until this function returns (after commit or rollback).
+        // Held until this function returns (after commit or rollback). Taken before the
+        // connection: on SQLite six projections queue here under load, and a connection held
+        // while queuing is one the requests' reads cannot have (the pool is shared).
         let _turn = self.db.write_turn().await;
+        let mut conn = self.db.pool().acquire().await?;
         let mut tx = begin_batch(&mut conn, &self.db).await?;
         let projection = &self.shared.projection;
         let handled: Vec<&RecordedEvent> = events

@@ -9,7 +9,7 @@
 //! exactly the ones that change nothing here, so a crash, a lost lease or a reload that goes
 //! back to the stored checkpoint re-reads them and again writes nothing. Read-your-writes on
 //! this instance follows the checkpoint in memory; on PostgreSQL the batch's notice still goes
-//! out (one `pg_notify`, no transaction), so the other instances follow it too.
+//! out (a transaction with the `pg_notify` only), so the other instances follow it too.
 //!
 //! [`RunnerConfig::checkpoint_defer`]: crate::projection::RunnerConfig::checkpoint_defer
 
@@ -22,7 +22,8 @@ use super::Task;
 use super::batch::Target;
 use crate::envelope::RecordedEvent;
 use crate::error::StoreResult;
-use crate::projection::sql::NOTIFY;
+use crate::projection::runner::begin_batch;
+use crate::projection::sql::{NOTICE_CHANNEL, NOTIFY};
 
 /// The live checkpoint is ahead of the stored one by batches that handled nothing.
 #[derive(Clone, Copy, Debug)]
@@ -60,19 +61,29 @@ impl Task {
             stored: from,
             since: Instant::now(),
         });
-        if let Some(notice) = self.notice(Target::Live, generation, events, false) {
+        if let Some(notice) = self.notice(Target::Live, generation, events, false)
+            && let Err(e) = self.send_notice(&notice).await
+        {
             // Not fatal: a standby also follows the stored checkpoint once it is written.
-            if let Err(e) = sqlx::query(NOTIFY)
-                .bind(crate::projection::sql::NOTICE_CHANNEL)
-                .bind(notice)
-                .execute(self.db.pool())
-                .await
-            {
-                warn!(error = %e, "the notice of a batch that changed nothing was not sent");
-            }
+            warn!(error = %e, "the notice of a batch that changed nothing was not sent");
         }
         self.committed(Target::Live, generation, events, false)
             .await;
+    }
+
+    /// Sends `notice` in a transaction of its own. Not a bare `pg_notify`: a notification
+    /// takes a transaction id, so its commit waits for the WAL flush unless
+    /// `synchronous_commit` is off, which the batch transaction sets
+    /// ([`crate::sql::Dialect::begin_batch`]).
+    async fn send_notice(&self, notice: &str) -> Result<(), sqlx::Error> {
+        let mut conn = self.db.pool().acquire().await?;
+        let mut tx = begin_batch(&mut conn, &self.db).await?;
+        sqlx::query(NOTIFY)
+            .bind(NOTICE_CHANNEL)
+            .bind(notice)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 
     /// The stored checkpoint `generation`'s batches compare-and-set against: the deferred one,
