@@ -228,6 +228,11 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings a connection when it comes back to the pool and, by default, again
+            // when it is handed out: on PostgreSQL that second ping finds a backend terminated
+            // while idle before a request uses it; an embedded SQLite connection does not go
+            // away, and the ping is a round trip to its worker thread on every acquire.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     for statement in setup {

@@ -20,7 +20,8 @@
 //! instance) and retries the lease every [`RETRY_EVERY`]. A batch moves its checkpoint with a
 //! compare-and-set, so even two runners overlapping for a moment cannot apply an event twice.
 //! After each committed live batch the holder sends a `pg_notify` on [`NOTICE_CHANNEL`] inside
-//! the batch's transaction; every other instance's runner forwards it to its own
+//! the batch's transaction (a batch that changed nothing and wrote no transaction, see
+//! `task/deferred.rs`, in one of its own); every other instance's runner forwards it to its own
 //! [`ProjectionRunner::subscribe`] receivers (the live hub) as a [`BatchApplied`]. Operator
 //! commands done on a non-holder instance reach the holder the same way (a wake notice).
 //!
@@ -32,7 +33,8 @@
 //! - `config.rs`, `error.rs`: [`RunnerConfig`], [`RunnerError`].
 //! - `shared.rs`: what a task and the handle share about one projection (status, checkpoint
 //!   watch, wake-ups); `persisted.rs`: a projection's state as the database holds it.
-//! - `task/`: one projection's task (lease, standby, the loop); `task/batch.rs`: one batch.
+//! - `task/`: one projection's task (lease, standby, the loop); `task/batch.rs`: one batch;
+//!   `task/deferred.rs`: the checkpoint of batches that change nothing.
 //! - `notices.rs`: the cross-instance notices; `listener.rs`: their LISTEN side.
 //!
 //! [`RETRY_EVERY`]: crate::lease::RETRY_EVERY

@@ -181,6 +181,15 @@ impl Task {
                 reload = false;
                 first = false;
             }
+            // Due whether the task is idle (`wait` wakes for it) or busy with a rebuild.
+            if self
+                .deferred_due()
+                .is_some_and(|due| due <= tokio::time::Instant::now())
+                && let Err(e) = self.flush_deferred().await
+            {
+                self.storage_failure(e).await;
+                continue;
+            }
             if self.state.fault.is_some() {
                 reload = self.wait().await;
                 continue;
@@ -212,15 +221,6 @@ impl Task {
             };
             self.storage_failures = 0;
             if live == Step::Idle && rebuild == Step::Idle {
-                if self
-                    .deferred_due()
-                    .is_some_and(|due| due <= tokio::time::Instant::now())
-                {
-                    if let Err(e) = self.flush_deferred().await {
-                        self.storage_failure(e).await;
-                    }
-                    continue;
-                }
                 reload = self.wait().await;
             }
         }
@@ -233,7 +233,8 @@ impl Task {
     /// Waits for a commit, an operator command, shutdown or the time to write a deferred
     /// checkpoint. True when a command arrived.
     async fn wait(&mut self) -> bool {
-        let due = self.deferred_due();
+        // (A faulted task has no deferred checkpoint: the failed attempt wrote it first.)
+        let due = self.deferred_due().filter(|_| self.state.fault.is_none());
         tokio::select! {
             () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
                 if due.is_some() => false,
