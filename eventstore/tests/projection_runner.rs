@@ -131,6 +131,9 @@ impl Projection for Counter {
         if self.poison.lock().unwrap().contains(&event.event_id) {
             anyhow::bail!("poisoned event {}", event.event_id);
         }
+        if event.data.get("garbage").is_some() {
+            anyhow::bail!("garbage in event {}", event.event_id);
+        }
         sqlx::query(&format!(
             "insert into {t} (generation, stream_id, count) values ($1, $2, 1) \
              on conflict (generation, stream_id) do update set count = {t}.count + 1",
@@ -830,6 +833,51 @@ async fn batches_that_change_nothing_defer_their_checkpoint(backend: Backend) {
     close(test_db, store, runner).await;
 }
 
+/// An operator repairs a poison event's row and retries: the retry applies the row as it is
+/// now, not the copy the runner's log cache held when the event failed (the other projection
+/// read it too, so it was cached).
+async fn retry_reads_a_repaired_event_again(backend: Backend) {
+    let (test_db, store) = open(backend).await;
+    let db = test_db.db().clone();
+    let a = Counter::new("a", "a_counts");
+    let b = Counter::new("b", "b_counts");
+    a.create_table(&db).await;
+    b.create_table(&db).await;
+    let runner = ProjectionRunner::start(store.clone(), vec![a.clone(), b.clone()], fast_retries())
+        .await
+        .unwrap();
+    let mut expected = Counts::new();
+    append(&store, "s-1", vec![event(), event()], &mut expected).await;
+    let garbage = NewEvent::new(
+        "Counted",
+        1,
+        serde_json::json!({ "garbage": true }),
+        EventMetadata::default(),
+    );
+    let garbage_id = garbage.event_id;
+    let bad = append(&store, "s-1", vec![garbage], &mut expected).await;
+    let status = wait_status(&runner, "a", |s| s.state == ProjectionState::Faulted).await;
+    assert_eq!(status.fault.unwrap().position, bad);
+    // Both counters fail on it: the cache holds the event, read once for both.
+    wait_status(&runner, "b", |s| s.state == ProjectionState::Faulted).await;
+    let repair = match backend {
+        Backend::Postgres => "update events set data = $1::jsonb where event_id = $2",
+        Backend::Sqlite => "update events set data = $1 where event_id = $2",
+    };
+    sqlx::query(repair)
+        .bind("{}")
+        .bind(garbage_id.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    runner.retry("a", "tester").await.unwrap();
+    runner.retry("b", "tester").await.unwrap();
+    assert!(runner.wait_for_all(bad, PATIENCE).await);
+    assert_eq!(live_counts(&db, "a", "a_counts").await, expected);
+    assert_eq!(live_counts(&db, "b", "b_counts").await, expected);
+    close(test_db, store, runner).await;
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -858,6 +906,7 @@ on_both_backends!(
     rebuild_under_load,
     rebuild_resumes_after_restart,
     batches_that_change_nothing_defer_their_checkpoint,
+    retry_reads_a_repaired_event_again,
 );
 
 /// PostgreSQL, two instances: the standby follows a deferred checkpoint through the batch's

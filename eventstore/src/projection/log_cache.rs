@@ -192,6 +192,12 @@ impl LogCache {
         })
     }
 
+    /// Drops every cached event. The log never changes, except by an operator who repairs a
+    /// poison event's row and then retries: the retry must read the row as it is now.
+    pub(crate) fn forget(&self) {
+        self.recent().events.clear();
+    }
+
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -292,6 +292,9 @@ impl Task {
             // Retried or skipped: the next failure counts from one again. (A reload for any
             // other reason keeps the count: the same event failing again is the same fault.)
             self.failure = None;
+            // A retry may follow a repair of the event's row: read it again, not the copy
+            // cached when it failed.
+            self.log.forget();
         }
         self.state = state;
         Ok(())
