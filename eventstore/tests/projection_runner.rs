@@ -423,13 +423,19 @@ async fn abrupt_stop_mid_batch(backend: Backend) {
     close(test_db, store, runner).await;
 }
 
+/// Two counting projections, `a` and `b`, with their tables.
+async fn counters_a_and_b(db: &Db) -> (Arc<Counter>, Arc<Counter>) {
+    let a = Counter::new("a", "a_counts");
+    let b = Counter::new("b", "b_counts");
+    a.create_table(db).await;
+    b.create_table(db).await;
+    (a, b)
+}
+
 async fn poison_event(backend: Backend) {
     let (test_db, store) = open(backend).await;
     let db = test_db.db().clone();
-    let a = Counter::new("a", "a_counts");
-    let b = Counter::new("b", "b_counts");
-    a.create_table(&db).await;
-    b.create_table(&db).await;
+    let (a, b) = counters_a_and_b(&db).await;
     let mut expected = Counts::new();
     let events: Vec<NewEvent> = (0..10).map(|_| event()).collect();
     let poisoned = events[4].event_id; // position 5
@@ -839,10 +845,7 @@ async fn batches_that_change_nothing_defer_their_checkpoint(backend: Backend) {
 async fn retry_reads_a_repaired_event_again(backend: Backend) {
     let (test_db, store) = open(backend).await;
     let db = test_db.db().clone();
-    let a = Counter::new("a", "a_counts");
-    let b = Counter::new("b", "b_counts");
-    a.create_table(&db).await;
-    b.create_table(&db).await;
+    let (a, b) = counters_a_and_b(&db).await;
     let runner = ProjectionRunner::start(store.clone(), vec![a.clone(), b.clone()], fast_retries())
         .await
         .unwrap();

@@ -78,10 +78,16 @@ pub(crate) const INSERT_CHECKPOINT: &str = "insert into checkpoints (name, posit
 /// The PostgreSQL channel of cross-instance projection notices (batches applied, wake-ups).
 pub const NOTICE_CHANNEL: &str = "eventide_projections";
 
-/// PostgreSQL only. $1 = channel ([`NOTICE_CHANNEL`]), $2 = payload; delivered at commit (at
-/// once outside a transaction). `pg_notify` returns void, which the `Any` driver cannot
-/// decode: called in `from`.
-pub(crate) const NOTIFY: &str = "select 1::bigint from pg_notify($1, $2)";
+/// PostgreSQL only: `payload` as a notice on [`NOTICE_CHANNEL`], delivered at commit (at once
+/// outside a transaction). `pg_notify` returns void, which the `Any` driver cannot decode:
+/// called in `from`.
+pub(crate) fn notify(
+    payload: &str,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query("select 1::bigint from pg_notify($1, $2)")
+        .bind(NOTICE_CHANNEL)
+        .bind(payload)
+}
 
 /// The lease a projection's runner holds while it runs.
 pub(crate) fn lease_name(projection: &str) -> String {

@@ -13,7 +13,7 @@ use super::shared::RebuildStatus;
 use super::task::drop_in_chunks;
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::db::{Backend, now_us};
-use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
+use crate::projection::sql::{self, checkpoint_name};
 use crate::projection::status::RateMeter;
 
 /// Outcome of [`ProjectionRunner::rebuild_all`] for one projection.
@@ -180,9 +180,7 @@ impl ProjectionRunner {
         let Ok(payload) = serde_json::to_string(&notice) else {
             return;
         };
-        if let Err(e) = sqlx::query(crate::projection::sql::NOTIFY)
-            .bind(NOTICE_CHANNEL)
-            .bind(payload)
+        if let Err(e) = crate::projection::sql::notify(&payload)
             .execute(db.pool())
             .await
         {

@@ -16,7 +16,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::projection::log_cache::Unreadable;
 use crate::projection::runner::begin_batch;
 use crate::projection::runner::notices::{encode_batch_notice, handled_streams};
-use crate::projection::sql::{self, NOTICE_CHANNEL, checkpoint_name};
+use crate::projection::sql::{self, checkpoint_name};
 use crate::projection::status::{BatchApplied, FaultInfo};
 
 /// The event a generation keeps failing on.
@@ -409,14 +409,10 @@ impl Task {
                 .await?;
         }
         if let Some(payload) = notice {
-            sqlx::query(sql::NOTIFY)
-                .bind(NOTICE_CHANNEL)
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
+            sql::notify(payload).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        if self.deferred.is_some_and(|d| d.generation == generation) {
+        if generation == self.state.generation {
             self.deferred = None;
         }
         Ok(Commit::Done)

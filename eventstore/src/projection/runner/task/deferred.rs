@@ -23,13 +23,12 @@ use super::batch::Target;
 use crate::envelope::RecordedEvent;
 use crate::error::StoreResult;
 use crate::projection::runner::begin_batch;
-use crate::projection::sql::{NOTICE_CHANNEL, NOTIFY};
+use crate::projection::sql::notify;
 
-/// The live checkpoint is ahead of the stored one by batches that handled nothing.
+/// The live generation's checkpoint is ahead of the stored one by batches that handled
+/// nothing. (A swap or a reload drops it: it belongs to the live generation only.)
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Deferred {
-    /// The generation whose checkpoint is deferred (the live one when it began).
-    pub(super) generation: i64,
     /// The checkpoint as stored in the database.
     pub(super) stored: i64,
     /// When the first deferred batch was seen: the stored checkpoint is written by then plus
@@ -57,7 +56,6 @@ impl Task {
         events: &[Arc<RecordedEvent>],
     ) {
         self.deferred.get_or_insert(Deferred {
-            generation,
             stored: from,
             since: Instant::now(),
         });
@@ -78,19 +76,15 @@ impl Task {
     async fn send_notice(&self, notice: &str) -> Result<(), sqlx::Error> {
         let mut conn = self.db.pool().acquire().await?;
         let mut tx = begin_batch(&mut conn, &self.db).await?;
-        sqlx::query(NOTIFY)
-            .bind(NOTICE_CHANNEL)
-            .bind(notice)
-            .execute(&mut *tx)
-            .await?;
+        notify(notice).execute(&mut *tx).await?;
         tx.commit().await
     }
 
-    /// The stored checkpoint `generation`'s batches compare-and-set against: the deferred one,
-    /// or `from` (where the task is).
+    /// The stored checkpoint `generation`'s batches compare-and-set against: for the live
+    /// generation the deferred one, else `from` (where the task is).
     pub(super) fn stored_checkpoint(&self, generation: i64, from: i64) -> i64 {
         match self.deferred {
-            Some(d) if d.generation == generation => d.stored,
+            Some(d) if generation == self.state.generation => d.stored,
             _ => from,
         }
     }
@@ -103,15 +97,10 @@ impl Task {
 
     /// Writes the deferred checkpoint now (an empty batch: the checkpoint only).
     pub(super) async fn flush_deferred(&mut self) -> StoreResult<()> {
-        let Some(deferred) = self.deferred else {
-            return Ok(());
-        };
-        if deferred.generation != self.state.generation {
-            // A swap replaced that generation: its checkpoint is gone with it.
-            self.deferred = None;
+        if self.deferred.is_none() {
             return Ok(());
         }
-        let generation = deferred.generation;
+        let generation = self.state.generation;
         match self
             .commit(generation, self.state.checkpoint, &[], false, None)
             .await?
